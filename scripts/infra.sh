@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Makes the real infrastructure EventBackbone runs on available on 127.0.0.1:
+#   RabbitMQ (AMQP 5672, management 15672) and PostgreSQL 15 (5432),
+#   the `backbone` role and one database per service.
+# Idempotent: running `up` twice changes nothing. `down` stops both servers; `env` prints the settings.
+#
+#   bash scripts/infra.sh up | down | status | env
+set -euo pipefail
+
+PG_VERSION=${PG_VERSION:-15}
+PG_CLUSTER=${PG_CLUSTER:-main}
+PG_PORT=5432
+DB_ROLE=backbone
+DB_PASSWORD=backbone
+# One database per service: no service ever reads another service's tables.
+SERVICE_DATABASES=(backbone_ingestion backbone_workers backbone_sagas backbone_deadletters)
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() {
+  if ! have apt-get; then
+    die "$1 is missing and this is not a Debian/Ubuntu machine: install $1 with your package manager, then run this script again."
+  fi
+  is_root || die "$1 is missing: run this script as root (it uses apt-get), or install $1 yourself."
+  if [ ! -f /var/lib/apt/periodic/eventbackbone-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock | grep -v partial || true)" ]; then
+    log "apt-get update"
+    apt-get update -qq
+    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/eventbackbone-updated
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- RabbitMQ
+rabbit_running() { have rabbitmqctl && timeout 20 rabbitmqctl -q status >/dev/null 2>&1; }
+
+rabbit_up() {
+  if [ ! -x /usr/sbin/rabbitmq-server ] && ! have rabbitmq-server; then
+    apt_install rabbitmq-server
+  fi
+  # Loopback only: tests and dev never need the broker reachable from outside this machine.
+  local conf=/etc/rabbitmq/rabbitmq.conf
+  local wanted=$'listeners.tcp.default = 127.0.0.1:5672\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = 15672\nloopback_users.guest = true\n'
+  if is_root && [ "$(cat "$conf" 2>/dev/null)" != "${wanted%$'\n'}" ]; then
+    printf '%s' "$wanted" > "$conf"
+  fi
+  if ! rabbit_running; then
+    # --offline writes enabled_plugins before boot, so the node starts with management already on.
+    rabbitmq-plugins --offline enable rabbitmq_management >/dev/null
+    log "starting RabbitMQ"
+    # The Debian package's service start is blocked where there is no init system: start the node ourselves.
+    mkdir -p /var/log/rabbitmq
+    (setsid nohup rabbitmq-server >>/var/log/rabbitmq/eventbackbone-start.log 2>&1 &)
+    # await_startup gives up at once while the Erlang node is not yet reachable, so ask again until it answers.
+    local deadline=$((SECONDS + 120))
+    until timeout 30 rabbitmqctl -q await_startup --timeout 25 >/dev/null 2>&1; do
+      [ $SECONDS -lt $deadline ] || die "RabbitMQ did not start within 120 s; see /var/log/rabbitmq/"
+      sleep 1
+    done
+  else
+    # Running already (perhaps started elsewhere): make sure management is on; a no-op when it is.
+    rabbitmq-plugins -q enable rabbitmq_management >/dev/null
+  fi
+  wait_for_port 127.0.0.1 5672 "RabbitMQ AMQP"
+  wait_for_port 127.0.0.1 15672 "RabbitMQ management"
+}
+
+rabbit_down() {
+  if rabbit_running; then log "stopping RabbitMQ"; rabbitmqctl -q stop >/dev/null 2>&1 || true; fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_status() { pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {print $4}'; }
+
+pg_up() {
+  if ! have pg_ctlcluster || [ ! -d "/usr/lib/postgresql/$PG_VERSION" ]; then
+    apt_install "postgresql-$PG_VERSION"
+  fi
+  if [ -z "$(pg_status)" ]; then
+    is_root || die "PostgreSQL cluster $PG_VERSION/$PG_CLUSTER does not exist: run as root to create it."
+    pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT" >/dev/null
+  fi
+  if [ "$(pg_status)" != "online" ]; then
+    log "starting PostgreSQL $PG_VERSION"
+    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start
+  fi
+  local i
+  for i in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break
+    sleep 0.5
+  done
+  pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || die "PostgreSQL is not accepting connections on 127.0.0.1:$PG_PORT"
+  pg_provision
+}
+
+psql_admin() { su postgres -c "psql -v ON_ERROR_STOP=1 -qtAX -p $PG_PORT $*"; }
+
+pg_provision() {
+  # CREATEDB: the test suites create throwaway databases of their own so runs never share state.
+  if [ "$(psql_admin "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$DB_ROLE'\"")" != "1" ]; then
+    log "creating role $DB_ROLE"
+    psql_admin "-c \"CREATE ROLE $DB_ROLE LOGIN CREATEDB PASSWORD '$DB_PASSWORD'\""
+  fi
+  local db
+  for db in "${SERVICE_DATABASES[@]}"; do
+    if [ "$(psql_admin "-c \"SELECT 1 FROM pg_database WHERE datname = '$db'\"")" != "1" ]; then
+      log "creating database $db"
+      psql_admin "-c \"CREATE DATABASE $db OWNER $DB_ROLE\""
+    fi
+  done
+}
+
+pg_down() {
+  if [ "$(pg_status)" = "online" ]; then log "stopping PostgreSQL"; pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop; fi
+}
+
+wait_for_port() {
+  local host=$1 port=$2 what=$3 i
+  for i in $(seq 1 120); do
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+    sleep 0.5
+  done
+  die "$what is not accepting connections on $host:$port"
+}
+
+print_env() {
+  cat <<ENV
+# EventBackbone settings for the local infrastructure (eval "\$(bash scripts/infra.sh env)"):
+export Backbone__Transport=RabbitMq
+export Backbone__RabbitMq__Host=127.0.0.1
+export Backbone__RabbitMq__Port=5672
+export Backbone__RabbitMq__VirtualHost=/
+export Backbone__RabbitMq__Username=guest
+export Backbone__RabbitMq__Password=guest
+export Backbone__RabbitMq__ManagementUrl=http://127.0.0.1:15672
+export Backbone__Postgres__AdminConnectionString='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=postgres'
+export ConnectionStrings__Ingestion='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_ingestion'
+export ConnectionStrings__Workers='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_workers'
+export ConnectionStrings__Sagas='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_sagas'
+export ConnectionStrings__DeadLetters='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_deadletters'
+ENV
+}
+
+case "${1:-up}" in
+  up)     rabbit_up; pg_up; log "RabbitMQ and PostgreSQL are up"; print_env ;;
+  down)   rabbit_down; pg_down ;;
+  status) printf 'rabbitmq: %s\npostgresql: %s\n' "$(rabbit_running && echo online || echo down)" "$(pg_status || echo missing)" ;;
+  env)    print_env ;;
+  *)      die "usage: bash scripts/infra.sh up|down|status|env" ;;
+esac

@@ -1,0 +1,21 @@
+using EventBackbone.Ingestion.Api;
+using EventBackbone.Messaging.Transport;
+using EventBackbone.Sagas;
+using EventBackbone.ServiceDefaults;
+using EventBackbone.Workers;
+
+return await BackboneHost.RunAsync(
+    args,
+    builder =>
+    {
+        builder.AddServiceDefaults();
+        builder.AddIngestion();
+        builder.AddWorkers();
+        builder.AddSagas();
+        builder.AddBackboneBus(IngestionModule.ConfigureBus, WorkersModule.ConfigureBus, SagasModule.ConfigureBus);
+    },
+    app =>
+    {
+        app.MapDefaultEndpoints();
+        app.MapIngestionEndpoints();
+    });

@@ -1,0 +1,35 @@
+using EventBackbone.Ingestion.Api.Persistence;
+using EventBackbone.Ingestion.Api.Webhooks;
+using EventBackbone.Messaging.Persistence;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace EventBackbone.Ingestion.Api;
+
+/// <summary>The ingestion edge as a module: its own host uses it, and so does the embedded all-in-one host.</summary>
+public static class IngestionModule
+{
+    public const string DatabaseName = "Ingestion";
+
+    public static WebApplicationBuilder AddIngestion(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDatabase<IngestionDbContext>(DatabaseName);
+        builder.Services.AddSingleton(WebhookIngestionSettings.Load(builder.Configuration));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddScoped<WebhookAcceptance>();
+        return builder;
+    }
+
+    /// <summary>The edge only publishes; it hosts no consumers.</summary>
+    public static void ConfigureBus(IBusRegistrationConfigurator bus)
+    {
+    }
+
+    public static IEndpointRouteBuilder MapIngestionEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapWebhookEndpoints();
+        return endpoints;
+    }
+}

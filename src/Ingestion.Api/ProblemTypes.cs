@@ -1,0 +1,21 @@
+using Microsoft.AspNetCore.Http;
+
+namespace EventBackbone.Ingestion.Api;
+
+/// <summary>
+/// RFC 9457 problem types. The <c>type</c> URIs are part of the API contract: clients branch on them, so they never
+/// change once published.
+/// </summary>
+public static class ProblemTypes
+{
+    private const string Base = "https://eventbackbone.dev/problems/";
+
+    public const string UnknownSource = Base + "unknown-source";
+    public const string UnsupportedMediaType = Base + "unsupported-media-type";
+    public const string BodyTooLarge = Base + "body-too-large";
+    public const string MalformedBody = Base + "malformed-body";
+    public const string EventNotFound = Base + "event-not-found";
+
+    public static IResult Problem(string type, int status, string title, string detail) =>
+        Results.Problem(type: type, statusCode: status, title: title, detail: detail);
+}

@@ -1,0 +1,108 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using EventBackbone.Ingestion.Api.Persistence;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Net.Http.Headers;
+
+namespace EventBackbone.Ingestion.Api.Webhooks;
+
+public static partial class WebhookEndpoints
+{
+    public static IEndpointRouteBuilder MapWebhookEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api/v1");
+        api.MapPost("/webhooks/{source}", AcceptAsync)
+            .WithName("AcceptWebhook")
+            .Produces<AcceptedEvent>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("/events/{eventId:guid}", GetStatusAsync)
+            .WithName("GetEventStatus")
+            .Produces<EventStatus>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return endpoints;
+    }
+
+    private static async Task<IResult> AcceptAsync(
+        string source,
+        HttpRequest request,
+        WebhookIngestionSettings settings,
+        WebhookAcceptance acceptance,
+        CancellationToken cancellationToken)
+    {
+        if (!SourceName().IsMatch(source))
+        {
+            return ProblemTypes.Problem(ProblemTypes.UnknownSource, StatusCodes.Status404NotFound,
+                "Unknown webhook source", $"No webhook source is named '{source}'.");
+        }
+
+        if (!IsJson(request.ContentType))
+        {
+            return ProblemTypes.Problem(ProblemTypes.UnsupportedMediaType, StatusCodes.Status415UnsupportedMediaType,
+                "Unsupported media type", "Webhooks are accepted as application/json.");
+        }
+
+        var body = await RequestBody.ReadBoundedAsync(request, settings.MaxBodyBytes, cancellationToken);
+        if (body is null)
+        {
+            return ProblemTypes.Problem(ProblemTypes.BodyTooLarge, StatusCodes.Status413PayloadTooLarge,
+                "Body too large", $"The body exceeds this source's limit of {settings.MaxBodyBytes} bytes.");
+        }
+
+        if (!IsWellFormedJson(body))
+        {
+            return ProblemTypes.Problem(ProblemTypes.MalformedBody, StatusCodes.Status400BadRequest,
+                "Malformed body", "The body is not well-formed UTF-8 JSON.");
+        }
+
+        var eventId = await acceptance.AcceptAsync(source, request.ContentType!, body, cancellationToken);
+        return Results.Accepted($"/api/v1/events/{eventId}", new AcceptedEvent(eventId));
+    }
+
+    private static async Task<IResult> GetStatusAsync(Guid eventId, IngestionDbContext db, CancellationToken cancellationToken)
+    {
+        var status = await db.WebhookReceipts.AsNoTracking()
+            .Where(x => x.EventId == eventId)
+            .Select(x => new EventStatus(x.EventId, x.Source, x.ReceivedAt, x.Status.ToString().ToLowerInvariant(), x.PublishedAt))
+            .SingleOrDefaultAsync(cancellationToken);
+        return status is null
+            ? ProblemTypes.Problem(ProblemTypes.EventNotFound, StatusCodes.Status404NotFound, "Event not found", $"No event has id {eventId}.")
+            : Results.Ok(status);
+    }
+
+    private static bool IsJson(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && media.MediaType.HasValue
+        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || media.MediaType.Value!.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static bool IsWellFormedJson(byte[] body)
+    {
+        try
+        {
+            // Validates UTF-8 and JSON syntax in one pass without building a document.
+            var reader = new Utf8JsonReader(body);
+            while (reader.Read())
+            {
+            }
+
+            return body.Length > 0;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,63}$")]
+    private static partial Regex SourceName();
+}
+
+public sealed record AcceptedEvent(Guid EventId);
+
+public sealed record EventStatus(Guid EventId, string Source, DateTimeOffset ReceivedAt, string Status, DateTimeOffset? PublishedAt);

@@ -1,0 +1,64 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EventBackbone.Messaging.Persistence;
+
+/// <summary>
+/// Applies the service's EF Core migrations at start. EF Core 9+ takes a database-wide migration lock, so several
+/// instances starting at once apply each migration exactly once instead of racing on CREATE TABLE.
+/// </summary>
+internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes, ILogger<DatabaseInitializer<TContext>> logger)
+    : IHostedService
+    where TContext : DbContext
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // A database that is still starting (compose, Kubernetes) must not crash-loop the host: wait for it, warning
+        // once per attempt with a capped backoff, and let readiness say we are not ready meanwhile.
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                await MigrateAsync(cancellationToken);
+                return;
+            }
+            catch (Exception unreachable) when (IsTransient(unreachable) && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("The {Context} database is unreachable ({Reason}); trying again in {Delay}",
+                    typeof(TContext).Name, unreachable.Message, delay);
+                await Task.Delay(delay, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception exception) =>
+        exception is System.Net.Sockets.SocketException or TimeoutException
+        || exception is Npgsql.NpgsqlException { IsTransient: true }
+        || (exception.InnerException is not null && IsTransient(exception.InnerException));
+
+    private async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        if (db.Database.IsRelational())
+        {
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                logger.LogInformation("Applying {Count} migration(s) to the {Context} database: {Migrations}",
+                    pending.Count, typeof(TContext).Name, string.Join(", ", pending));
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+        }
+        else
+        {
+            await db.Database.EnsureCreatedAsync(cancellationToken);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

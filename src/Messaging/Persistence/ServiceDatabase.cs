@@ -1,0 +1,71 @@
+using EventBackbone.Messaging.Transport;
+using EventBackbone.ServiceDefaults;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace EventBackbone.Messaging.Persistence;
+
+public static class ServiceDatabase
+{
+    /// <summary>
+    /// Registers the one database a service owns: PostgreSQL from <c>ConnectionStrings:{service}</c>, or, only in
+    /// embedded mode and only when no connection string is given, an in-memory store. Its schema is brought up to
+    /// date before the bus starts consuming, and it is part of the host's readiness.
+    /// </summary>
+    public static IHostApplicationBuilder AddServiceDatabase<TContext>(this IHostApplicationBuilder builder, string service)
+        where TContext : DbContext
+    {
+        var backbone = BackboneSettings.Load(builder.Configuration);
+        var key = $"ConnectionStrings:{service}";
+        var connectionString = new SettingsReader(builder.Configuration).Optional(key);
+
+        if (connectionString is not null)
+        {
+            ValidatePostgresConnectionString(key, connectionString);
+            builder.Services.AddDbContext<TContext>(options => UsePostgres(options, connectionString));
+        }
+        else if (backbone.IsEmbedded)
+        {
+            // Named per service so embedded mode keeps the one-database-per-service boundary.
+            var name = $"{service}-{Guid.NewGuid():N}";
+            builder.Services.AddDbContext<TContext>(options => options.UseInMemoryDatabase(name).UseSnakeCaseNamingConvention());
+        }
+        else
+        {
+            throw new InvalidSettingException(key, $"is required when {BackboneSettings.TransportKey} is {backbone.Transport}.");
+        }
+
+        // Registered before the bus so the schema exists before the first message is consumed.
+        builder.Services.AddHostedService<DatabaseInitializer<TContext>>();
+        builder.Services.AddHealthChecks()
+            .AddDbContextCheck<TContext>($"{service.ToLowerInvariant()}-database", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>The one PostgreSQL configuration, shared by hosts and the design-time factories that write migrations.</summary>
+    public static DbContextOptionsBuilder UsePostgres(DbContextOptionsBuilder options, string connectionString) =>
+        // No EnableRetryOnFailure: retries belong to the message pipeline, where each attempt gets a fresh scope and
+        // DbContext; EF-level retries underneath it would replay half a unit of work.
+        options.UseNpgsql(connectionString).UseSnakeCaseNamingConvention();
+
+    private static void ValidatePostgresConnectionString(string key, string connectionString)
+    {
+        NpgsqlConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException malformed)
+        {
+            throw new InvalidSettingException(key, $"is not a PostgreSQL connection string ({malformed.Message}).");
+        }
+
+        if (string.IsNullOrWhiteSpace(parsed.Host) || string.IsNullOrWhiteSpace(parsed.Database))
+        {
+            throw new InvalidSettingException(key, "must name at least Host and Database.");
+        }
+    }
+}

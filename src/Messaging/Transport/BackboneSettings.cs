@@ -1,0 +1,31 @@
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.Extensions.Configuration;
+
+namespace EventBackbone.Messaging.Transport;
+
+public sealed record RabbitMqSettings(string Host, int Port, string VirtualHost, string Username, string Password)
+{
+    public Uri AmqpUri => new($"amqp://{Host}:{Port}/{Uri.EscapeDataString(VirtualHost.TrimStart('/'))}");
+}
+
+/// <summary>The <c>Backbone</c> section: which transport every host of this process talks over.</summary>
+public sealed record BackboneSettings(TransportKind Transport, RabbitMqSettings RabbitMq)
+{
+    public const string TransportKey = "Backbone:Transport";
+
+    public bool IsEmbedded => Transport == TransportKind.InMemory;
+
+    /// <summary>Reads and validates the section now, so a bad value stops the host before anything starts.</summary>
+    public static BackboneSettings Load(IConfiguration configuration)
+    {
+        var settings = new SettingsReader(configuration);
+        var transport = settings.Enum<TransportKind>(TransportKey);
+        var rabbit = new RabbitMqSettings(
+            settings.String("Backbone:RabbitMq:Host", "127.0.0.1"),
+            settings.Int("Backbone:RabbitMq:Port", 5672, 1, 65535),
+            settings.String("Backbone:RabbitMq:VirtualHost", "/"),
+            settings.String("Backbone:RabbitMq:Username", "guest"),
+            settings.String("Backbone:RabbitMq:Password", "guest"));
+        return new BackboneSettings(transport, rabbit);
+    }
+}

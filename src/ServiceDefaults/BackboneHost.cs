@@ -1,0 +1,35 @@
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Builder;
+
+namespace EventBackbone.ServiceDefaults;
+
+public static class BackboneHost
+{
+    /// <summary>Exit code for a configuration error (sysexits.h EX_CONFIG).</summary>
+    public const int InvalidSettingExitCode = 78;
+
+    /// <summary>
+    /// Builds and runs a host. A bad setting, found while building or starting, becomes one line on stderr
+    /// naming the setting and exit code 78: an operator sees what to fix, not a stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(
+        string[] args,
+        Action<WebApplicationBuilder> configureServices,
+        Action<WebApplication> configurePipeline)
+    {
+        try
+        {
+            var builder = WebApplication.CreateBuilder(args);
+            configureServices(builder);
+            var app = builder.Build();
+            configurePipeline(app);
+            await app.RunAsync();
+            return 0;
+        }
+        catch (InvalidSettingException invalid)
+        {
+            await Console.Error.WriteLineAsync(invalid.Message);
+            return InvalidSettingExitCode;
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text.Json;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace EventBackbone.ServiceDefaults;
+
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>Health checks with this tag must pass before a host reports ready (database, broker).</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>Logging, problem details and health checks, the same for every host.</summary>
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
+    {
+        var settings = new SettingsReader(builder.Configuration);
+        // Embedded mode is for a person at a terminal; everything else feeds a log pipeline.
+        var defaultFormat = string.Equals(settings.Optional("Backbone:Transport"), "InMemory", StringComparison.OrdinalIgnoreCase)
+            ? LogFormat.Text
+            : LogFormat.Json;
+        var format = settings.Enum("Backbone:Logging:Format", defaultFormat);
+
+        builder.Services.AddSerilog(logger =>
+        {
+            logger
+                .MinimumLevel.Information()
+                .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+                .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
+                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Warning)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("Service", builder.Environment.ApplicationName);
+            if (format == LogFormat.Json)
+            {
+                logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+            }
+            else
+            {
+                logger.WriteTo.Console(
+                    outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}");
+            }
+        });
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    /// <summary>
+    /// <c>/health/live</c>: the process answers. <c>/health/ready</c>: every check tagged <see cref="ReadyTag"/> passes.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseSerilogRequestLogging(options =>
+            // Probes every few seconds would drown the lines an on-call engineer is looking for.
+            options.GetLevel = (context, _, exception) =>
+                exception is null && context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal)
+                    ? LogEventLevel.Verbose
+                    : LogEventLevel.Information);
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
+        {
+            Predicate = _ => false,
+            ResponseWriter = WriteHealthReport,
+        });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = WriteHealthReport,
+        });
+        return app;
+    }
+
+    private static Task WriteHealthReport(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(
+                entry => entry.Key,
+                entry => new { status = entry.Value.Status.ToString(), description = entry.Value.Description }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body));
+    }
+}

@@ -1,0 +1,85 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace EventBackbone.ServiceDefaults.Settings;
+
+/// <summary>
+/// Reads typed settings by their full key and fails with <see cref="InvalidSettingException"/> naming that key.
+/// The configuration binder would instead throw a conversion error deep inside host start-up.
+/// </summary>
+public sealed class SettingsReader(IConfiguration configuration)
+{
+    public string? Optional(string key)
+    {
+        var value = configuration[key];
+        return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
+
+    public string Required(string key, string hint) =>
+        Optional(key) ?? throw new InvalidSettingException(key, $"is required ({hint}).");
+
+    public string String(string key, string defaultValue) => Optional(key) ?? defaultValue;
+
+    public TEnum Enum<TEnum>(string key)
+        where TEnum : struct, Enum
+    {
+        var names = string.Join(", ", System.Enum.GetNames<TEnum>());
+        var raw = Required(key, $"one of {names}");
+        if (!System.Enum.TryParse<TEnum>(raw, ignoreCase: true, out var value) || !System.Enum.IsDefined(value)
+            || raw.All(char.IsDigit))
+        {
+            throw new InvalidSettingException(key, $"'{raw}' is not one of {names}.");
+        }
+
+        return value;
+    }
+
+    public TEnum Enum<TEnum>(string key, TEnum defaultValue)
+        where TEnum : struct, Enum =>
+        Optional(key) is null ? defaultValue : Enum<TEnum>(key);
+
+    public int Int(string key, int defaultValue, int min, int max)
+    {
+        var raw = Optional(key);
+        if (raw is null)
+        {
+            return defaultValue;
+        }
+
+        if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new InvalidSettingException(key, $"'{raw}' is not a whole number from {min} to {max}.");
+        }
+
+        return value;
+    }
+
+    public TimeSpan Duration(string key, TimeSpan defaultValue, TimeSpan min, TimeSpan max)
+    {
+        var raw = Optional(key);
+        if (raw is null)
+        {
+            return defaultValue;
+        }
+
+        if (!TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new InvalidSettingException(key, $"'{raw}' is not a duration (hh:mm:ss) from {min} to {max}.");
+        }
+
+        return value;
+    }
+
+    public Uri? AbsoluteUri(string key)
+    {
+        var raw = Optional(key);
+        if (raw is null)
+        {
+            return null;
+        }
+
+        return Uri.TryCreate(raw, UriKind.Absolute, out var uri)
+            ? uri
+            : throw new InvalidSettingException(key, $"'{raw}' is not an absolute URI.");
+    }
+}

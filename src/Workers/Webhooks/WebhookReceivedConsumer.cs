@@ -1,0 +1,36 @@
+using EventBackbone.Contracts.Webhooks;
+using EventBackbone.Workers.Persistence;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+
+namespace EventBackbone.Workers.Webhooks;
+
+/// <summary>Stores every accepted webhook in the workers' database, where the integration and reporting modules read it.</summary>
+public sealed class WebhookReceivedConsumer(WorkersDbContext db, TimeProvider clock, ILogger<WebhookReceivedConsumer> logger)
+    : IConsumer<WebhookReceived>
+{
+    public async Task Consume(ConsumeContext<WebhookReceived> context)
+    {
+        var webhook = context.Message;
+        // The event id is the primary key, so a redelivered message cannot store a second row; the durable inbox
+        // (per MessageId and consumer) will take over the general case.
+        if (await db.InboundWebhooks.AnyAsync(x => x.EventId == webhook.EventId, context.CancellationToken))
+        {
+            logger.LogInformation("Webhook {EventId} from {Source} was already stored; redelivery ignored", webhook.EventId, webhook.Source);
+            return;
+        }
+
+        db.InboundWebhooks.Add(new InboundWebhook
+        {
+            EventId = webhook.EventId,
+            Source = webhook.Source,
+            EventType = webhook.EventType,
+            ReceivedAt = webhook.ReceivedAt,
+            ConsumedAt = clock.GetUtcNow(),
+            MessageId = context.MessageId,
+        });
+        await db.SaveChangesAsync(context.CancellationToken);
+        logger.LogInformation("Consumed webhook {EventId} from {Source}", webhook.EventId, webhook.Source);
+    }
+}
