@@ -15,6 +15,3 @@ return await BackboneHost.RunAsync(
         app.MapDefaultEndpoints();
         app.MapIngestionEndpoints();
     });
-
-/// <summary>Public so that <c>WebApplicationFactory&lt;Program&gt;</c> in the fast tests can find this host.</summary>
-public partial class Program;

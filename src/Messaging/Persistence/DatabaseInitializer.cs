@@ -46,13 +46,10 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         if (db.Database.IsRelational())
         {
-            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-            if (pending.Count > 0)
-            {
-                logger.LogInformation("Applying {Count} migration(s) to the {Context} database: {Migrations}",
-                    pending.Count, typeof(TContext).Name, string.Join(", ", pending));
-                await db.Database.MigrateAsync(cancellationToken);
-            }
+            // MigrateAsync, not GetPendingMigrations first: the latter queries a history table that does not exist on
+            // a new database and logs an error for it.
+            await db.Database.MigrateAsync(cancellationToken);
+            logger.LogInformation("The {Context} database schema is up to date", typeof(TContext).Name);
         }
         else
         {

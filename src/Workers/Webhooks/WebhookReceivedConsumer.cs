@@ -3,6 +3,7 @@ using EventBackbone.Workers.Persistence;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace EventBackbone.Workers.Webhooks;
 
@@ -30,7 +31,20 @@ public sealed class WebhookReceivedConsumer(WorkersDbContext db, TimeProvider cl
             ConsumedAt = clock.GetUtcNow(),
             MessageId = context.MessageId,
         });
-        await db.SaveChangesAsync(context.CancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(context.CancellationToken);
+        }
+        catch (DbUpdateException concurrentCopy) when (concurrentCopy.InnerException is PostgresException
+        {
+            SqlState: PostgresErrorCodes.UniqueViolation,
+        })
+        {
+            // Two copies delivered at once both passed the check above; the key let exactly one insert win.
+            logger.LogInformation("Webhook {EventId} from {Source} was stored by a concurrent delivery", webhook.EventId, webhook.Source);
+            return;
+        }
+
         logger.LogInformation("Consumed webhook {EventId} from {Source}", webhook.EventId, webhook.Source);
     }
 }

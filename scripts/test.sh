@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: fast (test harness, WebApplicationFactory), integration (real RabbitMQ + PostgreSQL) and
+# end-to-end (the real host processes). Starts the real infrastructure first through scripts/infra.sh.
+#
+#   bash scripts/test.sh [extra dotnet test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/infra.sh up >/dev/null
+
+results=$(mktemp -d)
+status=0
+# normal verbosity lists every test by name, so the log shows the integration and end-to-end tiers ran.
+dotnet test EventBackbone.sln -c Release \
+  --logger "console;verbosity=normal" \
+  --logger "trx" --results-directory "$results" "$@" || status=$?
+
+# One closing line over all test assemblies, counted from the trx files.
+python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+for path in glob.glob(f"{sys.argv[1]}/*.trx"):
+    c = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    passed += int(c.get("passed")); failed += int(c.get("failed")) + int(c.get("error")) + int(c.get("timeout"))
+    skipped += int(c.get("notExecuted"))
+print(f"Tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+rm -rf "$results"
+exit $status

@@ -1,0 +1,41 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EventBackbone.TestInfrastructure;
+
+namespace EventBackbone.EndToEnd.Tests;
+
+/// <summary>The README's run command: one process, in-memory transport, no servers needed.</summary>
+public sealed class EmbeddedModeSpecs
+{
+    [Fact]
+    public async Task The_embedded_backbone_is_ready_within_10_seconds_and_consumes_a_posted_webhook()
+    {
+        // No settings at all: what a newcomer with only the .NET SDK gets.
+        await using var backbone = HostProcess.Start("Embedded", new Dictionary<string, string>());
+
+        await backbone.WaitUntilReadyAsync(TimeSpan.FromSeconds(10));
+
+        using var response = await backbone.Client.PostAsync(
+            new Uri("/api/v1/webhooks/demo", UriKind.Relative),
+            new StringContent("""{"hello":"backbone"}""", Encoding.UTF8, "application/json"));
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"Expected 202, got {(int)response.StatusCode}.\n{backbone.Logs}");
+        var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(backbone.Output.Contains($"Consumed webhook {eventId} from demo", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10),
+            () => backbone.Logs);
+    }
+
+    [Fact]
+    public async Task The_embedded_backbone_says_once_at_start_that_nothing_is_durable()
+    {
+        await using var backbone = HostProcess.Start("Embedded", new Dictionary<string, string>());
+
+        await backbone.WaitUntilReadyAsync(TimeSpan.FromSeconds(10));
+
+        var warnings = backbone.Output.Split('\n').Count(line => line.Contains("NOTHING IS DURABLE", StringComparison.Ordinal));
+        Assert.True(warnings == 1, $"Expected the warning once, found it {warnings} times.\n{backbone.Logs}");
+    }
+}

@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EventBackbone.Contracts.Webhooks;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventBackbone.Ingestion.Api.Tests;
+
+public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFixture<IngestionApiFactory>
+{
+    private const string ProblemJson = "application/problem+json";
+
+    [Fact]
+    public async Task When_a_json_webhook_is_posted_it_is_accepted_and_published_with_its_body()
+    {
+        using var client = factory.CreateClient();
+        const string body = """{"order": 42, "note": "grüße"}""";
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(body));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var eventId = accepted.GetProperty("eventId").GetGuid();
+        Assert.NotEqual(Guid.Empty, eventId);
+        Assert.Equal($"/api/v1/events/{eventId}", response.Headers.Location?.ToString());
+
+        var harness = factory.Services.GetRequiredService<ITestHarness>();
+        var published = await harness.Published.SelectAsync<WebhookReceived>(x => x.Context.Message.EventId == eventId).FirstOrDefault();
+        Assert.NotNull(published);
+        Assert.Equal("shop", published.Context.Message.Source);
+        Assert.Equal(body, published.Context.Message.Payload);
+        Assert.StartsWith("application/json", published.Context.Message.ContentType, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_status_of_an_accepted_webhook_can_be_read_at_its_location()
+    {
+        using var client = factory.CreateClient();
+        using var accepted = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json("{}"));
+
+        var status = await client.GetFromJsonAsync<JsonElement>(accepted.Headers.Location);
+
+        Assert.Equal("shop", status.GetProperty("source").GetString());
+        Assert.Equal("published", status.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task An_unknown_event_id_is_a_404_problem()
+    {
+        using var client = factory.CreateClient();
+
+        using var response = await client.GetAsync(new Uri($"/api/v1/events/{Guid.NewGuid()}", UriKind.Relative));
+
+        await AssertProblem(response, HttpStatusCode.NotFound, "event-not-found");
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    public async Task A_body_that_is_not_json_is_refused_with_415(string mediaType)
+    {
+        using var client = factory.CreateClient();
+        using var content = new StringContent("{}", Encoding.UTF8, mediaType);
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), content);
+
+        await AssertProblem(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+    }
+
+    [Theory]
+    [InlineData("{\"unterminated\": ")]
+    [InlineData("")]
+    public async Task A_malformed_json_body_is_refused_with_400(string body)
+    {
+        using var client = factory.CreateClient();
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(body));
+
+        await AssertProblem(response, HttpStatusCode.BadRequest, "malformed-body");
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_refused_with_413_when_it_declares_its_length()
+    {
+        using var client = factory.CreateClient();
+        var body = $$"""{"padding":"{{new string('x', IngestionApiFactory.MaxBodyBytes)}}"}""";
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(body));
+
+        await AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_refused_with_413_when_it_is_chunked_without_a_length()
+    {
+        using var client = factory.CreateClient();
+        var bytes = Encoding.UTF8.GetBytes($$"""{"padding":"{{new string('x', IngestionApiFactory.MaxBodyBytes)}}"}""");
+        using var content = new StreamContent(new UnknownLengthStream(bytes));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), content);
+
+        Assert.Null(content.Headers.ContentLength);
+        await AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+    }
+
+    [Theory]
+    [InlineData("Shop")]
+    [InlineData("shop.json")]
+    [InlineData("-shop")]
+    public async Task A_malformed_source_name_is_a_404_problem(string source)
+    {
+        using var client = factory.CreateClient();
+
+        using var response = await client.PostAsync(new Uri($"/api/v1/webhooks/{source}", UriKind.Relative), Json("{}"));
+
+        await AssertProblem(response, HttpStatusCode.NotFound, "unknown-source");
+    }
+
+    [Fact]
+    public async Task A_refused_webhook_publishes_nothing()
+    {
+        using var client = factory.CreateClient();
+        var harness = factory.Services.GetRequiredService<ITestHarness>();
+        var marker = Guid.NewGuid().ToString();
+
+        using var response = await client.PostAsync(
+            new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json($$"""{"marker":"{{marker}}" """));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.False(await harness.Published.Any<WebhookReceived>(x => x.Context.Message.Payload.Contains(marker, StringComparison.Ordinal)));
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string problem)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(ProblemJson, response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal($"https://eventbackbone.dev/problems/{problem}", body.GetProperty("type").GetString());
+        Assert.Equal((int)status, body.GetProperty("status").GetInt32());
+    }
+
+    /// <summary>A body whose length HttpClient cannot know, so it is sent chunked.</summary>
+    private sealed class UnknownLengthStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+}

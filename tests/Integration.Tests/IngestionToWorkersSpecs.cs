@@ -1,0 +1,50 @@
+extern alias IngestionApi;
+
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EventBackbone.TestInfrastructure;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EventBackbone.Integration.Tests;
+
+/// <summary>The first message end to end, in-process: API → PostgreSQL → RabbitMQ → workers → their PostgreSQL.</summary>
+public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
+{
+    [Fact]
+    public async Task A_posted_webhook_is_recorded_by_the_api_and_stored_by_the_workers()
+    {
+        using var workers = await WorkersHost.StartAsync(infrastructure);
+        await using var api = new WebApplicationFactory<IngestionApi::Program>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in infrastructure.HostSettings())
+            {
+                builder.UseSetting(key, value);
+            }
+
+            builder.ConfigureServices(services => services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true));
+        });
+        using var client = api.CreateClient();
+
+        using var response = await client.PostAsync(
+            new Uri("/api/v1/webhooks/github", UriKind.Relative),
+            new StringContent("""{"zen":"Keep it logically awesome."}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();
+        var recorded = await infrastructure.Database("Ingestion").ScalarAsync<string>(
+            "SELECT status FROM webhook_receipts WHERE event_id = @id", ("id", eventId));
+        Assert.Equal("Published", recorded);
+        await Eventually.HoldsAsync(
+            async () => await infrastructure.Database("Workers").ScalarAsync<long>(
+                "SELECT count(*) FROM inbound_webhooks WHERE event_id = @id", ("id", eventId)) == 1,
+            TimeSpan.FromSeconds(30),
+            () => "The accepted webhook never reached the workers' database.");
+        await workers.StopAsync();
+    }
+}

@@ -1,0 +1,62 @@
+using Xunit;
+
+namespace EventBackbone.TestInfrastructure;
+
+/// <summary>
+/// Real RabbitMQ and PostgreSQL for one test class: its own vhost and one scratch database per service, so the
+/// class sees the same one-database-per-service topology as production and nothing of any other test.
+/// </summary>
+public sealed class BackboneInfrastructure : IAsyncLifetime
+{
+    public static readonly string[] Services = ["Ingestion", "Workers", "Sagas"];
+
+    private readonly Dictionary<string, ScratchDatabase> _databases = [];
+
+    public InfrastructureSettings Settings { get; } = InfrastructureSettings.FromEnvironment();
+
+    public RabbitMqVirtualHost VirtualHost { get; private set; } = null!;
+
+    public ScratchDatabase Database(string service) => _databases[service];
+
+    /// <summary>Configuration keys (<c>Backbone:Transport</c> form) that point a host at this class's servers.</summary>
+    public IReadOnlyDictionary<string, string> HostSettings()
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Backbone:Transport"] = "RabbitMq",
+            ["Backbone:RabbitMq:Host"] = Settings.RabbitHost,
+            ["Backbone:RabbitMq:Port"] = Settings.RabbitPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Backbone:RabbitMq:VirtualHost"] = VirtualHost.Name,
+            ["Backbone:RabbitMq:Username"] = Settings.RabbitUsername,
+            ["Backbone:RabbitMq:Password"] = Settings.RabbitPassword,
+        };
+        foreach (var (service, database) in _databases)
+        {
+            settings[$"ConnectionStrings:{service}"] = database.ConnectionString;
+        }
+
+        return settings;
+    }
+
+    public async Task InitializeAsync()
+    {
+        VirtualHost = await RabbitMqVirtualHost.CreateAsync(Settings);
+        foreach (var service in Services)
+        {
+            _databases[service] = await ScratchDatabase.CreateAsync(Settings, service);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var database in _databases.Values)
+        {
+            await database.DisposeAsync();
+        }
+
+        if (VirtualHost is not null)
+        {
+            await VirtualHost.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace EventBackbone.TestInfrastructure;
+
+/// <summary>
+/// One real host process (<c>dotnet EventBackbone.X.dll</c>) on a free loopback port, with its output captured so a
+/// failing test can show what the host said.
+/// </summary>
+public sealed partial class HostProcess : IAsyncDisposable
+{
+    private const int Sigterm = 15;
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly StringBuilder _errors = new();
+    private readonly Lock _gate = new();
+
+    private HostProcess(string project, Process process, Uri baseAddress)
+    {
+        Project = project;
+        _process = process;
+        BaseAddress = baseAddress;
+        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string Project { get; }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Client { get; }
+
+    public DateTime StartedAt { get; } = DateTime.UtcNow;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Everything the host wrote to stdout.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Everything the host wrote to stderr.</summary>
+    public string Errors
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _errors.ToString();
+            }
+        }
+    }
+
+    public string Logs => $"----- {Project} (pid {_process.Id}) stdout -----\n{Output}\n----- {Project} stderr -----\n{Errors}";
+
+    /// <summary>
+    /// Starts the built host with exactly <paramref name="settings"/> on top of its appsettings.json: inherited
+    /// Backbone/ConnectionStrings variables are removed so the developer's shell cannot change what is tested.
+    /// </summary>
+    public static HostProcess Start(string project, IReadOnlyDictionary<string, string> settings)
+    {
+        var assembly = RepositoryLayout.HostAssembly(project);
+        var baseAddress = new Uri($"http://127.0.0.1:{FreePort()}");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(assembly)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(assembly);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(baseAddress.ToString().TrimEnd('/'));
+        foreach (var name in start.Environment.Keys.ToList())
+        {
+            if (name.StartsWith("Backbone__", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("ConnectionStrings__", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase))
+            {
+                start.Environment.Remove(name);
+            }
+        }
+
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var host = new HostProcess(project, process, baseAddress);
+        process.OutputDataReceived += (_, line) => host.Append(host._output, line.Data);
+        process.ErrorDataReceived += (_, line) => host.Append(host._errors, line.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return host;
+    }
+
+    /// <summary>Waits until <c>/health/ready</c> answers 200; fails with the host's logs if it exits or times out.</summary>
+    public async Task WaitUntilReadyAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Project} exited with code {_process.ExitCode} before it was ready.\n{Logs}");
+            }
+
+            try
+            {
+                using var response = await Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"{Project} was not ready within {timeout.TotalSeconds} s.\n{Logs}");
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{Project} did not exit within {timeout.TotalSeconds} s.\n{Logs}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM, then SIGKILL if the host has not stopped within the grace period.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, Sigterm);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(StringBuilder target, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            target.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
