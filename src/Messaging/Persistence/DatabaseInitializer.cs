@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -46,8 +48,9 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         if (db.Database.IsRelational())
         {
-            // MigrateAsync, not GetPendingMigrations first: the latter queries a history table that does not exist on
-            // a new database and logs an error for it.
+            // Create the history table first (IF NOT EXISTS): on a new database EF otherwise queries it before it
+            // exists and logs an error an operator would chase for nothing.
+            await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
             logger.LogInformation("The {Context} database schema is up to date", typeof(TContext).Name);
         }
