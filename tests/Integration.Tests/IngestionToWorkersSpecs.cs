@@ -37,14 +37,19 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();
-        var recorded = await infrastructure.Database("Ingestion").ScalarAsync<string>(
-            "SELECT status FROM webhook_receipts WHERE event_id = @id", ("id", eventId));
-        Assert.Equal("Published", recorded);
+        var recorded = await infrastructure.Database("Ingestion").ScalarAsync<long>(
+            "SELECT count(*) FROM webhook_receipts WHERE event_id = @id", ("id", eventId));
+        Assert.Equal(1, recorded);
         await Eventually.HoldsAsync(
             async () => await infrastructure.Database("Workers").ScalarAsync<long>(
                 "SELECT count(*) FROM inbound_webhooks WHERE event_id = @id", ("id", eventId)) == 1,
             TimeSpan.FromSeconds(30),
             () => "The accepted webhook never reached the workers' database.");
+        await Eventually.HoldsAsync(
+            async () => (await client.GetFromJsonAsync<JsonElement>(response.Headers.Location)).GetProperty("status").GetString() == "published",
+            TimeSpan.FromSeconds(10),
+            () => "The event's status never became 'published'.");
+        Assert.Equal(0, await infrastructure.Database("Ingestion").ScalarAsync<long>("SELECT count(*) FROM outbox_messages"));
         await workers.StopAsync();
     }
 }

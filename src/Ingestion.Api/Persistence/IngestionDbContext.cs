@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Outbox;
 using Microsoft.EntityFrameworkCore;
 
 namespace EventBackbone.Ingestion.Api.Persistence;
@@ -9,12 +10,13 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        // Outbox, inbox and scheduler tables live beside the business tables so both commit in one transaction.
+        modelBuilder.AddBackboneMessaging();
         var receipt = modelBuilder.Entity<WebhookReceipt>();
         receipt.ToTable("webhook_receipts");
         receipt.HasKey(x => x.EventId);
         receipt.Property(x => x.Source).HasMaxLength(64);
         receipt.Property(x => x.EventType).HasMaxLength(200);
         receipt.Property(x => x.ContentType).HasMaxLength(200);
-        receipt.Property(x => x.Status).HasConversion<string>().HasMaxLength(16);
     }
 }

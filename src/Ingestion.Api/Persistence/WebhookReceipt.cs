@@ -15,13 +15,4 @@ public sealed class WebhookReceipt
 
     public DateTimeOffset ReceivedAt { get; set; }
 
-    public WebhookStatus Status { get; set; }
-
-    public DateTimeOffset? PublishedAt { get; set; }
-}
-
-public enum WebhookStatus
-{
-    Accepted = 0,
-    Published = 1,
 }

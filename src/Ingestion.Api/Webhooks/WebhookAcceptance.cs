@@ -6,7 +6,10 @@ using Microsoft.Extensions.Logging;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
-/// <summary>Records an accepted webhook in the edge's database and publishes it as <see cref="WebhookReceived"/>.</summary>
+/// <summary>
+/// Accepts a webhook: the receipt and the <see cref="WebhookReceived"/> outbox row commit in one transaction, so a
+/// 202 means both are durable and the event will be published, and a failed commit publishes nothing.
+/// </summary>
 public sealed class WebhookAcceptance(
     IngestionDbContext db,
     IPublishEndpoint publishEndpoint,
@@ -22,18 +25,14 @@ public sealed class WebhookAcceptance(
             ContentType = contentType,
             Body = body,
             ReceivedAt = clock.GetUtcNow(),
-            Status = WebhookStatus.Accepted,
         };
         db.WebhookReceipts.Add(receipt);
-        await db.SaveChangesAsync(cancellationToken);
-
-        // Committed first, published second: until the transactional outbox replaces this, a crash between the two
-        // leaves an accepted receipt unpublished (visible as status 'Accepted'), never a published ghost.
+        // The bus outbox turns this publish into a row of the same DbContext; nothing reaches the broker before commit.
+        // The message id is the event id, so the event's status can tell whether its message has left the outbox.
         await publishEndpoint.Publish(
             new WebhookReceived(receipt.EventId, source, receipt.EventType, receipt.ReceivedAt, contentType, Encoding.UTF8.GetString(body)),
+            context => context.MessageId = receipt.EventId,
             cancellationToken);
-        receipt.Status = WebhookStatus.Published;
-        receipt.PublishedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(cancellationToken);
 
         logger.LogInformation("Accepted webhook {EventId} from {Source}", receipt.EventId, source);

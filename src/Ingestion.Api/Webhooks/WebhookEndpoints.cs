@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EventBackbone.Ingestion.Api.Persistence;
+using EventBackbone.Messaging.Outbox;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -66,13 +67,18 @@ public static partial class WebhookEndpoints
 
     private static async Task<IResult> GetStatusAsync(Guid eventId, IngestionDbContext db, CancellationToken cancellationToken)
     {
-        var status = await db.WebhookReceipts.AsNoTracking()
+        var receipt = await db.WebhookReceipts.AsNoTracking()
             .Where(x => x.EventId == eventId)
-            .Select(x => new EventStatus(x.EventId, x.Source, x.ReceivedAt, x.Status.ToString().ToLowerInvariant(), x.PublishedAt))
+            .Select(x => new { x.EventId, x.Source, x.ReceivedAt })
             .SingleOrDefaultAsync(cancellationToken);
-        return status is null
-            ? ProblemTypes.Problem(ProblemTypes.EventNotFound, StatusCodes.Status404NotFound, "Event not found", $"No event has id {eventId}.")
-            : Results.Ok(status);
+        if (receipt is null)
+        {
+            return ProblemTypes.Problem(ProblemTypes.EventNotFound, StatusCodes.Status404NotFound, "Event not found", $"No event has id {eventId}.");
+        }
+
+        // Accepted while its message waits in the outbox (its message id is the event id); published once it left.
+        var waiting = await db.Set<OutboxMessage>().AnyAsync(x => x.MessageId == eventId, cancellationToken);
+        return Results.Ok(new EventStatus(receipt.EventId, receipt.Source, receipt.ReceivedAt, waiting ? "accepted" : "published"));
     }
 
     private static bool IsJson(string? contentType) =>
@@ -105,4 +111,4 @@ public static partial class WebhookEndpoints
 
 public sealed record AcceptedEvent(Guid EventId);
 
-public sealed record EventStatus(Guid EventId, string Source, DateTimeOffset ReceivedAt, string Status, DateTimeOffset? PublishedAt);
+public sealed record EventStatus(Guid EventId, string Source, DateTimeOffset ReceivedAt, string Status);

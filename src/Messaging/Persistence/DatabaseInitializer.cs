@@ -46,7 +46,7 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        if (db.Database.IsRelational())
+        if (db.Database.IsRelational() && db.Database.GetMigrations().Any())
         {
             // Create the history table first (IF NOT EXISTS): on a new database EF otherwise queries it before it
             // exists and logs an error an operator would chase for nothing.
@@ -56,6 +56,7 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
         }
         else
         {
+            // In-memory stores and migration-less contexts (test fixtures) get the model's schema as it is.
             await db.Database.EnsureCreatedAsync(cancellationToken);
         }
     }

@@ -1,8 +1,10 @@
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.ServiceDefaults;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
@@ -25,7 +27,10 @@ public static class ServiceDatabase
         if (connectionString is not null)
         {
             ValidatePostgresConnectionString(key, connectionString);
-            builder.Services.AddDbContext<TContext>(options => UsePostgres(options, connectionString));
+            builder.Services.TryAddSingleton<OutboxSignal>();
+            builder.Services.TryAddSingleton<OutboxNotifyInterceptor>();
+            builder.Services.AddDbContext<TContext>((services, options) =>
+                UsePostgres(options, connectionString).AddInterceptors(services.GetRequiredService<OutboxNotifyInterceptor>()));
         }
         else if (backbone.IsEmbedded)
         {
@@ -37,6 +42,8 @@ public static class ServiceDatabase
         {
             throw new InvalidSettingException(key, $"is required when {BackboneSettings.TransportKey} is {backbone.Transport}.");
         }
+
+        builder.Services.AddSingleton(new ServiceDatabaseRegistration(typeof(TContext), service, connectionString is not null));
 
         // Registered before the bus so the schema exists before the first message is consumed.
         builder.Services.AddHostedService<DatabaseInitializer<TContext>>();

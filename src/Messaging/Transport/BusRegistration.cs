@@ -1,4 +1,8 @@
+using System.Reflection;
+using EventBackbone.Messaging.Durable;
+using EventBackbone.Messaging.Persistence;
 using EventBackbone.ServiceDefaults;
+using EventBackbone.ServiceDefaults.Settings;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,6 +11,9 @@ namespace EventBackbone.Messaging.Transport;
 
 public static class BusRegistration
 {
+    private static readonly MethodInfo AddDurableMessagingMethod =
+        typeof(DurableMessagingRegistration).GetMethod(nameof(DurableMessagingRegistration.AddDurableMessaging))!;
+
     /// <summary>
     /// The one bus of this process, on the configured transport. Each module (a host's consumers and sagas) adds its
     /// registrations through <paramref name="modules"/>; embedded mode passes every module to a single bus.
@@ -17,6 +24,20 @@ public static class BusRegistration
     {
         var settings = BackboneSettings.Load(builder.Configuration);
         builder.Services.AddSingleton(settings);
+        var durable = DurableMessagingSettings.Load(builder.Configuration);
+        var databases = builder.Services
+            .Where(x => x.ServiceType == typeof(ServiceDatabaseRegistration))
+            .Select(x => (ServiceDatabaseRegistration)x.ImplementationInstance!)
+            .ToList();
+        var postgres = databases.Where(x => x.IsPostgres).ToList();
+        if (postgres.Count > 1)
+        {
+            // One process, one service database: the outbox and inbox live in it, and a second one would need a
+            // distributed transaction to stay consistent. Embedded mode composes services with in-memory stores.
+            throw new InvalidSettingException(
+                $"ConnectionStrings:{postgres[1].Service}",
+                $"one host process owns one PostgreSQL service database, but {string.Join(" and ", postgres.Select(x => x.Service))} are configured.");
+        }
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -33,6 +54,15 @@ public static class BusRegistration
                 module(bus);
             }
 
+            if (postgres.Count == 1)
+            {
+                AddDurableMessagingMethod.MakeGenericMethod(postgres[0].ContextType).Invoke(null, [bus, durable]);
+            }
+            else
+            {
+                bus.AddEmbeddedMessaging();
+            }
+
             switch (settings.Transport)
             {
                 case TransportKind.InMemory:
@@ -46,6 +76,9 @@ public static class BusRegistration
                         {
                             host.Username(rabbit.Username);
                             host.Password(rabbit.Password);
+                            // A send completes only when the broker has taken the message: the outbox deletes its
+                            // row after that, never before.
+                            host.PublisherConfirmation = true;
                         });
                         cfg.ConfigureEndpoints(context);
                     });

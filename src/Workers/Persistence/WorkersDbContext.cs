@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Outbox;
 using Microsoft.EntityFrameworkCore;
 
 namespace EventBackbone.Workers.Persistence;
@@ -9,6 +10,8 @@ public sealed class WorkersDbContext(DbContextOptions<WorkersDbContext> options)
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        // Outbox, inbox and scheduler tables live beside the business tables so both commit in one transaction.
+        modelBuilder.AddBackboneMessaging();
         var webhook = modelBuilder.Entity<InboundWebhook>();
         webhook.ToTable("inbound_webhooks");
         webhook.HasKey(x => x.EventId);

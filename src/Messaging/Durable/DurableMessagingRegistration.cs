@@ -1,0 +1,51 @@
+using EventBackbone.Messaging.Inbox;
+using EventBackbone.Messaging.Outbox;
+using EventBackbone.Messaging.Scheduling;
+using MassTransit;
+using MassTransit.DependencyInjection;
+using MassTransit.Scheduling;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace EventBackbone.Messaging.Durable;
+
+public static class DurableMessagingRegistration
+{
+    /// <summary>
+    /// The durable core on the service's PostgreSQL database: bus outbox for code outside consumers, inbox and
+    /// consumer outbox on every consumer and saga endpoint, durable scheduling, delivery and cleanup services.
+    /// </summary>
+    public static void AddDurableMessaging<TDbContext>(this IBusRegistrationConfigurator bus, DurableMessagingSettings settings)
+        where TDbContext : DbContext
+    {
+        bus.TryAddSingleton(settings);
+        bus.TryAddSingleton<MessagingMetrics>();
+        bus.TryAddSingleton<ServiceDataSource<TDbContext>>();
+        bus.ReplaceScoped<IScopedBusContextProvider<IBus>, OutboxScopedBusContextProvider<TDbContext>>();
+        bus.AddHostedService<OutboxDeliveryService<TDbContext>>();
+        bus.AddHostedService<InboxCleanupService<TDbContext>>();
+        bus.TryAddScoped<IMessageScheduler>(provider =>
+            new MessageScheduler(OutboxScheduleMessageProvider<TDbContext>.ForScope(provider), provider.GetRequiredService<IBus>().Topology));
+
+        bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
+        {
+            // Outermost, so that delayed redelivery (configured in consumer definitions) finds the scheduler.
+            endpoint.UseFilter(new OutboxSchedulerFilter<TDbContext>(context));
+            var inbox = new InboxPipeSpecificationObserver<TDbContext>(endpoint, context);
+            endpoint.ConnectConsumerConfigurationObserver(inbox);
+            endpoint.ConnectSagaConfigurationObserver(inbox);
+        });
+    }
+
+    /// <summary>
+    /// Embedded mode: the same endpoints with MassTransit's in-memory inbox/outbox and transport-delay scheduler, so
+    /// consumers behave alike (messages held until the consume completes) with nothing persisted.
+    /// </summary>
+    public static void AddEmbeddedMessaging(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddInMemoryInboxOutbox();
+        bus.AddDelayedMessageScheduler();
+        bus.AddConfigureEndpointsCallback((context, _, endpoint) => endpoint.UseInMemoryInboxOutbox(context));
+    }
+}

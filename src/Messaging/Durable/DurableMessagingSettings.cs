@@ -1,0 +1,33 @@
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.Extensions.Configuration;
+
+namespace EventBackbone.Messaging.Durable;
+
+/// <summary>The <c>Backbone:Messaging</c> section: outbox delivery, inbox retention and cleanup.</summary>
+public sealed record DurableMessagingSettings(
+    TimeSpan PollInterval,
+    int DeliveryBatchSize,
+    TimeSpan DeliveryLease,
+    int MaxDeliveryAttempts,
+    TimeSpan DuplicateDetectionWindow,
+    int CleanupBatchSize,
+    TimeSpan CleanupInterval,
+    TimeSpan OrphanAfter)
+{
+    public static DurableMessagingSettings Load(IConfiguration configuration)
+    {
+        var settings = new SettingsReader(configuration);
+        return new DurableMessagingSettings(
+            // Only the fallback: commits wake delivery at once (in-process signal, LISTEN/NOTIFY across instances).
+            settings.Duration("Backbone:Messaging:PollInterval", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
+            settings.Int("Backbone:Messaging:DeliveryBatchSize", 100, 1, 10_000),
+            // Longer than the slowest batch, or a second instance re-sends a batch still in flight.
+            settings.Duration("Backbone:Messaging:DeliveryLease", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), TimeSpan.FromHours(1)),
+            settings.Int("Backbone:Messaging:MaxDeliveryAttempts", 5, 1, 1000),
+            // Must exceed the longest redelivery delay, or a late redelivery is taken for a new message.
+            settings.Duration("Backbone:Messaging:DuplicateDetectionWindow", TimeSpan.FromHours(24), TimeSpan.FromSeconds(1), TimeSpan.FromDays(90)),
+            settings.Int("Backbone:Messaging:CleanupBatchSize", 1000, 1, 100_000),
+            settings.Duration("Backbone:Messaging:CleanupInterval", TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
+            settings.Duration("Backbone:Messaging:OrphanAfter", TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)));
+    }
+}

@@ -1,0 +1,147 @@
+using System.Data;
+using System.Diagnostics;
+using EventBackbone.Messaging.Durable;
+using EventBackbone.Messaging.Outbox;
+using MassTransit;
+using MassTransit.DependencyInjection;
+using MassTransit.Middleware;
+using MassTransit.Serialization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace EventBackbone.Messaging.Inbox;
+
+/// <summary>
+/// Exactly-once effect per (MessageId, consumer): one transaction records the inbox row, runs the consumer on the
+/// same DbContext and stores what it published; those messages go to the broker only after the commit.
+/// A redelivery, concurrent or after a crash between commit and ack, finds the committed row and does not run the
+/// consumer again; if the crash also lost the delivery, the stored messages are delivered then.
+/// </summary>
+public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvider scopes, InboxConsumerOptions options)
+    : IFilter<ConsumeContext<TMessage>>
+    where TDbContext : DbContext
+    where TMessage : class
+{
+    public void Probe(ProbeContext context) => context.CreateFilterScope("backbone-inbox");
+
+    public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
+    {
+        var messageId = context.GetOriginalMessageId() ?? context.MessageId
+            ?? throw new MessageException(typeof(TMessage), "A MessageId is required to consume through the inbox.");
+        var timer = Stopwatch.StartNew();
+        await using var scope = await scopes.GetScope(context);
+        var db = scope.GetService<TDbContext>();
+        var metrics = scope.GetService<MessagingMetrics>();
+        var cancellationToken = context.CancellationToken;
+
+        await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        // Inserting first, on conflict updating, both locks the row for this transaction and makes a concurrent copy
+        // of the same message wait here until we commit; it then sees Consumed and skips the consumer.
+        var state = await UpsertInboxAsync(db, transaction, messageId, cancellationToken);
+
+        if (state.Consumed is null)
+        {
+            await ConsumeAsync(context, scope, db, transaction, messageId, next);
+            return;
+        }
+
+        if (state.Delivered is null)
+        {
+            // Consumed and committed before, but its messages never reached the broker (crash after commit).
+            await DeliverStoredAsync(context, db, messageId, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        else
+        {
+            await transaction.CommitAsync(cancellationToken);
+            metrics.DuplicatesDropped.Add(1);
+        }
+
+        // Tell MassTransit the message was handled, or it would move it to the _skipped queue.
+        await context.NotifyConsumed(context, timer.Elapsed, options.ConsumerType);
+    }
+
+    private async Task ConsumeAsync(
+        ConsumeContext<TMessage> context,
+        IConsumeScopeContext<TMessage> scope,
+        TDbContext db,
+        IDbContextTransaction transaction,
+        Guid messageId,
+        IPipe<ConsumeContext<TMessage>> next)
+    {
+        var cancellationToken = context.CancellationToken;
+        var inbox = new InboxConsumeContext<TDbContext, TMessage>(scope.Context, options, scope.GetService<IServiceProvider>(), db, messageId);
+        using (scope.PushConsumeContext(inbox))
+        {
+            await next.Send(inbox);
+            await inbox.ConsumeCompleted;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        var outgoing = inbox.Outgoing;
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            UPDATE inbox_state SET consumed = now(), delivered = CASE WHEN {outgoing.Count} = 0 THEN now() END
+            WHERE message_id = {messageId} AND consumer_id = {options.ConsumerId}
+            """, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        // A tracked entity would be returned by a later query in this scope instead of the row as committed.
+        db.ChangeTracker.Clear();
+
+        if (outgoing.Count > 0)
+        {
+            await SendAsync(context, outgoing, cancellationToken);
+            await MarkDeliveredAsync(db, messageId, cancellationToken);
+        }
+    }
+
+    private async Task DeliverStoredAsync(ConsumeContext context, TDbContext db, Guid messageId, CancellationToken cancellationToken)
+    {
+        var stored = await db.Set<OutboxMessage>().AsNoTracking()
+            .Where(x => x.InboxMessageId == messageId && x.InboxConsumerId == options.ConsumerId)
+            .OrderBy(x => x.SequenceNumber)
+            .ToListAsync(cancellationToken);
+        await SendAsync(context, stored, cancellationToken);
+        await MarkDeliveredAsync(db, messageId, cancellationToken);
+    }
+
+    private async Task MarkDeliveredAsync(TDbContext db, Guid messageId, CancellationToken cancellationToken) =>
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            WITH sent AS (
+                DELETE FROM outbox_messages WHERE inbox_message_id = {messageId} AND inbox_consumer_id = {options.ConsumerId})
+            UPDATE inbox_state SET delivered = now() WHERE message_id = {messageId} AND consumer_id = {options.ConsumerId}
+            """, cancellationToken);
+
+    /// <summary>In order, through the original context: sending through the inbox context would capture them again.</summary>
+    private static async Task SendAsync(ConsumeContext context, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        foreach (var message in messages)
+        {
+            var destination = message.DestinationAddress
+                ?? throw new InvalidOperationException($"Outbox message {message.MessageId} has no destination address.");
+            message.Deserialize(SystemTextJsonMessageSerializer.Instance);
+            var endpoint = await context.GetSendEndpoint(destination);
+            await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), cancellationToken);
+        }
+    }
+
+    private async Task<InboxRow> UpsertInboxAsync(TDbContext db, IDbContextTransaction transaction, Guid messageId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO inbox_state (message_id, consumer_id, received, receive_count)
+            VALUES ($1, $2, now(), 1)
+            ON CONFLICT (message_id, consumer_id) DO UPDATE SET receive_count = inbox_state.receive_count + 1
+            RETURNING consumed, delivered
+            """, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
+        command.Parameters.AddWithValue(messageId);
+        command.Parameters.AddWithValue(options.ConsumerId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new InboxRow(
+            reader.IsDBNull(0) ? null : reader.GetDateTime(0),
+            reader.IsDBNull(1) ? null : reader.GetDateTime(1));
+    }
+
+    private sealed record InboxRow(DateTime? Consumed, DateTime? Delivered);
+}

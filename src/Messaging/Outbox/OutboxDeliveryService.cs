@@ -1,0 +1,285 @@
+using EventBackbone.Messaging.Durable;
+using MassTransit;
+using MassTransit.Middleware;
+using MassTransit.Serialization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace EventBackbone.Messaging.Outbox;
+
+/// <summary>
+/// Sends committed bus-outbox groups to the broker and deletes them. Safe with any number of instances: a group is
+/// leased with <c>FOR UPDATE SKIP LOCKED</c> in one short statement, sent with no transaction open (publisher confirms
+/// per message), then deleted in one transaction per batch. A group that keeps failing is parked and blocks nothing.
+/// </summary>
+public sealed class OutboxDeliveryService<TDbContext>(
+    IServiceScopeFactory scopes,
+    ServiceDataSource<TDbContext> database,
+    IBusControl bus,
+    OutboxSignal signal,
+    DurableMessagingSettings settings,
+    MessagingMetrics metrics,
+    ILogger<OutboxDeliveryService<TDbContext>> logger) : BackgroundService
+    where TDbContext : DbContext
+{
+    private static readonly TimeSpan OutageWarningInterval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxOutageBackoff = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly Guid _instanceLock = NewId.NextGuid();
+    private DateTime _lastOutageWarning = DateTime.MinValue;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var listener = ListenAsync(stoppingToken);
+        var backoff = TimeSpan.Zero;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await bus.WaitForHealthStatus(BusHealthStatus.Healthy, stoppingToken);
+                var delivered = await DeliverBatchAsync(stoppingToken);
+                backoff = TimeSpan.Zero;
+                if (delivered > 0)
+                {
+                    continue;
+                }
+
+                var wait = await NextWaitAsync(stoppingToken);
+                await signal.WaitAsync(wait, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception outage) when (IsOutage(outage))
+            {
+                // Back off instead of spinning, and warn once per interval instead of once per attempt: a database
+                // restart must not become a log storm.
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxOutageBackoff.Ticks));
+                if (DateTime.UtcNow - _lastOutageWarning > OutageWarningInterval)
+                {
+                    _lastOutageWarning = DateTime.UtcNow;
+                    logger.LogWarning("Outbox delivery paused: the database is unreachable ({Reason}); retrying with backoff up to {Backoff}",
+                        outage.Message, MaxOutageBackoff);
+                }
+
+                await Task.Delay(backoff, stoppingToken);
+            }
+        }
+
+        await listener;
+    }
+
+    /// <summary>Leases up to a batch of due groups, sends them, and records the outcome. Returns messages sent.</summary>
+    public async Task<int> DeliverBatchAsync(CancellationToken cancellationToken)
+    {
+        var claimed = await ClaimAsync(cancellationToken);
+        if (claimed.Count == 0)
+        {
+            return 0;
+        }
+
+        List<OutboxMessage> messages;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+            messages = await db.Set<OutboxMessage>().AsNoTracking()
+                .Where(x => x.OutboxId != null && claimed.Contains(x.OutboxId.Value))
+                .OrderBy(x => x.SequenceNumber)
+                .ToListAsync(cancellationToken);
+        }
+
+        var groups = messages.GroupBy(x => x.OutboxId!.Value).ToDictionary(x => x.Key, x => x.ToList());
+        // Groups are independent, so they are sent concurrently (pipelined confirms); within a group, in order.
+        var outcomes = await Task.WhenAll(claimed.Select(id =>
+            SendGroupAsync(id, groups.TryGetValue(id, out var group) ? group : [], cancellationToken)));
+        await RecordOutcomesAsync(outcomes, cancellationToken);
+        return outcomes.Sum(x => x.Sent.Count);
+    }
+
+    private async Task<List<Guid>> ClaimAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand($"""
+            UPDATE {OutboxModel.OutboxStateTable} SET lock_id = $1, locked_until = now() + $2
+            WHERE outbox_id IN (
+                SELECT outbox_id FROM {OutboxModel.OutboxStateTable}
+                WHERE parked_at IS NULL AND not_before <= now() AND (locked_until IS NULL OR locked_until < now())
+                ORDER BY not_before
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED)
+            RETURNING outbox_id
+            """);
+        command.Parameters.AddWithValue(_instanceLock);
+        command.Parameters.AddWithValue(settings.DeliveryLease);
+        command.Parameters.AddWithValue(settings.DeliveryBatchSize);
+        var claimed = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            claimed.Add(reader.GetGuid(0));
+        }
+
+        return claimed;
+    }
+
+    private async Task<GroupOutcome> SendGroupAsync(Guid outboxId, List<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        var sent = new List<long>(messages.Count);
+        foreach (var message in messages)
+        {
+            try
+            {
+                if (message.ExpirationTime is { } expires && expires < DateTime.UtcNow)
+                {
+                    logger.LogWarning("Outbox message {MessageId} expired at {Expiration} before delivery; dropped", message.MessageId, expires);
+                }
+                else
+                {
+                    await SendAsync(message, cancellationToken);
+                }
+
+                sent.Add(message.SequenceNumber);
+            }
+            catch (Exception failure) when (failure is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                metrics.DeliveryFailures.Add(1);
+                return new GroupOutcome(outboxId, sent, $"{failure.GetType().Name}: {failure.Message}");
+            }
+        }
+
+        return new GroupOutcome(outboxId, sent, null);
+    }
+
+    private async Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
+    {
+        var destination = message.DestinationAddress
+            ?? throw new InvalidOperationException($"Outbox message {message.MessageId} has no destination address.");
+        message.Deserialize(SystemTextJsonMessageSerializer.Instance);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(SendTimeout);
+        var endpoint = await bus.GetSendEndpoint(destination);
+        // The serialized body is sent as stored; the pipe restores message id, correlation, conversation and headers.
+        await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), timeout.Token);
+        metrics.Delivered.Add(1);
+    }
+
+    private async Task RecordOutcomesAsync(GroupOutcome[] outcomes, CancellationToken cancellationToken)
+    {
+        var sent = outcomes.SelectMany(x => x.Sent).ToArray();
+        var completed = outcomes.Where(x => x.Error is null).Select(x => x.OutboxId).ToArray();
+        var failed = outcomes.Where(x => x.Error is not null).ToArray();
+
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {OutboxModel.OutboxMessagesTable} WHERE sequence_number = ANY($1)")
+        {
+            Parameters = { new() { Value = sent } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {OutboxModel.OutboxStateTable} WHERE outbox_id = ANY($1) AND lock_id = $2")
+        {
+            Parameters = { new() { Value = completed }, new() { Value = _instanceLock } },
+        });
+        foreach (var failure in failed)
+        {
+            // Exponential backoff between attempts; parked after the last one so it never blocks the others.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+                UPDATE {OutboxModel.OutboxStateTable}
+                SET attempts = attempts + 1, last_error = left($2, 2000), lock_id = NULL,
+                    locked_until = now() + make_interval(secs => least(power(2, attempts), 60)),
+                    parked_at = CASE WHEN attempts + 1 >= $3 THEN now() END
+                WHERE outbox_id = $1 AND lock_id = $4
+                RETURNING parked_at IS NOT NULL
+                """)
+            {
+                Parameters = { new() { Value = failure.OutboxId }, new() { Value = failure.Error! }, new() { Value = settings.MaxDeliveryAttempts }, new() { Value = _instanceLock } },
+            });
+        }
+
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            foreach (var failure in failed)
+            {
+                await reader.NextResultAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken) && reader.GetBoolean(0))
+                {
+                    metrics.Parked.Add(1);
+                    logger.LogError("Outbox group {OutboxId} parked after {Attempts} failed deliveries: {Error}",
+                        failure.OutboxId, settings.MaxDeliveryAttempts, failure.Error);
+                }
+                else
+                {
+                    logger.LogWarning("Outbox group {OutboxId} could not be delivered, will retry: {Error}", failure.OutboxId, failure.Error);
+                }
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Until the next scheduled group is due, at most one poll interval; refreshes the backlog gauges.</summary>
+    private async Task<TimeSpan> NextWaitAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand($"""
+            SELECT count(*) FILTER (WHERE not_before <= now()),
+                   coalesce(extract(epoch FROM now() - min(not_before) FILTER (WHERE not_before <= now())), 0)::float8,
+                   extract(epoch FROM min(not_before) FILTER (WHERE not_before > now()) - now())::float8
+            FROM {OutboxModel.OutboxStateTable} WHERE parked_at IS NULL
+            """);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var due = reader.GetInt64(0);
+        metrics.ObserveBacklog(due, reader.GetDouble(1), due);
+        if (reader.IsDBNull(2))
+        {
+            return settings.PollInterval;
+        }
+
+        var untilNext = TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(2)));
+        return untilNext < settings.PollInterval ? untilNext : settings.PollInterval;
+    }
+
+    /// <summary>LISTEN for commits of other instances; reconnects after an outage.</summary>
+    private async Task ListenAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await database.DataSource.OpenConnectionAsync(stoppingToken);
+                connection.Notification += (_, _) => signal.Set();
+                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxNotifyInterceptor.Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
+
+                // Anything committed while we were not listening is found by the next claim.
+                signal.Set();
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    await connection.WaitAsync(stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception outage) when (IsOutage(outage))
+            {
+                // Polling covers the gap; the delivery loop already warns about the outage.
+                await Task.Delay(MaxOutageBackoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    internal static bool IsOutage(Exception exception) =>
+        exception is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException
+        || (exception is InvalidOperationException && exception.InnerException is not null && IsOutage(exception.InnerException))
+        || (exception is DbUpdateException && exception.InnerException is not null && IsOutage(exception.InnerException));
+
+    private sealed record GroupOutcome(Guid OutboxId, List<long> Sent, string? Error);
+}
