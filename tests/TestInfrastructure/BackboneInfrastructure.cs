@@ -6,11 +6,20 @@ namespace EventBackbone.TestInfrastructure;
 /// Real RabbitMQ and PostgreSQL for one test class: its own vhost and one scratch database per service, so the
 /// class sees the same one-database-per-service topology as production and nothing of any other test.
 /// </summary>
-public sealed class BackboneInfrastructure : IAsyncLifetime
+public class BackboneInfrastructure : IAsyncLifetime
 {
-    public static readonly string[] Services = ["Ingestion", "Workers", "Sagas"];
-
+    private readonly string[] _services;
     private readonly Dictionary<string, ScratchDatabase> _databases = [];
+
+    public BackboneInfrastructure()
+        : this("Ingestion", "Workers", "Sagas")
+    {
+    }
+
+    protected BackboneInfrastructure(params string[] services)
+    {
+        _services = services;
+    }
 
     public InfrastructureSettings Settings { get; } = InfrastructureSettings.FromEnvironment();
 
@@ -41,7 +50,7 @@ public sealed class BackboneInfrastructure : IAsyncLifetime
     public async Task InitializeAsync()
     {
         VirtualHost = await RabbitMqVirtualHost.CreateAsync(Settings);
-        foreach (var service in Services)
+        foreach (var service in _services)
         {
             _databases[service] = await ScratchDatabase.CreateAsync(Settings, service);
         }

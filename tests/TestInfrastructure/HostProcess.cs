@@ -69,9 +69,12 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// Starts the built host with exactly <paramref name="settings"/> on top of its appsettings.json: inherited
     /// Backbone/ConnectionStrings variables are removed so the developer's shell cannot change what is tested.
     /// </summary>
-    public static HostProcess Start(string project, IReadOnlyDictionary<string, string> settings)
+    public static HostProcess Start(string project, IReadOnlyDictionary<string, string> settings) =>
+        StartAssembly(project, RepositoryLayout.HostAssembly(project), settings, []);
+
+    /// <summary>Starts any built program of ours, e.g. a probe from <c>tests/</c>, with extra command-line arguments.</summary>
+    public static HostProcess StartAssembly(string project, string assembly, IReadOnlyDictionary<string, string> settings, IEnumerable<string> arguments)
     {
-        var assembly = RepositoryLayout.HostAssembly(project);
         var baseAddress = new Uri($"http://127.0.0.1:{FreePort()}");
         var start = new ProcessStartInfo("dotnet")
         {
@@ -83,6 +86,11 @@ public sealed partial class HostProcess : IAsyncDisposable
         start.ArgumentList.Add(assembly);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(baseAddress.ToString().TrimEnd('/'));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         foreach (var name in start.Environment.Keys.ToList())
         {
             if (name.StartsWith("Backbone__", StringComparison.OrdinalIgnoreCase)
@@ -136,6 +144,36 @@ public sealed partial class HostProcess : IAsyncDisposable
         }
 
         throw new TimeoutException($"{Project} was not ready within {timeout.TotalSeconds} s.\n{Logs}");
+    }
+
+    /// <summary>Waits until the host has written <paramref name="text"/> to stdout; fails with its logs otherwise.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Project} exited with code {_process.ExitCode} before writing '{text}'.\n{Logs}");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{Project} did not write '{text}' within {timeout.TotalSeconds} s.\n{Logs}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no flush, no ack — the crash the durable core must survive.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)

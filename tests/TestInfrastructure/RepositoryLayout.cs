@@ -8,11 +8,16 @@ public static class RepositoryLayout
     public static string Root { get; } = FindRoot();
 
     /// <summary>The host's built assembly, in the same configuration (Debug/Release) as the running tests.</summary>
-    public static string HostAssembly(string project)
+    public static string HostAssembly(string project) => BuiltAssembly("src", project);
+
+    /// <summary>A helper program built from <c>tests/</c> (e.g. a probe that a test SIGKILLs).</summary>
+    public static string TestProgramAssembly(string project) => BuiltAssembly("tests", project);
+
+    private static string BuiltAssembly(string folder, string project)
     {
         var configuration = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration
             ?? "Debug";
-        var path = Path.Combine(Root, "src", project, "bin", configuration, "net10.0", $"EventBackbone.{project}.dll");
+        var path = Path.Combine(Root, folder, project, "bin", configuration, "net10.0", $"EventBackbone.{project}.dll");
         return File.Exists(path)
             ? path
             : throw new FileNotFoundException(
