@@ -47,6 +47,7 @@ try
     var results = await new BenchRunner(options, output).RunAsync(contenders, cancel.Token);
     await output.WriteLineAsync();
     await output.WriteLineAsync(ResultTable.Render(results, [.. contenders.Select(c => c.Contender)], options.Baseline));
+    await output.WriteLineAsync($"load average at the end: {LoadAverage()}");
 
     var broken = contenders
         .Select(c => (c.Contender.Name,
@@ -90,11 +91,15 @@ static async Task<string> DescribeRunAsync(InfrastructureSettings settings, Benc
         + $"baseline {options.Baseline}");
     text.AppendLine($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, "
         + $"{RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}, "
-        + $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC");
+        + $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC; load average at the start: {LoadAverage()}");
     text.AppendLine($"versions: RabbitMQ {await RabbitMqVersionAsync(settings)}, PostgreSQL {await PostgresVersionAsync(settings)}, "
         + $"MassTransit {PackageVersion(typeof(IBus))}, RabbitMQ.Client {PackageVersion(typeof(IChannel))}, Npgsql {PackageVersion(typeof(NpgsqlConnection))}");
     return text.ToString();
 }
+
+// Other sessions share this machine: a table read without the load it was measured under invites false conclusions.
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
 static string PackageVersion(Type type) =>
     FileVersionInfo.GetVersionInfo(type.Assembly.Location).ProductVersion?.Split('+')[0] ?? "?";

@@ -6,8 +6,8 @@ public sealed record BenchOptions(int Messages, int Rounds, int WarmupMessages, 
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project bench/Backbone.Bench -- [options]
-          --messages N        messages per throughput phase (default 5000; the latency phase sends N/2)
-          --rounds R          interleaved rounds per contender (default 5)
+          --messages N        messages per throughput phase (default 10000; the latency phase sends N/2)
+          --rounds R          interleaved rounds per contender (default 7)
           --contenders a,b    which contenders, in this order (default: all)
           --baseline name     contender the ratios are taken against (default masstransit-nondurable)
           --smoke             300 messages, 1 round: checks that nothing is lost or duplicated
@@ -64,10 +64,11 @@ public sealed record BenchOptions(int Messages, int Rounds, int WarmupMessages, 
             baseline = contenders[0];
         }
 
-        var messageCount = messages ?? (smoke ? 300 : 5000);
+        var messageCount = messages ?? (smoke ? 300 : 10000);
         return new BenchOptions(
             messageCount,
-            rounds ?? (smoke ? 1 : 5),
+            // An odd number of rounds makes the median a round that really happened.
+            rounds ?? (smoke ? 1 : 7),
             Math.Clamp(messageCount / 5, 100, 1000),
             contenders,
             baseline,
