@@ -1,0 +1,56 @@
+using EventBackbone.TestInfrastructure;
+
+namespace EventBackbone.Bench.Harness;
+
+/// <summary>
+/// Where the servers are (the same environment variables as the integration tests), plus the throwaway vhosts and
+/// databases a contender creates: each is dropped when the run ends, even when it fails.
+/// </summary>
+public sealed class BenchEnvironment : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _scratch = [];
+    private readonly Lock _gate = new();
+
+    public InfrastructureSettings Settings { get; } = InfrastructureSettings.FromEnvironment();
+
+    /// <summary>
+    /// A vhost of its own, so the contender's queues never meet another contender's or a concurrently running
+    /// test's, and leftovers of a crashed run cannot be consumed by the next one.
+    /// </summary>
+    public async Task<RabbitMqVirtualHost> CreateVirtualHostAsync()
+    {
+        var virtualHost = await RabbitMqVirtualHost.CreateAsync(Settings);
+        Track(virtualHost);
+        return virtualHost;
+    }
+
+    public async Task<ScratchDatabase> CreateDatabaseAsync(string purpose)
+    {
+        var database = await ScratchDatabase.CreateAsync(Settings, purpose);
+        Track(database);
+        return database;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        IAsyncDisposable[] scratch;
+        lock (_gate)
+        {
+            scratch = [.. _scratch];
+            _scratch.Clear();
+        }
+
+        foreach (var item in scratch.Reverse())
+        {
+            await item.DisposeAsync();
+        }
+    }
+
+    private void Track(IAsyncDisposable item)
+    {
+        lock (_gate)
+        {
+            _scratch.Add(item);
+        }
+    }
+}
