@@ -15,5 +15,6 @@ public static class ContenderCatalog
         ("raw-rabbitmq", () => new RawRabbitMqContender()),
         (Baseline, () => new MassTransitNonDurableContender()),
         ("raw-rabbitmq-outbox", () => new RawRabbitMqOutboxContender()),
+        ("eventbackbone-durable", () => new EventBackboneDurableContender()),
     ];
 }

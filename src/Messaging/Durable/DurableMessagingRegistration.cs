@@ -24,6 +24,7 @@ public static class DurableMessagingRegistration
         bus.TryAddSingleton<ServiceDataSource<TDbContext>>();
         bus.ReplaceScoped<IScopedBusContextProvider<IBus>, OutboxScopedBusContextProvider<TDbContext>>();
         bus.AddHostedService<OutboxDeliveryService<TDbContext>>();
+        bus.AddHostedService<OutboxNotifier<TDbContext>>();
         bus.AddHostedService<InboxCleanupService<TDbContext>>();
         bus.TryAddScoped<IMessageScheduler>(provider =>
             new MessageScheduler(OutboxScheduleMessageProvider<TDbContext>.ForScope(provider), provider.GetRequiredService<IBus>().Topology));

@@ -7,6 +7,7 @@ namespace EventBackbone.Messaging.Durable;
 public sealed record DurableMessagingSettings(
     TimeSpan PollInterval,
     int DeliveryBatchSize,
+    int DeliveryConcurrency,
     TimeSpan DeliveryLease,
     int MaxDeliveryAttempts,
     TimeSpan DuplicateDetectionWindow,
@@ -21,6 +22,7 @@ public sealed record DurableMessagingSettings(
             // Only the fallback: commits wake delivery at once (in-process signal, LISTEN/NOTIFY across instances).
             settings.Duration("Backbone:Messaging:PollInterval", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             settings.Int("Backbone:Messaging:DeliveryBatchSize", 100, 1, 10_000),
+            settings.Int("Backbone:Messaging:DeliveryConcurrency", 4, 1, 64),
             // Longer than the slowest batch, or a second instance re-sends a batch still in flight.
             settings.Duration("Backbone:Messaging:DeliveryLease", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), TimeSpan.FromHours(1)),
             settings.Int("Backbone:Messaging:MaxDeliveryAttempts", 5, 1, 1000),

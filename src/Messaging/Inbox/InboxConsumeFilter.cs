@@ -38,16 +38,18 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
 
         await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
         // Inserting first, on conflict updating, both locks the row for this transaction and makes a concurrent copy
-        // of the same message wait here until we commit; it then sees Consumed and skips the consumer.
+        // of the same message wait here until we commit; it then finds the row and skips the consumer. The row is
+        // inserted as consumed and delivered: if the consumer fails, the transaction and the row roll back together,
+        // so an existing row always means "consumed", and one round trip is saved per message.
         var state = await UpsertInboxAsync(db, transaction, messageId, cancellationToken);
 
-        if (state.Consumed is null)
+        if (state.Inserted)
         {
             await ConsumeAsync(context, scope, db, transaction, messageId, next);
             return;
         }
 
-        if (state.Delivered is null)
+        if (!state.Delivered)
         {
             // Consumed and committed before, but its messages never reached the broker (crash after commit).
             await DeliverStoredAsync(context, db, messageId, cancellationToken);
@@ -81,10 +83,14 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
 
         await db.SaveChangesAsync(cancellationToken);
         var outgoing = inbox.Outgoing;
-        await db.Database.ExecuteSqlInterpolatedAsync($"""
-            UPDATE inbox_state SET consumed = now(), delivered = CASE WHEN {outgoing.Count} = 0 THEN now() END
-            WHERE message_id = {messageId} AND consumer_id = {options.ConsumerId}
-            """, cancellationToken);
+        if (outgoing.Count > 0)
+        {
+            // Published messages wait in the consumer outbox until sent; "not delivered" lets a redelivery send them.
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $"UPDATE inbox_state SET delivered = NULL WHERE message_id = {messageId} AND consumer_id = {options.ConsumerId}",
+                cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         // A tracked entity would be returned by a later query in this scope instead of the row as committed.
         db.ChangeTracker.Clear();
@@ -129,19 +135,19 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
     private async Task<InboxRow> UpsertInboxAsync(TDbContext db, IDbContextTransaction transaction, Guid messageId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("""
-            INSERT INTO inbox_state (message_id, consumer_id, received, receive_count)
-            VALUES ($1, $2, now(), 1)
+            INSERT INTO inbox_state (message_id, consumer_id, received, receive_count, consumed, delivered)
+            VALUES ($1, $2, now(), 1, now(), now())
             ON CONFLICT (message_id, consumer_id) DO UPDATE SET receive_count = inbox_state.receive_count + 1
-            RETURNING consumed, delivered
+            RETURNING xmax = 0, delivered
             """, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
         command.Parameters.AddWithValue(messageId);
         command.Parameters.AddWithValue(options.ConsumerId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new InboxRow(
-            reader.IsDBNull(0) ? null : reader.GetDateTime(0),
-            reader.IsDBNull(1) ? null : reader.GetDateTime(1));
+        return new InboxRow(reader.GetBoolean(0), !reader.IsDBNull(1));
     }
 
-    private sealed record InboxRow(DateTime? Consumed, DateTime? Delivered);
+    /// <param name="Inserted">True when this delivery created the row (xmax = 0): the first, so the consumer runs.</param>
+    /// <param name="Delivered">Whether what the consumer published has reached the broker.</param>
+    private sealed record InboxRow(bool Inserted, bool Delivered);
 }

@@ -3,7 +3,6 @@ using MassTransit;
 using MassTransit.Middleware;
 using MassTransit.Serialization;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -16,7 +15,6 @@ namespace EventBackbone.Messaging.Outbox;
 /// per message), then deleted in one transaction per batch. A group that keeps failing is parked and blocks nothing.
 /// </summary>
 public sealed class OutboxDeliveryService<TDbContext>(
-    IServiceScopeFactory scopes,
     ServiceDataSource<TDbContext> database,
     IBusControl bus,
     OutboxSignal signal,
@@ -35,20 +33,36 @@ public sealed class OutboxDeliveryService<TDbContext>(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var listener = ListenAsync(stoppingToken);
+        // Several workers, each leasing its own batch (SKIP LOCKED): while one waits for confirms, another claims and
+        // another records, so one batch's round trips do not cap the whole service.
+        await Task.WhenAll(Enumerable.Range(0, settings.DeliveryConcurrency).Select(worker => WorkAsync(worker == 0, stoppingToken)));
+        await listener;
+    }
+
+    private async Task WorkAsync(bool polls, CancellationToken stoppingToken)
+    {
         var backoff = TimeSpan.Zero;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await bus.WaitForHealthStatus(BusHealthStatus.Healthy, stoppingToken);
-                var delivered = await DeliverBatchAsync(stoppingToken);
+                var claimed = await DeliverBatchAsync(stoppingToken);
                 backoff = TimeSpan.Zero;
-                if (delivered > 0)
+                if (claimed > 0)
                 {
+                    if (claimed >= Math.Max(2, settings.DeliveryBatchSize / 4))
+                    {
+                        // A backlog: wake an idle peer to claim the next batch alongside this worker. Not for a
+                        // trickle, where peers would only run empty claims.
+                        signal.SetLocal();
+                    }
+
                     continue;
                 }
 
-                var wait = await NextWaitAsync(stoppingToken);
+                // One worker polls (and refreshes the backlog gauges); the others wait for a commit's signal.
+                var wait = polls ? await NextWaitAsync(stoppingToken) : Timeout.InfiniteTimeSpan;
                 await signal.WaitAsync(wait, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -70,27 +84,15 @@ public sealed class OutboxDeliveryService<TDbContext>(
                 await Task.Delay(backoff, stoppingToken);
             }
         }
-
-        await listener;
     }
 
-    /// <summary>Leases up to a batch of due groups, sends them, and records the outcome. Returns messages sent.</summary>
+    /// <summary>Leases up to a batch of due groups, sends them, and records the outcome. Returns the groups leased.</summary>
     public async Task<int> DeliverBatchAsync(CancellationToken cancellationToken)
     {
-        var claimed = await ClaimAsync(cancellationToken);
+        var (claimed, messages) = await ClaimAsync(cancellationToken);
         if (claimed.Count == 0)
         {
             return 0;
-        }
-
-        List<OutboxMessage> messages;
-        await using (var scope = scopes.CreateAsyncScope())
-        {
-            var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
-            messages = await db.Set<OutboxMessage>().AsNoTracking()
-                .Where(x => x.OutboxId != null && claimed.Contains(x.OutboxId.Value))
-                .OrderBy(x => x.SequenceNumber)
-                .ToListAsync(cancellationToken);
         }
 
         var groups = messages.GroupBy(x => x.OutboxId!.Value).ToDictionary(x => x.Key, x => x.ToList());
@@ -98,33 +100,75 @@ public sealed class OutboxDeliveryService<TDbContext>(
         var outcomes = await Task.WhenAll(claimed.Select(id =>
             SendGroupAsync(id, groups.TryGetValue(id, out var group) ? group : [], cancellationToken)));
         await RecordOutcomesAsync(outcomes, cancellationToken);
-        return outcomes.Sum(x => x.Sent.Count);
+        return claimed.Count;
     }
 
-    private async Task<List<Guid>> ClaimAsync(CancellationToken cancellationToken)
+    /// <summary>Leases due groups and reads their messages in one round trip (one short autocommit statement).</summary>
+    private async Task<(List<Guid> Claimed, List<OutboxMessage> Messages)> ClaimAsync(CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand($"""
-            UPDATE {OutboxModel.OutboxStateTable} SET lock_id = $1, locked_until = now() + $2
-            WHERE outbox_id IN (
-                SELECT outbox_id FROM {OutboxModel.OutboxStateTable}
-                WHERE parked_at IS NULL AND not_before <= now() AND (locked_until IS NULL OR locked_until < now())
-                ORDER BY not_before
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED)
-            RETURNING outbox_id
+            WITH claimed AS (
+                UPDATE {OutboxModel.OutboxStateTable} SET lock_id = $1, locked_until = now() + $2
+                WHERE outbox_id IN (
+                    SELECT outbox_id FROM {OutboxModel.OutboxStateTable}
+                    WHERE parked_at IS NULL AND not_before <= now() AND (locked_until IS NULL OR locked_until < now())
+                    ORDER BY not_before
+                    LIMIT $3
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING outbox_id)
+            SELECT c.outbox_id, m.sequence_number, m.message_id, m.content_type, m.message_type, m.body, m.headers, m.properties,
+                   m.conversation_id, m.correlation_id, m.initiator_id, m.request_id, m.source_address, m.destination_address,
+                   m.response_address, m.fault_address, m.sent_time, m.expiration_time
+            FROM claimed c LEFT JOIN {OutboxModel.OutboxMessagesTable} m ON m.outbox_id = c.outbox_id
+            ORDER BY m.sequence_number
             """);
         command.Parameters.AddWithValue(_instanceLock);
         command.Parameters.AddWithValue(settings.DeliveryLease);
         command.Parameters.AddWithValue(settings.DeliveryBatchSize);
         var claimed = new List<Guid>();
+        var messages = new List<OutboxMessage>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            claimed.Add(reader.GetGuid(0));
+            var outboxId = reader.GetGuid(0);
+            if (!claimed.Contains(outboxId))
+            {
+                claimed.Add(outboxId);
+            }
+
+            if (reader.IsDBNull(1))
+            {
+                continue; // a group whose messages were cancelled: completing it removes it
+            }
+
+            messages.Add(new OutboxMessage
+            {
+                OutboxId = outboxId,
+                SequenceNumber = reader.GetInt64(1),
+                MessageId = reader.GetGuid(2),
+                ContentType = reader.GetString(3),
+                MessageType = reader.GetString(4),
+                Body = reader.GetString(5),
+                Headers = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Properties = reader.IsDBNull(7) ? null : reader.GetString(7),
+                ConversationId = reader.IsDBNull(8) ? null : reader.GetGuid(8),
+                CorrelationId = reader.IsDBNull(9) ? null : reader.GetGuid(9),
+                InitiatorId = reader.IsDBNull(10) ? null : reader.GetGuid(10),
+                RequestId = reader.IsDBNull(11) ? null : reader.GetGuid(11),
+                SourceAddress = UriOrNull(reader, 12),
+                DestinationAddress = UriOrNull(reader, 13),
+                ResponseAddress = UriOrNull(reader, 14),
+                FaultAddress = UriOrNull(reader, 15),
+                SentTime = reader.GetDateTime(16),
+                ExpirationTime = reader.IsDBNull(17) ? null : reader.GetDateTime(17),
+            });
         }
 
-        return claimed;
+        return (claimed, messages);
     }
+
+    private static Uri? UriOrNull(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : new Uri(reader.GetString(ordinal), UriKind.RelativeOrAbsolute);
 
     private async Task<GroupOutcome> SendGroupAsync(Guid outboxId, List<OutboxMessage> messages, CancellationToken cancellationToken)
     {
@@ -174,15 +218,15 @@ public sealed class OutboxDeliveryService<TDbContext>(
         var failed = outcomes.Where(x => x.Error is not null).ToArray();
 
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var transaction = failed.Length > 0 ? await connection.BeginTransactionAsync(cancellationToken) : null;
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {OutboxModel.OutboxMessagesTable} WHERE sequence_number = ANY($1)")
+        // One statement deletes the sent messages and the completed groups: one round trip, one commit per batch.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            WITH sent AS (DELETE FROM {OutboxModel.OutboxMessagesTable} WHERE sequence_number = ANY($1))
+            DELETE FROM {OutboxModel.OutboxStateTable} WHERE outbox_id = ANY($2) AND lock_id = $3
+            """)
         {
-            Parameters = { new() { Value = sent } },
-        });
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {OutboxModel.OutboxStateTable} WHERE outbox_id = ANY($1) AND lock_id = $2")
-        {
-            Parameters = { new() { Value = completed }, new() { Value = _instanceLock } },
+            Parameters = { new() { Value = sent }, new() { Value = completed }, new() { Value = _instanceLock } },
         });
         foreach (var failure in failed)
         {
@@ -218,7 +262,10 @@ public sealed class OutboxDeliveryService<TDbContext>(
             }
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
     }
 
     /// <summary>Until the next scheduled group is due, at most one poll interval; refreshes the backlog gauges.</summary>
@@ -251,14 +298,14 @@ public sealed class OutboxDeliveryService<TDbContext>(
             try
             {
                 await using var connection = await database.DataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, _) => signal.Set();
-                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxNotifyInterceptor.Channel}", connection))
+                connection.Notification += (_, _) => signal.SetLocal();
+                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxNotifier<TDbContext>.Channel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 }
 
                 // Anything committed while we were not listening is found by the next claim.
-                signal.Set();
+                signal.SetLocal();
                 while (!stoppingToken.IsCancellationRequested)
                 {
                     await connection.WaitAsync(stoppingToken);

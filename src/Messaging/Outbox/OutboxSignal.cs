@@ -1,20 +1,37 @@
 namespace EventBackbone.Messaging.Outbox;
 
 /// <summary>
-/// Wakes the delivery service of this process right after a commit that added outbox rows, so delivery does not
-/// wait for a poll. Other processes are woken by PostgreSQL NOTIFY (see <see cref="OutboxNotifyInterceptor"/>).
+/// Commits that added outbox rows raise this. It wakes this process's delivery service at once, and asks
+/// <see cref="OutboxNotifier{TDbContext}"/> to wake the other instances with PostgreSQL NOTIFY.
 /// </summary>
 public sealed class OutboxSignal
 {
-    private readonly SemaphoreSlim _pending = new(0, 1);
+    private readonly SemaphoreSlim _delivery = new(0, 1);
+    private readonly SemaphoreSlim _otherInstances = new(0, 1);
 
     public void Set()
     {
+        Release(_delivery);
+        Release(_otherInstances);
+    }
+
+    /// <summary>Wakes only this process's delivery service (a LISTEN notification from another instance).</summary>
+    public void SetLocal() => Release(_delivery);
+
+    /// <summary>True when signalled, false when <paramref name="timeout"/> passed first.</summary>
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _delivery.WaitAsync(timeout, cancellationToken);
+
+    public Task WaitForOtherInstancesRequestAsync(CancellationToken cancellationToken) =>
+        _otherInstances.WaitAsync(cancellationToken);
+
+    private static void Release(SemaphoreSlim semaphore)
+    {
         try
         {
-            if (_pending.CurrentCount == 0)
+            if (semaphore.CurrentCount == 0)
             {
-                _pending.Release();
+                semaphore.Release();
             }
         }
         catch (SemaphoreFullException)
@@ -22,8 +39,4 @@ public sealed class OutboxSignal
             // Already signalled: one wake-up covers any number of commits.
         }
     }
-
-    /// <summary>True when signalled, false when <paramref name="timeout"/> passed first.</summary>
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        _pending.WaitAsync(timeout, cancellationToken);
 }

@@ -1,0 +1,141 @@
+using EventBackbone.Bench.Harness;
+using EventBackbone.Messaging.Outbox;
+using EventBackbone.Messaging.Persistence;
+using EventBackbone.Messaging.Transport;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EventBackbone.Bench.Contenders;
+
+/// <summary>
+/// EventBackbone's durable pipeline, composed exactly as a service host composes it: a publish inside a DbContext
+/// transaction through the bus outbox, delivery by the outbox delivery service, and a consumer behind the inbox that
+/// writes one effect row in the inbox's transaction. The effect is reported once the receive pipeline (and with it
+/// the inbox transaction) has completed, so the figure includes the consumer's commit.
+/// </summary>
+public sealed class EventBackboneDurableContender : IContender
+{
+    private IHost? _host;
+
+    public string Name => "eventbackbone-durable";
+
+    /// <summary>The same concurrent publishing transactions as raw-rabbitmq-outbox, for a like-for-like comparison.</summary>
+    public int PublishConcurrency => 16;
+
+    public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
+    {
+        var virtualHost = await environment.CreateVirtualHostAsync();
+        var database = await environment.CreateDatabaseAsync("bench_backbone");
+        var settings = environment.Settings;
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Backbone:Transport"] = "RabbitMq",
+            ["Backbone:RabbitMq:Host"] = settings.RabbitHost,
+            ["Backbone:RabbitMq:Port"] = settings.RabbitPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Backbone:RabbitMq:VirtualHost"] = virtualHost.Name,
+            ["Backbone:RabbitMq:Username"] = settings.RabbitUsername,
+            ["Backbone:RabbitMq:Password"] = settings.RabbitPassword,
+            ["ConnectionStrings:Bench"] = database.ConnectionString,
+        });
+        builder.AddServiceDatabase<BenchDbContext>("Bench");
+        builder.AddBackboneBus(bus => bus.AddConsumer<DurableEffectConsumer, DurableEffectConsumerDefinition>());
+        builder.Services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
+        _host = builder.Build();
+        await _host.StartAsync(cancellationToken);
+        _host.Services.GetRequiredService<IBus>().ConnectReceiveObserver(new CommittedEffectObserver(arrivals));
+    }
+
+    public async Task PublishAsync(BenchMessage message, CancellationToken cancellationToken)
+    {
+        await using var scope = _host!.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BenchDbContext>();
+        await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>()
+            .Publish(message, context => context.MessageId = message.MessageId, cancellationToken);
+        // One SaveChanges = one transaction: the outbox rows commit here, and only then may the broker see them.
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+    }
+}
+
+public sealed class BenchEffect
+{
+    public Guid MessageId { get; set; }
+
+    public int Sequence { get; set; }
+}
+
+public sealed class BenchDbContext(DbContextOptions<BenchDbContext> options) : DbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.AddBackboneMessaging();
+        modelBuilder.Entity<BenchEffect>().ToTable("effects").HasKey(x => x.MessageId);
+    }
+}
+
+/// <summary>The consumer's effect: one row, in the inbox's transaction.</summary>
+public sealed class DurableEffectConsumer(BenchDbContext db) : IConsumer<BenchMessage>
+{
+    public Task Consume(ConsumeContext<BenchMessage> context)
+    {
+        db.Add(new BenchEffect { MessageId = context.Message.MessageId, Sequence = context.Message.Sequence });
+        // Carried on the receive context to the observer, which runs after the inbox transaction committed.
+        context.ReceiveContext.GetOrAddPayload(() => new PendingEffect(context.Message));
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class DurableEffectConsumerDefinition : ConsumerDefinition<DurableEffectConsumer>
+{
+    public DurableEffectConsumerDefinition()
+    {
+        // As many consumer transactions in flight as raw-rabbitmq-outbox's consumer, so PostgreSQL can group their commits.
+        ConcurrentMessageLimit = 8;
+    }
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<DurableEffectConsumer> consumerConfigurator,
+        IRegistrationContext context) =>
+        endpointConfigurator.PrefetchCount = 64;
+}
+
+/// <summary>Reports an effect after the whole receive pipeline, i.e. after the inbox transaction committed.</summary>
+internal sealed class CommittedEffectObserver(IArrivalSink arrivals) : IReceiveObserver
+{
+    public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
+
+    public Task PostReceive(ReceiveContext context)
+    {
+        if (context.TryGetPayload<PendingEffect>(out var effect) && !context.IsFaulted)
+        {
+            arrivals.Arrived(effect.Message);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType)
+        where T : class => Task.CompletedTask;
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception)
+        where T : class => Task.CompletedTask;
+
+    public Task ReceiveFault(ReceiveContext context, Exception exception) => Task.CompletedTask;
+}
+
+internal sealed record PendingEffect(BenchMessage Message);
