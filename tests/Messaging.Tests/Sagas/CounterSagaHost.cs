@@ -14,7 +14,11 @@ namespace EventBackbone.Messaging.Tests.Sagas;
 /// <summary>The counter saga on the repository under test, composed the way a host composes its module.</summary>
 internal static class CounterSagaHost
 {
-    public static async Task<IHost> StartAsync(BackboneInfrastructure infrastructure)
+    public static Task<IHost> StartAsync(BackboneInfrastructure infrastructure) =>
+        StartAsync<CounterStateDefinition>(infrastructure);
+
+    public static async Task<IHost> StartAsync<TDefinition>(BackboneInfrastructure infrastructure)
+        where TDefinition : class, ISagaDefinition<CounterState>
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(infrastructure.HostSettings()!);
@@ -22,7 +26,7 @@ internal static class CounterSagaHost
         var connectionString = infrastructure.Database("Sagas").ConnectionString;
         builder.Services.AddDbContext<CounterDbContext>(options => ServiceDatabase.UsePostgres(options, connectionString));
         builder.AddBackboneBus(bus => bus
-            .AddSagaStateMachine<CounterStateMachine, CounterState, CounterStateDefinition>()
+            .AddSagaStateMachine<CounterStateMachine, CounterState, TDefinition>()
             .PostgresRepository<CounterState, CounterDbContext>());
         // Queues and bindings must exist before a test publishes, or RabbitMQ drops the message at the exchange.
         builder.Services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
