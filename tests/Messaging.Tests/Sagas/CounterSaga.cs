@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Sagas;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -105,10 +106,13 @@ public sealed class CounterDbContext(DbContextOptions<CounterDbContext> options)
     public const string Table = "counter_states";
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
-        modelBuilder.MapSagaState<CounterState>(Table, state =>
-        {
-            state.Property(x => x.CurrentState).HasMaxLength(64);
-            // Unique, so two concurrent CounterOpenedByEmail (each with a new id) cannot both create a counter.
-            state.HasIndex(x => x.Email).IsUnique();
-        });
+        modelBuilder
+            // As in a service database: the saga's endpoint runs behind the inbox, in the same transaction.
+            .AddBackboneMessaging()
+            .MapSagaState<CounterState>(Table, state =>
+            {
+                state.Property(x => x.CurrentState).HasMaxLength(64);
+                // Unique, so two concurrent CounterOpenedByEmail (each with a new id) cannot both create a counter.
+                state.HasIndex(x => x.Email).IsUnique();
+            });
 }

@@ -14,17 +14,29 @@ namespace EventBackbone.Messaging.Tests.Sagas;
 /// <summary>The counter saga on the repository under test, composed the way a host composes its module.</summary>
 internal static class CounterSagaHost
 {
+    /// <summary>As production composes it: the saga's endpoint behind the durable inbox, in its transaction.</summary>
     public static Task<IHost> StartAsync(BackboneInfrastructure infrastructure) =>
-        StartAsync<CounterStateDefinition>(infrastructure);
+        StartAsync<CounterStateDefinition>(infrastructure, durableCore: true);
 
-    public static async Task<IHost> StartAsync<TDefinition>(BackboneInfrastructure infrastructure)
+    /// <param name="durableCore">
+    /// False hosts the repository alone on a plain DbContext, for specs whose own filter plays the transaction owner.
+    /// </param>
+    public static async Task<IHost> StartAsync<TDefinition>(BackboneInfrastructure infrastructure, bool durableCore = false)
         where TDefinition : class, ISagaDefinition<CounterState>
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(infrastructure.HostSettings()!);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var connectionString = infrastructure.Database("Sagas").ConnectionString;
-        builder.Services.AddDbContext<CounterDbContext>(options => ServiceDatabase.UsePostgres(options, connectionString));
+        if (durableCore)
+        {
+            // The saga's database as a service database: the durable core (inbox, consumer outbox, scheduler) applies.
+            builder.AddServiceDatabase<CounterDbContext>("Sagas");
+        }
+        else
+        {
+            var connectionString = infrastructure.Database("Sagas").ConnectionString;
+            builder.Services.AddDbContext<CounterDbContext>(options => ServiceDatabase.UsePostgres(options, connectionString));
+        }
         builder.AddBackboneBus(bus => bus
             .AddSagaStateMachine<CounterStateMachine, CounterState, TDefinition>()
             .PostgresRepository<CounterState, CounterDbContext>());
@@ -35,8 +47,9 @@ internal static class CounterSagaHost
         // host would otherwise build the second bus on the first host's disposed LoggerFactory (ObjectDisposedException).
         LogContext.ConfigureCurrentLogContext(host.Services.GetRequiredService<ILoggerFactory>());
 
-        await using (var scope = host.Services.CreateAsyncScope())
+        if (!durableCore)
         {
+            await using var scope = host.Services.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<CounterDbContext>().Database.EnsureCreatedAsync();
         }
 
