@@ -42,6 +42,10 @@ internal static class OutboxMessageFactory
         {
             var properties = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
             transportContext.WritePropertiesTo(properties);
+            // The due time lives in outbox_state.not_before. Left in the properties, the delay would be restored at
+            // delivery and RabbitMQ would route the message to the delayed-exchange plugin we do not have: the send
+            // hung until its timeout and the scheduled message never arrived.
+            properties.Remove("Delay");
             message.Properties = SystemTextJsonMessageSerializer.Instance.SerializeDictionary(properties);
         }
 
