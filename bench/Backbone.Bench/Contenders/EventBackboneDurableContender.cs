@@ -41,7 +41,9 @@ public sealed class EventBackboneDurableContender : IContender
             ["Backbone:RabbitMq:VirtualHost"] = virtualHost.Name,
             ["Backbone:RabbitMq:Username"] = settings.RabbitUsername,
             ["Backbone:RabbitMq:Password"] = settings.RabbitPassword,
-            ["ConnectionStrings:Bench"] = database.ConnectionString,
+            // Bounded: the contenders of one run stay connected together, and PostgreSQL allows 100 connections; EF
+            // Core's pool and the durable core's data source each take up to this many.
+            ["ConnectionStrings:Bench"] = database.ConnectionString + ";Maximum Pool Size=30",
         });
         builder.AddServiceDatabase<BenchDbContext>("Bench");
         builder.AddBackboneBus(bus => bus.AddConsumer<DurableEffectConsumer, DurableEffectConsumerDefinition>());
