@@ -17,8 +17,13 @@ public sealed class ReceivedMessages
 
     public ConcurrentDictionary<Guid, DateTime> FirstArrival { get; } = new();
 
+    public ConcurrentDictionary<Guid, ReceivedEnvelope> Envelopes { get; } = new();
+
     public int Deliveries => ByMessageId.Values.Sum();
 }
+
+/// <summary>What the consumer saw of a message besides its body.</summary>
+public sealed record ReceivedEnvelope(Guid? CorrelationId, Guid? ConversationId, string? TestHeader, string? TraceId);
 
 /// <summary>
 /// Counts raw broker deliveries: a plain MassTransit consumer with no inbox, because an inbox would hide exactly
@@ -31,6 +36,11 @@ public sealed class RecordingConsumer(ReceivedMessages received) : IConsumer<Pro
         var id = context.MessageId ?? throw new InvalidOperationException("ProbeMessage without MessageId");
         received.ByMessageId.AddOrUpdate(id, 1, (_, count) => count + 1);
         received.FirstArrival.TryAdd(id, DateTime.UtcNow);
+        received.Envelopes.TryAdd(id, new ReceivedEnvelope(
+            context.CorrelationId,
+            context.ConversationId,
+            context.Headers.Get<string>("X-Backbone-Test"),
+            System.Diagnostics.Activity.Current?.TraceId.ToString()));
         return Task.CompletedTask;
     }
 }

@@ -78,7 +78,7 @@ public sealed class InboxCleanupService<TDbContext>(
                 LIMIT $2
                 FOR UPDATE SKIP LOCKED),
             groups AS (
-                INSERT INTO {OutboxModel.OutboxStateTable} (outbox_id) SELECT outbox_id FROM orphans),
+                INSERT INTO {OutboxModel.OutboxStateTable} (outbox_id, attempts) SELECT outbox_id, 0 FROM orphans),
             moved AS (
                 UPDATE {OutboxModel.OutboxMessagesTable} m SET outbox_id = o.outbox_id, inbox_message_id = NULL, inbox_consumer_id = NULL
                 FROM orphans o WHERE m.inbox_message_id = o.message_id AND m.inbox_consumer_id = o.consumer_id)

@@ -4,6 +4,7 @@ using EventBackbone.Messaging.Durable;
 using EventBackbone.Messaging.Outbox;
 using MassTransit;
 using MassTransit.DependencyInjection;
+using MassTransit.Logging;
 using MassTransit.Middleware;
 using MassTransit.Serialization;
 using Microsoft.EntityFrameworkCore;
@@ -128,7 +129,15 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
                 ?? throw new InvalidOperationException($"Outbox message {message.MessageId} has no destination address.");
             message.Deserialize(SystemTextJsonMessageSerializer.Instance);
             var endpoint = await context.GetSendEndpoint(destination);
-            await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), cancellationToken);
+            var activity = LogContext.Current?.StartOutboxDeliverActivity(message);
+            try
+            {
+                await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), cancellationToken);
+            }
+            finally
+            {
+                activity?.Stop();
+            }
         }
     }
 

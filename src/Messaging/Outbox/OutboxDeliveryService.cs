@@ -1,5 +1,6 @@
 using EventBackbone.Messaging.Durable;
 using MassTransit;
+using MassTransit.Logging;
 using MassTransit.Middleware;
 using MassTransit.Serialization;
 using Microsoft.EntityFrameworkCore;
@@ -206,8 +207,24 @@ public sealed class OutboxDeliveryService<TDbContext>(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SendTimeout);
         var endpoint = await bus.GetSendEndpoint(destination);
-        // The serialized body is sent as stored; the pipe restores message id, correlation, conversation and headers.
-        await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), timeout.Token);
+        // Continues the trace stored with the message (MT-Activity-Id), so one trace spans the request that committed
+        // the row, this delivery and every consumer after it.
+        var activity = LogContext.Current?.StartOutboxDeliverActivity(message);
+        try
+        {
+            // The serialized body is sent as stored; the pipe restores message id, correlation, conversation and headers.
+            await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), timeout.Token);
+        }
+        catch (Exception failure)
+        {
+            activity?.AddExceptionEvent(failure);
+            throw;
+        }
+        finally
+        {
+            activity?.Stop();
+        }
+
         metrics.Delivered.Add(1);
     }
 
