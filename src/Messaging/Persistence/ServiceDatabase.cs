@@ -29,7 +29,9 @@ public static class ServiceDatabase
             ValidatePostgresConnectionString(key, connectionString);
             builder.Services.TryAddSingleton<OutboxSignal>();
             builder.Services.TryAddSingleton<OutboxNotifyInterceptor>();
-            builder.Services.AddDbContext<TContext>((services, options) =>
+            // Pooled: every request and every consumed message creates a DbContext, and building one from scratch was a
+            // visible share of the durable pipeline's CPU.
+            builder.Services.AddDbContextPool<TContext>((services, options) =>
                 UsePostgres(options, connectionString).AddInterceptors(services.GetRequiredService<OutboxNotifyInterceptor>()));
         }
         else if (backbone.IsEmbedded)
