@@ -125,19 +125,7 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
     {
         foreach (var message in messages)
         {
-            var destination = message.DestinationAddress
-                ?? throw new InvalidOperationException($"Outbox message {message.MessageId} has no destination address.");
-            message.Deserialize(SystemTextJsonMessageSerializer.Instance);
-            var endpoint = await context.GetSendEndpoint(destination);
-            var activity = LogContext.Current?.StartOutboxDeliverActivity(message);
-            try
-            {
-                await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), cancellationToken);
-            }
-            finally
-            {
-                activity?.Stop();
-            }
+            await StoredMessageSender.SendAsync(context, message, cancellationToken);
         }
     }
 

@@ -201,30 +201,9 @@ public sealed class OutboxDeliveryService<TDbContext>(
 
     private async Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
     {
-        var destination = message.DestinationAddress
-            ?? throw new InvalidOperationException($"Outbox message {message.MessageId} has no destination address.");
-        message.Deserialize(SystemTextJsonMessageSerializer.Instance);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SendTimeout);
-        var endpoint = await bus.GetSendEndpoint(destination);
-        // Continues the trace stored with the message (MT-Activity-Id), so one trace spans the request that committed
-        // the row, this delivery and every consumer after it.
-        var activity = LogContext.Current?.StartOutboxDeliverActivity(message);
-        try
-        {
-            // The serialized body is sent as stored; the pipe restores message id, correlation, conversation and headers.
-            await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), timeout.Token);
-        }
-        catch (Exception failure)
-        {
-            activity?.AddExceptionEvent(failure);
-            throw;
-        }
-        finally
-        {
-            activity?.Stop();
-        }
-
+        await StoredMessageSender.SendAsync(bus, message, timeout.Token);
         metrics.Delivered.Add(1);
     }
 
