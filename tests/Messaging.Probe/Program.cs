@@ -34,6 +34,24 @@ if (mode == "send")
     return 0;
 }
 
+if (mode == "schedule")
+{
+    // Schedules two messages for +2 s and cancels the second, then says so and waits to be SIGKILLed.
+    var destination = new Uri(builder.Configuration["Probe:Destination"] ?? "queue:probe-recording");
+    await using (var scope = host.Services.CreateAsyncScope())
+    {
+        var scheduler = scope.ServiceProvider.GetRequiredService<IMessageScheduler>();
+        var due = DateTime.UtcNow.AddSeconds(2);
+        var kept = ProbeDbContext.IdFor(1);
+        var cancelled = ProbeDbContext.IdFor(2);
+        await scheduler.ScheduleSend(destination, due, new ProbeMessage(kept, 1), Pipe.Execute<SendContext>(x => x.MessageId = kept));
+        var toCancel = await scheduler.ScheduleSend(destination, due, new ProbeMessage(cancelled, 2), Pipe.Execute<SendContext>(x => x.MessageId = cancelled));
+        await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SaveChangesAsync();
+        await scheduler.CancelScheduledSend(destination, toCancel.TokenId);
+        Console.WriteLine($"SCHEDULED {due:O}");
+    }
+}
+
 await host.WaitForShutdownAsync();
 return 0;
 
