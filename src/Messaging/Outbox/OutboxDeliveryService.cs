@@ -1,8 +1,5 @@
 using EventBackbone.Messaging.Durable;
 using MassTransit;
-using MassTransit.Logging;
-using MassTransit.Middleware;
-using MassTransit.Serialization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
