@@ -1,0 +1,40 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
+
+internal static class Hmac
+{
+    public static byte[] Sha256(byte[] key, ReadOnlySpan<byte> content) => HMACSHA256.HashData(key, content);
+
+    /// <summary><c>prefix || body</c> as the signed content, without copying the body twice.</summary>
+    public static byte[] Sha256(byte[] key, string prefix, ReadOnlySpan<byte> body)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        hmac.AppendData(Encoding.UTF8.GetBytes(prefix));
+        hmac.AppendData(body);
+        return hmac.GetHashAndReset();
+    }
+
+    /// <summary>Constant time in the length of <paramref name="expected"/>: no early exit tells an attacker how close they got.</summary>
+    public static bool Matches(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> presented) =>
+        CryptographicOperations.FixedTimeEquals(expected, presented);
+
+    public static byte[]? FromHex(string hex)
+    {
+        try
+        {
+            return Convert.FromHexString(hex);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    public static byte[]? FromBase64(string base64)
+    {
+        var buffer = new byte[base64.Length];
+        return Convert.TryFromBase64String(base64, buffer, out var written) ? buffer[..written] : null;
+    }
+}

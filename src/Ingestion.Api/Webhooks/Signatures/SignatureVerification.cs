@@ -1,0 +1,29 @@
+namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
+
+/// <summary>Why a webhook was refused. Deliberately coarse: a sender learns "signature" or "timestamp", never which byte.</summary>
+public enum SignatureFailure
+{
+    None,
+    Signature,
+    Timestamp,
+}
+
+/// <summary>The outcome of verifying one webhook, and what the scheme says about it once verified.</summary>
+/// <param name="DedupeKey">The sender's id for this delivery (kept across its redeliveries), when the scheme has one.</param>
+/// <param name="EventType">The sender's event name, when the scheme carries one outside the body.</param>
+public sealed record SignatureVerification(SignatureFailure Failure, string? DedupeKey = null, string? EventType = null)
+{
+    public bool IsValid => Failure == SignatureFailure.None;
+
+    public static SignatureVerification Refused(SignatureFailure failure) => new(failure);
+}
+
+/// <summary>The raw request as a scheme needs it: headers by name (case-insensitive) and the exact body bytes.</summary>
+public sealed record WebhookRequest(Func<string, string?> Header, ReadOnlyMemory<byte> Body);
+
+/// <summary>One way senders sign webhooks. Verifies the raw bytes before anything parses them, in constant time.</summary>
+public interface IWebhookSignatureScheme
+{
+    /// <param name="secrets">Every secret currently valid for the source: more than one while a secret is rotated.</param>
+    SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance);
+}

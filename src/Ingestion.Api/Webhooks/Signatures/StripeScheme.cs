@@ -1,0 +1,52 @@
+using System.Globalization;
+using System.Text;
+
+namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
+
+/// <summary>
+/// Stripe: <c>Stripe-Signature: t=&lt;unix&gt;,v1=&lt;hex&gt;[,v1=…]</c> over <c>t.body</c>, keyed with the whole
+/// <c>whsec_…</c> string as UTF-8. The dedupe key is the body's <c>id</c>, which the endpoint reads after verification.
+/// </summary>
+public sealed class StripeScheme : IWebhookSignatureScheme
+{
+    public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
+    {
+        var header = request.Header("Stripe-Signature");
+        if (string.IsNullOrEmpty(header))
+        {
+            return SignatureVerification.Refused(SignatureFailure.Signature);
+        }
+
+        string? timestamp = null;
+        var presented = new List<byte[]>();
+        foreach (var part in header.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (part.StartsWith("t=", StringComparison.Ordinal))
+            {
+                timestamp = part[2..];
+            }
+            else if (part.StartsWith("v1=", StringComparison.Ordinal) && Hmac.FromHex(part[3..]) is { } signature)
+            {
+                presented.Add(signature);
+            }
+        }
+
+        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            || Math.Abs((now - DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799))).TotalSeconds) > tolerance.TotalSeconds)
+        {
+            return SignatureVerification.Refused(presented.Count == 0 ? SignatureFailure.Signature : SignatureFailure.Timestamp);
+        }
+
+        var matched = false;
+        foreach (var secret in secrets)
+        {
+            var expected = Hmac.Sha256(Encoding.UTF8.GetBytes(secret), $"{timestamp}.", request.Body.Span);
+            foreach (var signature in presented)
+            {
+                matched |= Hmac.Matches(expected, signature);
+            }
+        }
+
+        return matched ? new SignatureVerification(SignatureFailure.None) : SignatureVerification.Refused(SignatureFailure.Signature);
+    }
+}
