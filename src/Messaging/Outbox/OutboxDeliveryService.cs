@@ -71,7 +71,7 @@ public sealed class OutboxDeliveryService<TDbContext>(
             {
                 // Back off instead of spinning, and warn once per interval instead of once per attempt: a database
                 // restart must not become a log storm.
-                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxOutageBackoff.Ticks));
+                backoff = NextBackoff(backoff);
                 if (DateTime.UtcNow - _lastOutageWarning > OutageWarningInterval)
                 {
                     _lastOutageWarning = DateTime.UtcNow;
@@ -81,8 +81,19 @@ public sealed class OutboxDeliveryService<TDbContext>(
 
                 await Task.Delay(backoff, stoppingToken);
             }
+            catch (Exception unexpected)
+            {
+                // A delivery loop must never die: a dead one leaves every committed message undelivered while the host
+                // looks healthy. Log it, back off like an outage, and try again.
+                logger.LogError(unexpected, "Outbox delivery failed unexpectedly; retrying");
+                backoff = NextBackoff(backoff);
+                await Task.Delay(backoff, stoppingToken);
+            }
         }
     }
+
+    private static TimeSpan NextBackoff(TimeSpan current) =>
+        current == TimeSpan.Zero ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromTicks(Math.Min(current.Ticks * 2, MaxOutageBackoff.Ticks));
 
     /// <summary>Leases up to a batch of due groups, sends them, and records the outcome. Returns the groups leased.</summary>
     public async Task<int> DeliverBatchAsync(CancellationToken cancellationToken)
