@@ -15,6 +15,8 @@ public static class ProblemTypes
     public const string BodyTooLarge = Base + "body-too-large";
     public const string MalformedBody = Base + "malformed-body";
     public const string EventNotFound = Base + "event-not-found";
+    public const string InvalidSignature = Base + "invalid-signature";
+    public const string TimestampOutOfTolerance = Base + "timestamp-out-of-tolerance";
 
     public static IResult Problem(string type, int status, string title, string detail) =>
         Results.Problem(type: type, statusCode: status, title: title, detail: detail);

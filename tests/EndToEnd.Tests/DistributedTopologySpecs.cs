@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EventBackbone.TestInfrastructure;
@@ -9,12 +10,18 @@ namespace EventBackbone.EndToEnd.Tests;
 /// <summary>The hosts as separate processes over the real RabbitMQ and PostgreSQL, as in production.</summary>
 public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
+    private const string GitHubSecret = "end-to-end-github-secret";
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task A_webhook_posted_to_the_api_process_is_stored_by_the_workers_process()
     {
-        var settings = infrastructure.HostSettings();
+        var settings = new Dictionary<string, string>(infrastructure.HostSettings())
+        {
+            ["Backbone:Ingestion:Sources:github:Scheme"] = "GitHub",
+            ["Backbone:Ingestion:Sources:github:Secrets:0"] = GitHubSecret,
+        };
         await using var workers = HostProcess.Start("Workers", settings);
         await using var sagas = HostProcess.Start("Sagas", settings);
         await using var api = HostProcess.Start("Ingestion.Api", settings);
@@ -25,9 +32,15 @@ public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructu
             sagas.WaitUntilReadyAsync(StartTimeout),
             api.WaitUntilReadyAsync(StartTimeout));
 
-        using var response = await api.Client.PostAsync(
-            new Uri("/api/v1/webhooks/github", UriKind.Relative),
-            new StringContent("""{"action":"opened"}""", Encoding.UTF8, "application/json"));
+        const string body = """{"action":"opened"}""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Hub-Signature-256",
+            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(GitHubSecret), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-GitHub-Event", "issues");
+        using var response = await api.Client.SendAsync(request);
 
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"Expected 202, got {(int)response.StatusCode}.\n{AllLogs()}");
         var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();

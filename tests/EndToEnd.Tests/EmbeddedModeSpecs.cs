@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EventBackbone.TestInfrastructure;
@@ -17,9 +18,15 @@ public sealed class EmbeddedModeSpecs
 
         await backbone.WaitUntilReadyAsync(TimeSpan.FromSeconds(10));
 
-        using var response = await backbone.Client.PostAsync(
-            new Uri("/api/v1/webhooks/demo", UriKind.Relative),
-            new StringContent("""{"hello":"backbone"}""", Encoding.UTF8, "application/json"));
+        // Signed with the demo source's documented dev secret, exactly as README's curl command does.
+        const string body = """{"hello":"backbone"}""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/demo", UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Signature",
+            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes("demo-dev-secret"), Encoding.UTF8.GetBytes(body))));
+        using var response = await backbone.Client.SendAsync(request);
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"Expected 202, got {(int)response.StatusCode}.\n{backbone.Logs}");
         var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();
         await Eventually.HoldsAsync(

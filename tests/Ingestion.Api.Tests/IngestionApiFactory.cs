@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -9,6 +11,14 @@ namespace EventBackbone.Ingestion.Api.Tests;
 public sealed class IngestionApiFactory : WebApplicationFactory<Program>
 {
     public const int MaxBodyBytes = 1024;
+    public const string SignatureHeader = "X-Signature";
+    public const string ShopSecret = "shop-test-secret";
+
+    /// <summary>A client that signs every body for the "shop" source, as a well-behaved sender would.</summary>
+    public HttpClient CreateSignedClient() => CreateDefaultClient(new SigningHandler());
+
+    public static string Sign(byte[] body) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(ShopSecret), body));
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -16,6 +26,24 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         // Empty connection string + in-memory transport = in-memory storage: the fast tier needs no server.
         builder.UseSetting("ConnectionStrings:Ingestion", "");
         builder.UseSetting("Backbone:Ingestion:MaxBodyBytes", MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Backbone:Ingestion:Sources:shop:Scheme", "Hmac");
+        builder.UseSetting("Backbone:Ingestion:Sources:shop:Header", SignatureHeader);
+        builder.UseSetting("Backbone:Ingestion:Sources:shop:Prefix", "sha256=");
+        builder.UseSetting("Backbone:Ingestion:Sources:shop:Secrets:0", ShopSecret);
         builder.ConfigureServices(services => services.AddMassTransitTestHarness());
+    }
+
+    private sealed class SigningHandler : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Content is not null)
+            {
+                var body = await request.Content.ReadAsByteArrayAsync(cancellationToken);
+                request.Headers.Add(SignatureHeader, Sign(body));
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
     }
 }

@@ -16,7 +16,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [Fact]
     public async Task When_a_json_webhook_is_posted_it_is_accepted_and_published_with_its_body()
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
         const string body = """{"order": 42, "note": "grüße"}""";
 
         using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(body));
@@ -38,7 +38,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [Fact]
     public async Task The_status_of_an_accepted_webhook_can_be_read_at_its_location()
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
         using var accepted = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json("{}"));
 
         var status = await client.GetFromJsonAsync<JsonElement>(accepted.Headers.Location);
@@ -50,7 +50,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [Fact]
     public async Task An_unknown_event_id_is_a_404_problem()
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
 
         using var response = await client.GetAsync(new Uri($"/api/v1/events/{Guid.NewGuid()}", UriKind.Relative));
 
@@ -62,7 +62,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [InlineData("application/x-www-form-urlencoded")]
     public async Task A_body_that_is_not_json_is_refused_with_415(string mediaType)
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
         using var content = new StringContent("{}", Encoding.UTF8, mediaType);
 
         using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), content);
@@ -75,7 +75,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [InlineData("")]
     public async Task A_malformed_json_body_is_refused_with_400(string body)
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
 
         using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(body));
 
@@ -85,7 +85,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [Fact]
     public async Task A_body_over_the_limit_is_refused_with_413_when_it_declares_its_length()
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
         var body = $$"""{"padding":"{{new string('x', IngestionApiFactory.MaxBodyBytes)}}"}""";
 
         using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(body));
@@ -113,7 +113,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [InlineData("-shop")]
     public async Task A_malformed_source_name_is_a_404_problem(string source)
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
 
         using var response = await client.PostAsync(new Uri($"/api/v1/webhooks/{source}", UriKind.Relative), Json("{}"));
 
@@ -123,7 +123,7 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [Fact]
     public async Task A_refused_webhook_publishes_nothing()
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateSignedClient();
         var harness = factory.Services.GetRequiredService<ITestHarness>();
         var marker = Guid.NewGuid().ToString();
 
@@ -132,6 +132,44 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.False(await harness.Published.Any<WebhookReceived>(x => x.Context.Message.Payload.Contains(marker, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_configured_source_without_a_signature_is_refused_with_401()
+    {
+        using var client = factory.CreateClient();
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json("{}"));
+
+        await AssertProblem(response, HttpStatusCode.Unauthorized, "invalid-signature");
+    }
+
+    [Fact]
+    public async Task A_wrong_signature_is_refused_with_401_and_publishes_nothing()
+    {
+        using var client = factory.CreateClient();
+        var marker = Guid.NewGuid().ToString();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/shop", UriKind.Relative))
+        {
+            Content = Json($$"""{"marker":"{{marker}}"}"""),
+        };
+        request.Headers.Add(IngestionApiFactory.SignatureHeader, IngestionApiFactory.Sign(Encoding.UTF8.GetBytes($$"""{"marker":"{{marker}}x"}""")));
+
+        using var response = await client.SendAsync(request);
+
+        await AssertProblem(response, HttpStatusCode.Unauthorized, "invalid-signature");
+        var harness = factory.Services.GetRequiredService<ITestHarness>();
+        Assert.False(await harness.Published.Any<WebhookReceived>(x => x.Context.Message.Payload.Contains(marker, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_well_formed_but_unconfigured_source_is_a_404_problem()
+    {
+        using var client = factory.CreateSignedClient();
+
+        using var response = await client.PostAsync(new Uri("/api/v1/webhooks/not-configured", UriKind.Relative), Json("{}"));
+
+        await AssertProblem(response, HttpStatusCode.NotFound, "unknown-source");
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

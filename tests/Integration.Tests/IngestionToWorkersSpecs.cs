@@ -2,6 +2,7 @@ extern alias IngestionApi;
 
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EventBackbone.TestInfrastructure;
@@ -16,6 +17,8 @@ namespace EventBackbone.Integration.Tests;
 /// <summary>The first message end to end, in-process: API → PostgreSQL → RabbitMQ → workers → their PostgreSQL.</summary>
 public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
+    private const string GitHubSecret = "integration-github-secret";
+
     [Fact]
     public async Task A_posted_webhook_is_recorded_by_the_api_and_stored_by_the_workers()
     {
@@ -27,13 +30,23 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
                 builder.UseSetting(key, value);
             }
 
+            builder.UseSetting("Backbone:Ingestion:Sources:github:Scheme", "GitHub");
+            builder.UseSetting("Backbone:Ingestion:Sources:github:Secrets:0", GitHubSecret);
+
             builder.ConfigureServices(services => services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true));
         });
         using var client = api.CreateClient();
 
-        using var response = await client.PostAsync(
-            new Uri("/api/v1/webhooks/github", UriKind.Relative),
-            new StringContent("""{"zen":"Keep it logically awesome."}""", Encoding.UTF8, "application/json"));
+        const string body = """{"zen":"Keep it logically awesome."}""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Hub-Signature-256",
+            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(GitHubSecret), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-GitHub-Event", "ping");
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        using var response = await client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();

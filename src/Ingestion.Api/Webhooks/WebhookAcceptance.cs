@@ -16,12 +16,13 @@ public sealed class WebhookAcceptance(
     TimeProvider clock,
     ILogger<WebhookAcceptance> logger)
 {
-    public async Task<Guid> AcceptAsync(string source, string contentType, byte[] body, CancellationToken cancellationToken)
+    public async Task<Guid> AcceptAsync(string source, string? eventType, string contentType, byte[] body, CancellationToken cancellationToken)
     {
         var receipt = new WebhookReceipt
         {
             EventId = NewId.NextGuid(),
             Source = source,
+            EventType = eventType,
             ContentType = contentType,
             Body = body,
             ReceivedAt = clock.GetUtcNow(),

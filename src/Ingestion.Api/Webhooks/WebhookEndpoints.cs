@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EventBackbone.Ingestion.Api.Persistence;
+using EventBackbone.Ingestion.Api.Webhooks.Signatures;
 using EventBackbone.Messaging.Outbox;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,7 @@ public static partial class WebhookEndpoints
             .WithName("AcceptWebhook")
             .Produces<AcceptedEvent>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
@@ -29,14 +31,17 @@ public static partial class WebhookEndpoints
         return endpoints;
     }
 
+    public static bool IsSourceName(string name) => SourceName().IsMatch(name);
+
     private static async Task<IResult> AcceptAsync(
         string source,
         HttpRequest request,
         WebhookIngestionSettings settings,
         WebhookAcceptance acceptance,
+        TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        if (!SourceName().IsMatch(source))
+        if (!SourceName().IsMatch(source) || !settings.Sources.TryGetValue(source, out var configured))
         {
             return ProblemTypes.Problem(ProblemTypes.UnknownSource, StatusCodes.Status404NotFound,
                 "Unknown webhook source", $"No webhook source is named '{source}'.");
@@ -48,11 +53,27 @@ public static partial class WebhookEndpoints
                 "Unsupported media type", "Webhooks are accepted as application/json.");
         }
 
-        var body = await RequestBody.ReadBoundedAsync(request, settings.MaxBodyBytes, cancellationToken);
+        var body = await RequestBody.ReadBoundedAsync(request, configured.MaxBodyBytes, cancellationToken);
         if (body is null)
         {
             return ProblemTypes.Problem(ProblemTypes.BodyTooLarge, StatusCodes.Status413PayloadTooLarge,
-                "Body too large", $"The body exceeds this source's limit of {settings.MaxBodyBytes} bytes.");
+                "Body too large", $"The body exceeds this source's limit of {configured.MaxBodyBytes} bytes.");
+        }
+
+        // The raw bytes are verified before anything parses them.
+        var verification = configured.Scheme.Verify(
+            new WebhookRequest(name => request.Headers.TryGetValue(name, out var value) ? value.ToString() : null, body),
+            configured.Secrets,
+            clock.GetUtcNow(),
+            configured.Tolerance);
+        if (!verification.IsValid)
+        {
+            // Only "signature" or "timestamp": never which part of the signature failed.
+            return verification.Failure == SignatureFailure.Timestamp
+                ? ProblemTypes.Problem(ProblemTypes.TimestampOutOfTolerance, StatusCodes.Status401Unauthorized,
+                    "Timestamp out of tolerance", "The webhook's timestamp is too far from the current time.")
+                : ProblemTypes.Problem(ProblemTypes.InvalidSignature, StatusCodes.Status401Unauthorized,
+                    "Invalid signature", "The webhook's signature is missing or does not verify.");
         }
 
         if (!IsWellFormedJson(body))
@@ -61,7 +82,7 @@ public static partial class WebhookEndpoints
                 "Malformed body", "The body is not well-formed UTF-8 JSON.");
         }
 
-        var eventId = await acceptance.AcceptAsync(source, request.ContentType!, body, cancellationToken);
+        var eventId = await acceptance.AcceptAsync(source, verification.EventType, request.ContentType!, body, cancellationToken);
         return Results.Accepted($"/api/v1/events/{eventId}", new AcceptedEvent(eventId));
     }
 
