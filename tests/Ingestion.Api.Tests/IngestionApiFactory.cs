@@ -13,6 +13,7 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     public const int MaxBodyBytes = 1024;
     public const string SignatureHeader = "X-Signature";
     public const string ShopSecret = "shop-test-secret";
+    public const string DeliveryHeader = "X-Delivery-Id";
 
     /// <summary>A client that signs every body for the "shop" source, as a well-behaved sender would.</summary>
     public HttpClient CreateSignedClient() => CreateDefaultClient(new SigningHandler());
@@ -30,6 +31,7 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Header", SignatureHeader);
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Prefix", "sha256=");
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Secrets:0", ShopSecret);
+        builder.UseSetting("Backbone:Ingestion:Sources:shop:DedupeHeader", DeliveryHeader);
         builder.ConfigureServices(services => services.AddMassTransitTestHarness());
     }
 

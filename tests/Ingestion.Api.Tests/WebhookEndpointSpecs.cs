@@ -172,6 +172,32 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
         await AssertProblem(response, HttpStatusCode.NotFound, "unknown-source");
     }
 
+    [Fact]
+    public async Task A_repeated_delivery_is_answered_200_with_the_original_event_id_and_publishes_nothing_new()
+    {
+        using var client = factory.CreateSignedClient();
+        var delivery = Guid.NewGuid().ToString();
+        var body = $$"""{"delivery":"{{delivery}}"}""";
+
+        using var first = await PostDelivery(client, body, delivery);
+        using var second = await PostDelivery(client, body, delivery);
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        var eventId = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();
+        Assert.Equal(eventId, (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid());
+        var harness = factory.Services.GetRequiredService<ITestHarness>();
+        await harness.InactivityTask;
+        Assert.Single(harness.Published.Select<WebhookReceived>(x => x.Context.Message.Payload.Contains(delivery, StringComparison.Ordinal)));
+    }
+
+    private static async Task<HttpResponseMessage> PostDelivery(HttpClient client, string body, string delivery)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/shop", UriKind.Relative)) { Content = Json(body) };
+        request.Headers.Add(IngestionApiFactory.DeliveryHeader, delivery);
+        return await client.SendAsync(request);
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string problem)

@@ -23,30 +23,10 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
     public async Task A_posted_webhook_is_recorded_by_the_api_and_stored_by_the_workers()
     {
         using var workers = await WorkersHost.StartAsync(infrastructure);
-        await using var api = new WebApplicationFactory<IngestionApi::Program>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in infrastructure.HostSettings())
-            {
-                builder.UseSetting(key, value);
-            }
-
-            builder.UseSetting("Backbone:Ingestion:Sources:github:Scheme", "GitHub");
-            builder.UseSetting("Backbone:Ingestion:Sources:github:Secrets:0", GitHubSecret);
-
-            builder.ConfigureServices(services => services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true));
-        });
+        await using var api = StartApi();
         using var client = api.CreateClient();
 
-        const string body = """{"zen":"Keep it logically awesome."}""";
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Hub-Signature-256",
-            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(GitHubSecret), Encoding.UTF8.GetBytes(body))));
-        request.Headers.Add("X-GitHub-Event", "ping");
-        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
-        using var response = await client.SendAsync(request);
+        using var response = await client.SendAsync(GitHubDelivery("""{"zen":"Keep it logically awesome."}""", Guid.NewGuid().ToString()));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();
@@ -64,5 +44,64 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
             () => "The event's status never became 'published'.");
         Assert.Equal(0, await infrastructure.Database("Ingestion").ScalarAsync<long>("SELECT count(*) FROM outbox_messages"));
         await workers.StopAsync();
+    }
+
+    [Fact]
+    public async Task The_same_delivery_posted_50_times_at_once_is_accepted_once_and_published_once()
+    {
+        using var workers = await WorkersHost.StartAsync(infrastructure);
+        await using var api = StartApi();
+        using var client = api.CreateClient();
+        var delivery = Guid.NewGuid().ToString();
+        var body = $$"""{"action":"race","delivery":"{{delivery}}"}""";
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => client.SendAsync(GitHubDelivery(body, delivery))));
+
+        Assert.All(responses, response => Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}"));
+        Assert.Single(responses, response => response.StatusCode == HttpStatusCode.Accepted);
+        var eventIds = await Task.WhenAll(responses.Select(async r => (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid()));
+        Assert.Single(eventIds.Distinct());
+        Assert.Equal(1, await infrastructure.Database("Ingestion").ScalarAsync<long>(
+            "SELECT count(*) FROM webhook_receipts WHERE dedupe_key = @delivery", ("delivery", delivery)));
+        await Eventually.HoldsAsync(
+            async () => await infrastructure.Database("Workers").ScalarAsync<long>(
+                "SELECT count(*) FROM inbound_webhooks WHERE event_id = @id", ("id", eventIds[0])) == 1,
+            TimeSpan.FromSeconds(30),
+            () => "The accepted delivery never reached the workers.");
+        // Long enough for a second publish to have arrived, had there been one.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await infrastructure.Database("Workers").ScalarAsync<long>("SELECT count(*) FROM inbound_webhooks"));
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+
+        await workers.StopAsync();
+    }
+
+    private WebApplicationFactory<IngestionApi::Program> StartApi() =>
+        new WebApplicationFactory<IngestionApi::Program>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in infrastructure.HostSettings())
+            {
+                builder.UseSetting(key, value);
+            }
+
+            builder.UseSetting("Backbone:Ingestion:Sources:github:Scheme", "GitHub");
+            builder.UseSetting("Backbone:Ingestion:Sources:github:Secrets:0", GitHubSecret);
+            builder.ConfigureServices(services => services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true));
+        });
+
+    private static HttpRequestMessage GitHubDelivery(string body, string delivery)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Hub-Signature-256",
+            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(GitHubSecret), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-GitHub-Event", "ping");
+        request.Headers.Add("X-GitHub-Delivery", delivery);
+        return request;
     }
 }

@@ -9,6 +9,9 @@ public sealed class WebhookReceipt
 
     public string? EventType { get; set; }
 
+    /// <summary>The sender's id for this delivery (kept across its retries); unique per source.</summary>
+    public string? DedupeKey { get; set; }
+
     public required string ContentType { get; set; }
 
     public required byte[] Body { get; set; }

@@ -19,6 +19,7 @@ public static partial class WebhookEndpoints
         api.MapPost("/webhooks/{source}", AcceptAsync)
             .WithName("AcceptWebhook")
             .Produces<AcceptedEvent>(StatusCodes.Status202Accepted)
+            .Produces<AcceptedEvent>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -82,8 +83,15 @@ public static partial class WebhookEndpoints
                 "Malformed body", "The body is not well-formed UTF-8 JSON.");
         }
 
-        var eventId = await acceptance.AcceptAsync(source, verification.EventType, request.ContentType!, body, cancellationToken);
-        return Results.Accepted($"/api/v1/events/{eventId}", new AcceptedEvent(eventId));
+        // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
+        var dedupeKey = verification.DedupeKey ?? (configured.Scheme is StripeScheme ? TopLevelId(body) : null);
+        var (eventId, duplicate) = await acceptance.AcceptAsync(
+            source, verification.EventType, dedupeKey, request.ContentType!, body, cancellationToken);
+        var location = $"/api/v1/events/{eventId}";
+        // A repeat of an accepted delivery is a success for the sender (so it stops retrying), with the original id.
+        return duplicate
+            ? Results.Ok(new AcceptedEvent(eventId))
+            : Results.Accepted(location, new AcceptedEvent(eventId));
     }
 
     private static async Task<IResult> GetStatusAsync(Guid eventId, IngestionDbContext db, CancellationToken cancellationToken)
@@ -100,6 +108,15 @@ public static partial class WebhookEndpoints
         // Accepted while its message waits in the outbox (its message id is the event id); published once it left.
         var waiting = await db.Set<OutboxMessage>().AnyAsync(x => x.MessageId == eventId, cancellationToken);
         return Results.Ok(new EventStatus(receipt.EventId, receipt.Source, receipt.ReceivedAt, waiting ? "accepted" : "published"));
+    }
+
+    private static string? TopLevelId(byte[] body)
+    {
+        using var document = JsonDocument.Parse(body);
+        return document.RootElement.ValueKind == JsonValueKind.Object
+            && document.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
+            ? id.GetString()
+            : null;
     }
 
     private static bool IsJson(string? contentType) =>

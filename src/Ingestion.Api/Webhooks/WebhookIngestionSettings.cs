@@ -19,7 +19,7 @@ public sealed record WebhookSource(string Name, IWebhookSignatureScheme Scheme, 
 /// The <c>Backbone:Ingestion</c> section. Sources are configuration, not code:
 /// <c>Backbone:Ingestion:Sources:{name}:Scheme</c> (StandardWebhooks | GitHub | Stripe | Hmac), <c>…:Secrets:0</c>,
 /// <c>…:Secrets:1</c> (rotation), <c>…:MaxBodyBytes</c>, <c>…:ToleranceSeconds</c>; for Hmac also <c>…:Header</c>,
-/// <c>…:Encoding</c> (Hex | Base64) and <c>…:Prefix</c>.
+/// <c>…:Encoding</c> (Hex | Base64), <c>…:Prefix</c> and <c>…:DedupeHeader</c> (the sender's delivery id, if any).
 /// </summary>
 public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDictionary<string, WebhookSource> Sources)
 {
@@ -57,7 +57,8 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 _ => new GenericHmacScheme(
                     settings.Required($"{prefix}:Header", "the header that carries the signature"),
                     settings.Enum($"{prefix}:Encoding", SignatureEncoding.Hex),
-                    settings.String($"{prefix}:Prefix", "")),
+                    settings.String($"{prefix}:Prefix", ""),
+                    settings.Optional($"{prefix}:DedupeHeader")),
             };
             sources[section.Key] = new WebhookSource(
                 section.Key,

@@ -40,6 +40,11 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
                         .HasColumnType("character varying(200)")
                         .HasColumnName("content_type");
 
+                    b.Property<string>("DedupeKey")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("dedupe_key");
+
                     b.Property<string>("EventType")
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
@@ -57,6 +62,11 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
 
                     b.HasKey("EventId")
                         .HasName("pk_webhook_receipts");
+
+                    b.HasIndex("Source", "DedupeKey")
+                        .IsUnique()
+                        .HasDatabaseName("ux_webhook_receipts_source_dedupe_key")
+                        .HasFilter("dedupe_key IS NOT NULL");
 
                     b.ToTable("webhook_receipts", (string)null);
                 });

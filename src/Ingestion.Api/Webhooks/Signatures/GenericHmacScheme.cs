@@ -8,8 +8,11 @@ public enum SignatureEncoding
     Base64,
 }
 
-/// <summary>HMAC-SHA256 of the raw body in a configured header, hex or base64, after an optional prefix (e.g. <c>sha256=</c>).</summary>
-public sealed class GenericHmacScheme(string header, SignatureEncoding encoding, string prefix) : IWebhookSignatureScheme
+/// <summary>
+/// HMAC-SHA256 of the raw body in a configured header, hex or base64, after an optional prefix (e.g. <c>sha256=</c>);
+/// the sender's delivery id, when it sends one, is read from <paramref name="dedupeHeader"/>.
+/// </summary>
+public sealed class GenericHmacScheme(string header, SignatureEncoding encoding, string prefix, string? dedupeHeader = null) : IWebhookSignatureScheme
 {
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
@@ -32,6 +35,8 @@ public sealed class GenericHmacScheme(string header, SignatureEncoding encoding,
             matched |= Hmac.Matches(Hmac.Sha256(Encoding.UTF8.GetBytes(secret), request.Body.Span), presented);
         }
 
-        return matched ? new SignatureVerification(SignatureFailure.None) : SignatureVerification.Refused(SignatureFailure.Signature);
+        return matched
+            ? new SignatureVerification(SignatureFailure.None, dedupeHeader is null ? null : request.Header(dedupeHeader))
+            : SignatureVerification.Refused(SignatureFailure.Signature);
     }
 }
