@@ -16,7 +16,9 @@ public static class IngestionModule
     public static WebApplicationBuilder AddIngestion(this WebApplicationBuilder builder)
     {
         builder.AddServiceDatabase<IngestionDbContext>(DatabaseName);
-        builder.Services.AddSingleton(WebhookIngestionSettings.Load(builder.Configuration));
+        var webhooks = WebhookIngestionSettings.Load(builder.Configuration);
+        builder.Services.AddSingleton(webhooks);
+        builder.Services.AddWebhookRateLimiting(webhooks);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
         return builder;
@@ -27,9 +29,10 @@ public static class IngestionModule
     {
     }
 
-    public static IEndpointRouteBuilder MapIngestionEndpoints(this IEndpointRouteBuilder endpoints)
+    public static WebApplication MapIngestionEndpoints(this WebApplication app)
     {
-        endpoints.MapWebhookEndpoints();
-        return endpoints;
+        app.UseRateLimiter();
+        app.MapWebhookEndpoints();
+        return app;
     }
 }

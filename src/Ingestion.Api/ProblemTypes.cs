@@ -16,6 +16,7 @@ public static class ProblemTypes
     public const string MalformedBody = Base + "malformed-body";
     public const string EventNotFound = Base + "event-not-found";
     public const string InvalidSignature = Base + "invalid-signature";
+    public const string RateLimited = Base + "rate-limited";
     public const string TimestampOutOfTolerance = Base + "timestamp-out-of-tolerance";
 
     public static IResult Problem(string type, int status, string title, string detail) =>

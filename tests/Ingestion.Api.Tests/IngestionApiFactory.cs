@@ -32,6 +32,10 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Prefix", "sha256=");
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Secrets:0", ShopSecret);
         builder.UseSetting("Backbone:Ingestion:Sources:shop:DedupeHeader", DeliveryHeader);
+        builder.UseSetting("Backbone:Ingestion:Sources:limited:Scheme", "GitHub");
+        builder.UseSetting("Backbone:Ingestion:Sources:limited:Secrets:0", "limited-secret");
+        builder.UseSetting("Backbone:Ingestion:Sources:limited:RatePerSecond", "1");
+        builder.UseSetting("Backbone:Ingestion:Sources:limited:Burst", "2");
         builder.ConfigureServices(services => services.AddMassTransitTestHarness());
     }
 

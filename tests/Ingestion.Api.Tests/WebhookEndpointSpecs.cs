@@ -191,6 +191,29 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
         Assert.Single(harness.Published.Select<WebhookReceived>(x => x.Context.Message.Payload.Contains(delivery, StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task A_source_over_its_rate_limit_is_answered_429_with_retry_after_and_others_are_unaffected()
+    {
+        using var client = factory.CreateSignedClient();
+        var statuses = new List<HttpStatusCode>();
+
+        // Burst 2, then 1 per second: the third request within a second is refused whatever it carries.
+        for (var i = 0; i < 3; i++)
+        {
+            using var attempt = await client.PostAsync(new Uri("/api/v1/webhooks/limited", UriKind.Relative), Json("{}"));
+            statuses.Add(attempt.StatusCode);
+            if (i == 2)
+            {
+                await AssertProblem(attempt, HttpStatusCode.TooManyRequests, "rate-limited");
+                Assert.True(int.Parse(attempt.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+            }
+        }
+
+        Assert.DoesNotContain(HttpStatusCode.TooManyRequests, statuses.Take(2));
+        using var other = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json("{}"));
+        Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
+    }
+
     private static async Task<HttpResponseMessage> PostDelivery(HttpClient client, string body, string delivery)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/shop", UriKind.Relative)) { Content = Json(body) };

@@ -18,6 +18,8 @@ public static partial class WebhookEndpoints
         var api = endpoints.MapGroup("/api/v1");
         api.MapPost("/webhooks/{source}", AcceptAsync)
             .WithName("AcceptWebhook")
+            .RequireRateLimiting(WebhookRateLimiting.Policy)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .Produces<AcceptedEvent>(StatusCodes.Status202Accepted)
             .Produces<AcceptedEvent>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)

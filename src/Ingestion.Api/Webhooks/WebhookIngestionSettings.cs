@@ -13,12 +13,14 @@ public enum WebhookSchemeKind
 }
 
 /// <summary>One configured sender: how it signs, with which secrets (several while rotating), and its limits.</summary>
-public sealed record WebhookSource(string Name, IWebhookSignatureScheme Scheme, IReadOnlyList<string> Secrets, int MaxBodyBytes, TimeSpan Tolerance);
+public sealed record WebhookSource(
+    string Name, IWebhookSignatureScheme Scheme, IReadOnlyList<string> Secrets, int MaxBodyBytes, TimeSpan Tolerance, int RatePerSecond, int Burst);
 
 /// <summary>
 /// The <c>Backbone:Ingestion</c> section. Sources are configuration, not code:
 /// <c>Backbone:Ingestion:Sources:{name}:Scheme</c> (StandardWebhooks | GitHub | Stripe | Hmac), <c>…:Secrets:0</c>,
-/// <c>…:Secrets:1</c> (rotation), <c>…:MaxBodyBytes</c>, <c>…:ToleranceSeconds</c>; for Hmac also <c>…:Header</c>,
+/// <c>…:Secrets:1</c> (rotation), <c>…:MaxBodyBytes</c>, <c>…:ToleranceSeconds</c>, <c>…:RatePerSecond</c> and
+/// <c>…:Burst</c> (a token bucket per source); for Hmac also <c>…:Header</c>,
 /// <c>…:Encoding</c> (Hex | Base64), <c>…:Prefix</c> and <c>…:DedupeHeader</c> (the sender's delivery id, if any).
 /// </summary>
 public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDictionary<string, WebhookSource> Sources)
@@ -65,7 +67,9 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 scheme,
                 secrets,
                 settings.Int($"{prefix}:MaxBodyBytes", maxBodyBytes, 1, 64 * 1024 * 1024),
-                TimeSpan.FromSeconds(settings.Int($"{prefix}:ToleranceSeconds", 300, 1, 86_400)));
+                TimeSpan.FromSeconds(settings.Int($"{prefix}:ToleranceSeconds", 300, 1, 86_400)),
+                settings.Int($"{prefix}:RatePerSecond", 1000, 1, 1_000_000),
+                settings.Int($"{prefix}:Burst", 2000, 1, 1_000_000));
         }
 
         return new WebhookIngestionSettings(maxBodyBytes, sources);
