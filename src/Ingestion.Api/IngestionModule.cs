@@ -5,6 +5,7 @@ using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Scalar.AspNetCore;
 
 namespace EventBackbone.Ingestion.Api;
 
@@ -19,6 +20,7 @@ public static class IngestionModule
         var webhooks = WebhookIngestionSettings.Load(builder.Configuration);
         builder.Services.AddSingleton(webhooks);
         builder.Services.AddWebhookRateLimiting(webhooks);
+        builder.Services.AddOpenApi();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
         return builder;
@@ -33,6 +35,9 @@ public static class IngestionModule
     {
         app.UseRateLimiter();
         app.MapWebhookEndpoints();
+        // The contract for senders and their support staff: /openapi/v1.json, browsable at /docs.
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         return app;
     }
 }
