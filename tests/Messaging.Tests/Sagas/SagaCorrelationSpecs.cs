@@ -27,6 +27,7 @@ public sealed class SagaCorrelationSpecs(BackboneInfrastructure infrastructure) 
             async () => await _rows.LookupsAsync(counterId) == 1,
             Patience,
             () => "The lookup by email never reached the counter.");
+        Assert.Equal(1, await _rows.CountAsync(counterId));
         await host.StopAsync();
     }
 
@@ -61,6 +62,7 @@ public sealed class SagaCorrelationSpecs(BackboneInfrastructure infrastructure) 
             async () => await _rows.CountAsync(counterId) == 0,
             Patience,
             () => "The finalized counter's row was not deleted.");
+        Assert.Equal(0, await _rows.CountAsync(counterId));
         await second.StopAsync();
     }
 }
