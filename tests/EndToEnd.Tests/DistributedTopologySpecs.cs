@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EventBackbone.TestInfrastructure;
@@ -37,8 +36,7 @@ public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructu
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("X-Hub-Signature-256",
-            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(GitHubSecret), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-Hub-Signature-256", WebhookSigning.Sha256Header(GitHubSecret, body));
         request.Headers.Add("X-GitHub-Event", "issues");
         using var response = await api.Client.SendAsync(request);
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EventBackbone.TestInfrastructure;
@@ -24,8 +23,7 @@ public sealed class EmbeddedModeSpecs
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("X-Signature",
-            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes("demo-dev-secret"), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-Signature", WebhookSigning.Sha256Header("demo-dev-secret", body));
         using var response = await backbone.Client.SendAsync(request);
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"Expected 202, got {(int)response.StatusCode}.\n{backbone.Logs}");
         var eventId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid();

@@ -2,7 +2,6 @@ extern alias IngestionApi;
 
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EventBackbone.TestInfrastructure;
@@ -98,8 +97,7 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("X-Hub-Signature-256",
-            "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(GitHubSecret), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-Hub-Signature-256", WebhookSigning.Sha256Header(GitHubSecret, body));
         request.Headers.Add("X-GitHub-Event", "ping");
         request.Headers.Add("X-GitHub-Delivery", delivery);
         return request;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -19,6 +20,14 @@ internal static class Hmac
     /// <summary>Constant time in the length of <paramref name="expected"/>: no early exit tells an attacker how close they got.</summary>
     public static bool Matches(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> presented) =>
         CryptographicOperations.FixedTimeEquals(expected, presented);
+
+    /// <summary>
+    /// True when <paramref name="unixSeconds"/> is a plain number within <paramref name="tolerance"/> of
+    /// <paramref name="now"/>, either way. Clamped first, so an absurd value is "out of tolerance", not an exception.
+    /// </summary>
+    public static bool IsTimely(string? unixSeconds, DateTimeOffset now, TimeSpan tolerance) =>
+        long.TryParse(unixSeconds, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+        && Math.Abs((now - DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799))).TotalSeconds) <= tolerance.TotalSeconds;
 
     public static byte[]? FromHex(string hex)
     {

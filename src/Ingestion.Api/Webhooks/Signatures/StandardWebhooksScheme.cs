@@ -1,4 +1,3 @@
-using System.Globalization;
 
 namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
 
@@ -20,8 +19,7 @@ public sealed class StandardWebhooksScheme : IWebhookSignatureScheme
             return SignatureVerification.Refused(SignatureFailure.Signature);
         }
 
-        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
-            || Math.Abs((now - DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799))).TotalSeconds) > tolerance.TotalSeconds)
+        if (!Hmac.IsTimely(timestamp, now, tolerance))
         {
             return SignatureVerification.Refused(SignatureFailure.Timestamp);
         }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
@@ -31,8 +30,7 @@ public sealed class StripeScheme : IWebhookSignatureScheme
             }
         }
 
-        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
-            || Math.Abs((now - DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799))).TotalSeconds) > tolerance.TotalSeconds)
+        if (!Hmac.IsTimely(timestamp, now, tolerance))
         {
             return SignatureVerification.Refused(presented.Count == 0 ? SignatureFailure.Signature : SignatureFailure.Timestamp);
         }
