@@ -1,3 +1,4 @@
+using EventBackbone.Ingestion.Api.Commands;
 using EventBackbone.Ingestion.Api.Persistence;
 using EventBackbone.Ingestion.Api.Webhooks;
 using EventBackbone.Messaging.Persistence;
@@ -5,6 +6,7 @@ using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
 namespace EventBackbone.Ingestion.Api;
@@ -20,9 +22,25 @@ public static class IngestionModule
         var webhooks = WebhookIngestionSettings.Load(builder.Configuration);
         builder.Services.AddSingleton(webhooks);
         builder.Services.AddWebhookRateLimiting(webhooks);
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[CommandEndpoints.BearerScheme] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "A JWT from the configured issuer for the configured audience; each command names the scope it needs. "
+                    + "Locally: dotnet run --project src/Embedded -- dev-token --scope commands:signup",
+            };
+            return Task.CompletedTask;
+        }));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
+        builder.Services.AddSingleton(CommandSettings.Load(builder.Configuration));
+        builder.Services.AddSingleton<CommandCatalog>();
+        builder.Services.AddScoped<CommandAcceptance>();
         return builder;
     }
 
@@ -35,6 +53,7 @@ public static class IngestionModule
     {
         app.UseRateLimiter();
         app.MapWebhookEndpoints();
+        app.MapCommandEndpoints();
         // The contract for senders and their support staff: /openapi/v1.json, browsable at /docs.
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json"));

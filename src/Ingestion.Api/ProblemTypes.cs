@@ -18,6 +18,11 @@ public static class ProblemTypes
     public const string InvalidSignature = Base + "invalid-signature";
     public const string RateLimited = Base + "rate-limited";
     public const string TimestampOutOfTolerance = Base + "timestamp-out-of-tolerance";
+    public const string UnknownCommand = Base + "unknown-command";
+    public const string InvalidCommand = Base + "invalid-command";
+    public const string InvalidIdempotencyKey = Base + "invalid-idempotency-key";
+    public const string IdempotencyKeyReused = Base + "idempotency-key-reused";
+    public const string CommandNotFound = Base + "command-not-found";
 
     public static IResult Problem(string type, int status, string title, string detail) =>
         Results.Problem(type: type, statusCode: status, title: title, detail: detail);

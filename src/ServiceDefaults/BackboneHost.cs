@@ -1,3 +1,4 @@
+using EventBackbone.ServiceDefaults.Authentication;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.AspNetCore.Builder;
 
@@ -19,6 +20,14 @@ public static class BackboneHost
     {
         try
         {
+            if (args is [DevTokens.Command, .. var tokenArgs])
+            {
+                // Reads the same configuration as the host, so the token fits the key the host will check against.
+                var configuration = WebApplication.CreateBuilder([]).Configuration;
+                var embedded = string.Equals(configuration["Backbone:Transport"], "InMemory", StringComparison.OrdinalIgnoreCase);
+                return DevTokens.Run(tokenArgs, BackboneAuthSettings.Load(configuration, embedded), Console.Out, Console.Error);
+            }
+
             var builder = WebApplication.CreateBuilder(args);
             configureServices(builder);
             var app = builder.Build();

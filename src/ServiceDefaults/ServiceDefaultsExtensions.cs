@@ -1,4 +1,6 @@
 using System.Text.Json;
+using EventBackbone.ServiceDefaults.Authentication;
+using EventBackbone.ServiceDefaults.Http;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -16,7 +18,7 @@ public static class ServiceDefaultsExtensions
     /// <summary>Health checks with this tag must pass before a host reports ready (database, broker).</summary>
     public const string ReadyTag = "ready";
 
-    /// <summary>Logging, problem details and health checks, the same for every host.</summary>
+    /// <summary>Logging, Kestrel limits, problem details, bearer-token checks and health checks, the same for every host.</summary>
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
     {
         var settings = new SettingsReader(builder.Configuration);
@@ -46,7 +48,12 @@ public static class ServiceDefaultsExtensions
             }
         });
 
-        builder.Services.AddProblemDetails();
+        builder.AddKestrelLimits();
+        builder.Services.AddProblemDetails(options =>
+            // Also in the X-Request-Id header; in the body it survives clients that log only the body.
+            options.CustomizeProblemDetails = context => context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier);
+        // Every service validates bearer tokens itself, also behind the edge that checked them first.
+        builder.AddBackboneAuthentication();
         builder.Services.AddHealthChecks();
         return builder;
     }
@@ -56,12 +63,18 @@ public static class ServiceDefaultsExtensions
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        app.UseRequestIds();
+        // An unhandled exception becomes a problem+json 500 (or what a registered IExceptionHandler makes of it, e.g.
+        // 503 while the database is unreachable), never a bare error page.
+        app.UseExceptionHandler();
         app.UseSerilogRequestLogging(options =>
             // Probes every few seconds would drown the lines an on-call engineer is looking for.
             options.GetLevel = (context, _, exception) =>
                 exception is null && context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal)
                     ? LogEventLevel.Verbose
                     : LogEventLevel.Information);
+        app.UseAuthentication();
+        app.UseAuthorization();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {

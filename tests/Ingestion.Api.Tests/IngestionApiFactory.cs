@@ -1,9 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
+using EventBackbone.ServiceDefaults.Authentication;
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
 
 namespace EventBackbone.Ingestion.Api.Tests;
 
@@ -14,6 +16,22 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     public const string SignatureHeader = "X-Signature";
     public const string ShopSecret = "shop-test-secret";
     public const string DeliveryHeader = "X-Delivery-Id";
+    public const string TokenSigningKey = "ingestion-tests-signing-key-of-32-bytes-or-more";
+
+    /// <summary>The token settings this host checks against; tests mint with them, or with a variation to be refused.</summary>
+    public static BackboneAuthSettings Auth { get; } = new(
+        "eventbackbone", "eventbackbone-api", null, [new SymmetricSecurityKey(Encoding.UTF8.GetBytes(TokenSigningKey))]);
+
+    /// <summary>A client with a valid bearer token for <paramref name="subject"/> granting <paramref name="scopes"/>.</summary>
+    public HttpClient CreateCommandClient(string subject, params string[] scopes) =>
+        CreateClientWithToken(DevTokens.Mint(Auth, subject, scopes, TimeSpan.FromMinutes(5), DateTime.UtcNow));
+
+    public HttpClient CreateClientWithToken(string token)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
 
     /// <summary>A client that signs every body for the "shop" source, as a well-behaved sender would.</summary>
     public HttpClient CreateSignedClient() => CreateDefaultClient(new SigningHandler());
@@ -32,6 +50,7 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Prefix", "sha256=");
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Secrets:0", ShopSecret);
         builder.UseSetting("Backbone:Ingestion:Sources:shop:DedupeHeader", DeliveryHeader);
+        builder.UseSetting("Backbone:Auth:SigningKeys:0", TokenSigningKey);
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Scheme", "GitHub");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Secrets:0", "limited-secret");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:RatePerSecond", "1");

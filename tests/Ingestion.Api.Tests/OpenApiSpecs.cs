@@ -22,6 +22,36 @@ public sealed class OpenApiSpecs(IngestionApiFactory factory) : IClassFixture<In
         Assert.True(paths.TryGetProperty("/api/v1/events/{eventId}", out _));
     }
 
+    [Theory]
+    [InlineData("request-signup", "commands:signup", "email")]
+    [InlineData("verify-email", "commands:verify-email", "signupId")]
+    [InlineData("publish-event", "commands:publish", "messageType")]
+    public async Task The_openapi_document_describes_each_command_with_its_body_scope_and_errors(string command, string scope, string field)
+    {
+        using var client = factory.CreateClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+
+        var root = document.RootElement;
+        var post = root.GetProperty("paths").GetProperty($"/api/v1/commands/{command}").GetProperty("post");
+        foreach (var status in new[] { "202", "400", "401", "403", "413", "415", "422", "503" })
+        {
+            Assert.True(post.GetProperty("responses").TryGetProperty(status, out _), $"{command} documents no {status}.");
+        }
+
+        Assert.Contains(post.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "Idempotency-Key");
+        var schema = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        // The generator inlines a schema or refers to components/schemas, depending on what it met first.
+        if (schema.TryGetProperty("$ref", out var reference))
+        {
+            schema = root.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1]);
+        }
+
+        Assert.True(schema.GetProperty("properties").TryGetProperty(field, out _));
+        Assert.Equal(scope, post.GetProperty("security")[0].GetProperty("Bearer")[0].GetString());
+        Assert.Equal("bearer", root.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer").GetProperty("scheme").GetString());
+    }
+
     [Fact]
     public async Task The_interactive_docs_are_served_at_docs()
     {

@@ -11,8 +11,6 @@ namespace EventBackbone.Ingestion.Api.Tests;
 
 public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFixture<IngestionApiFactory>
 {
-    private const string ProblemJson = "application/problem+json";
-
     [Fact]
     public async Task When_a_json_webhook_is_posted_it_is_accepted_and_published_with_its_body()
     {
@@ -223,14 +221,8 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string problem)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal(ProblemJson, response.Content.Headers.ContentType?.MediaType);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal($"https://eventbackbone.dev/problems/{problem}", body.GetProperty("type").GetString());
-        Assert.Equal((int)status, body.GetProperty("status").GetInt32());
-    }
+    private static Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string problem) =>
+        ProblemAssert.IsProblemAsync(response, status, problem);
 
     /// <summary>A body whose length HttpClient cannot know, so it is sent chunked.</summary>
     private sealed class UnknownLengthStream(byte[] bytes) : MemoryStream(bytes)

@@ -8,7 +8,11 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
 {
     public const string DedupeIndex = "ux_webhook_receipts_source_dedupe_key";
 
+    public const string IdempotencyIndex = "ux_command_receipts_caller_idempotency_key";
+
     public DbSet<WebhookReceipt> WebhookReceipts => Set<WebhookReceipt>();
+
+    public DbSet<CommandReceipt> CommandReceipts => Set<CommandReceipt>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -24,5 +28,16 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
         // A sender's retry of the same delivery, even racing the first, cannot be accepted twice.
         receipt.HasIndex(x => new { x.Source, x.DedupeKey }).IsUnique().HasFilter("dedupe_key IS NOT NULL")
             .HasDatabaseName(DedupeIndex);
+
+        var command = modelBuilder.Entity<CommandReceipt>();
+        command.ToTable("command_receipts");
+        command.HasKey(x => x.CommandId);
+        command.Property(x => x.Name).HasMaxLength(64);
+        command.Property(x => x.Caller).HasMaxLength(200);
+        command.Property(x => x.IdempotencyKey).HasMaxLength(255);
+        command.Property(x => x.Location).HasMaxLength(200);
+        // A retried command, even racing the first attempt, is accepted once per caller and key.
+        command.HasIndex(x => new { x.Caller, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
+            .HasDatabaseName(IdempotencyIndex);
     }
 }

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Net.Http.Headers;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
@@ -50,7 +49,7 @@ public static partial class WebhookEndpoints
                 "Unknown webhook source", $"No webhook source is named '{source}'.");
         }
 
-        if (!IsJson(request.ContentType))
+        if (!MediaTypes.IsJson(request.ContentType))
         {
             return ProblemTypes.Problem(ProblemTypes.UnsupportedMediaType, StatusCodes.Status415UnsupportedMediaType,
                 "Unsupported media type", "Webhooks are accepted as application/json.");
@@ -120,12 +119,6 @@ public static partial class WebhookEndpoints
             ? id.GetString()
             : null;
     }
-
-    private static bool IsJson(string? contentType) =>
-        MediaTypeHeaderValue.TryParse(contentType, out var media)
-        && media.MediaType.HasValue
-        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || media.MediaType.Value!.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsWellFormedJson(byte[] body)
     {

@@ -1,0 +1,62 @@
+using System.Text;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.Extensions.Configuration;
+using Microsoft.IdentityModel.Tokens;
+
+namespace EventBackbone.ServiceDefaults.Authentication;
+
+/// <summary>
+/// The <c>Backbone:Auth</c> section: who may issue bearer tokens to this service. <c>Issuer</c> and <c>Audience</c>
+/// (defaults <c>eventbackbone</c> / <c>eventbackbone-api</c>), then either <c>Authority</c> (production: an OpenID
+/// Connect issuer whose JWKS is fetched and refreshed) or <c>SigningKeys:0</c>, <c>SigningKeys:1</c>… (symmetric
+/// HS256 keys of at least 32 bytes; several at once while rotating). With neither, every token is refused.
+/// </summary>
+public sealed record BackboneAuthSettings(
+    string Issuer, string Audience, Uri? Authority, IReadOnlyList<SymmetricSecurityKey> SigningKeys)
+{
+    /// <summary>
+    /// The key the embedded default ships with and README prints. Anyone can mint tokens with it, so a host refuses
+    /// to start with it outside embedded mode: the failure it prevents is a production deployment copying the dev
+    /// configuration and accepting tokens from the internet.
+    /// </summary>
+    public const string PublishedDevKey = "eventbackbone-dev-signing-key-not-for-production";
+
+    public const string Section = "Backbone:Auth";
+
+    public bool CanValidateTokens => Authority is not null || SigningKeys.Count > 0;
+
+    public static BackboneAuthSettings Load(IConfiguration configuration, bool embedded)
+    {
+        var settings = new SettingsReader(configuration);
+        var keys = new List<SymmetricSecurityKey>();
+        var index = 0;
+        foreach (var raw in configuration.GetSection($"{Section}:SigningKeys").GetChildren().Select(x => x.Value))
+        {
+            var key = $"{Section}:SigningKeys:{index++}";
+            if (string.IsNullOrWhiteSpace(raw))
+            {
+                continue;
+            }
+
+            var bytes = Encoding.UTF8.GetBytes(raw);
+            if (bytes.Length < 32)
+            {
+                // HS256 with a short key is brute-forceable; RFC 7518 §3.2 requires at least the hash size.
+                throw new InvalidSettingException(key, "a signing key must be at least 32 bytes.");
+            }
+
+            if (raw == PublishedDevKey && !embedded)
+            {
+                throw new InvalidSettingException(key, "is the published development key; it is accepted only in embedded mode.");
+            }
+
+            keys.Add(new SymmetricSecurityKey(bytes) { KeyId = $"key-{keys.Count}" });
+        }
+
+        return new BackboneAuthSettings(
+            settings.String($"{Section}:Issuer", "eventbackbone"),
+            settings.String($"{Section}:Audience", "eventbackbone-api"),
+            settings.AbsoluteUri($"{Section}:Authority"),
+            keys);
+    }
+}

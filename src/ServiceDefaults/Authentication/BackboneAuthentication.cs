@@ -1,0 +1,90 @@
+using System.Security.Claims;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
+
+namespace EventBackbone.ServiceDefaults.Authentication;
+
+/// <summary>JWT bearer authentication and scope checks, the same in every host (central auth, and every service checks).</summary>
+public static class BackboneAuthentication
+{
+    public const string UnauthorizedProblem = "https://eventbackbone.dev/problems/unauthorized";
+    public const string ForbiddenProblem = "https://eventbackbone.dev/problems/forbidden";
+
+    public static WebApplicationBuilder AddBackboneAuthentication(this WebApplicationBuilder builder)
+    {
+        var embedded = string.Equals(new SettingsReader(builder.Configuration).Optional("Backbone:Transport"), "InMemory", StringComparison.OrdinalIgnoreCase);
+        var auth = BackboneAuthSettings.Load(builder.Configuration, embedded);
+        builder.Services.AddSingleton(auth);
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
+        {
+            // Claims keep their JWT names ("sub", "scope"), not the WS-* URIs the handler maps them to by default.
+            options.MapInboundClaims = false;
+            if (auth.Authority is not null)
+            {
+                options.Authority = auth.Authority.ToString();
+                options.RequireHttpsMetadata = auth.Authority.Scheme == Uri.UriSchemeHttps;
+            }
+
+            options.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = auth.Issuer,
+                ValidAudience = auth.Audience,
+                IssuerSigningKeys = auth.SigningKeys,
+                // Without an authority and without keys nothing can verify: refuse everything rather than trust anything.
+                ValidateIssuerSigningKey = true,
+                RequireSignedTokens = true,
+                RequireExpirationTime = true,
+                ClockSkew = TimeSpan.FromSeconds(30),
+                NameClaimType = "sub",
+            };
+            options.Events = new JwtBearerEvents
+            {
+                OnChallenge = async context =>
+                {
+                    context.HandleResponse();
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    context.Response.Headers.WWWAuthenticate = context.AuthenticateFailure is null
+                        ? "Bearer"
+                        : "Bearer error=\"invalid_token\"";
+                    await Results.Problem(
+                        type: UnauthorizedProblem,
+                        statusCode: StatusCodes.Status401Unauthorized,
+                        title: "Unauthorized",
+                        detail: context.AuthenticateFailure is null
+                            ? "A bearer token is required."
+                            : "The bearer token is invalid or expired.").ExecuteAsync(context.HttpContext);
+                },
+                OnForbidden = context =>
+                    Results.Problem(
+                        type: ForbiddenProblem,
+                        statusCode: StatusCodes.Status403Forbidden,
+                        title: "Forbidden",
+                        detail: "The bearer token lacks the scope this operation requires.").ExecuteAsync(context.HttpContext),
+            };
+        });
+        builder.Services.AddAuthorization();
+        return builder;
+    }
+
+    /// <summary>Requires an authenticated caller whose token grants <paramref name="scope"/>.</summary>
+    public static TBuilder RequireScope<TBuilder>(this TBuilder endpoint, string scope)
+        where TBuilder : IEndpointConventionBuilder =>
+        endpoint.RequireAuthorization(policy => policy
+            .AddAuthenticationSchemes(JwtBearerDefaults.AuthenticationScheme)
+            .RequireAuthenticatedUser()
+            .RequireAssertion(context => HasScope(context.User, scope)));
+
+    /// <summary>OAuth's <c>scope</c> is one space-separated string (RFC 8693); some issuers send <c>scp</c> as an array.</summary>
+    public static bool HasScope(ClaimsPrincipal user, string scope) =>
+        user.FindAll(claim => claim.Type is "scope" or "scp")
+            .SelectMany(claim => claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Contains(scope, StringComparer.Ordinal);
+
+    /// <summary>The caller's identity for per-caller state such as idempotency keys: the token's subject, else its client.</summary>
+    public static string CallerId(ClaimsPrincipal user) =>
+        user.FindFirst("sub")?.Value ?? user.FindFirst("client_id")?.Value ?? user.FindFirst("azp")?.Value ?? "anonymous";
+}
