@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the real infrastructure EventBackbone runs on available on 127.0.0.1:
 #   RabbitMQ (AMQP 5672, management 15672) and PostgreSQL 15 (5432),
-#   the `backbone` role and one database per service.
+#   the `backbone` role and one database per service; plus a second, expendable PostgreSQL cluster
+#   (`outage`, port 5433) that the outage tests stop and start without disturbing anything else.
 # Idempotent: running `up` twice changes nothing. `down` stops both servers; `env` prints the settings.
 #
 #   bash scripts/infra.sh up | down | status | env
@@ -10,6 +11,9 @@ set -euo pipefail
 PG_VERSION=${PG_VERSION:-15}
 PG_CLUSTER=${PG_CLUSTER:-main}
 PG_PORT=5432
+# Tests that take PostgreSQL away mid-run stop this cluster, never the shared one other suites are using.
+PG_OUTAGE_CLUSTER=outage
+PG_OUTAGE_PORT=5433
 DB_ROLE=backbone
 DB_PASSWORD=backbone
 # One database per service: no service ever reads another service's tables.
@@ -74,48 +78,59 @@ rabbit_down() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL
-pg_status() { pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {print $4}'; }
+pg_status() { # [cluster]
+  pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="${1:-$PG_CLUSTER}" '$1==v && $2==c {print $4}'
+}
 
 pg_up() {
   if ! have pg_ctlcluster || [ ! -d "/usr/lib/postgresql/$PG_VERSION" ]; then
     apt_install "postgresql-$PG_VERSION"
   fi
-  if [ -z "$(pg_status)" ]; then
-    is_root || die "PostgreSQL cluster $PG_VERSION/$PG_CLUSTER does not exist: run as root to create it."
-    pg_createcluster "$PG_VERSION" "$PG_CLUSTER" --port "$PG_PORT" >/dev/null
-  fi
-  if [ "$(pg_status)" != "online" ]; then
-    log "starting PostgreSQL $PG_VERSION"
-    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start
-  fi
-  local i
-  for i in $(seq 1 60); do
-    pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break
-    sleep 0.5
-  done
-  pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || die "PostgreSQL is not accepting connections on 127.0.0.1:$PG_PORT"
-  pg_provision
+  pg_cluster_up "$PG_CLUSTER" "$PG_PORT"
+  pg_provision "$PG_PORT" "${SERVICE_DATABASES[@]}"
+  pg_cluster_up "$PG_OUTAGE_CLUSTER" "$PG_OUTAGE_PORT"
+  pg_provision "$PG_OUTAGE_PORT"
 }
 
-psql_admin() { su postgres -c "psql -v ON_ERROR_STOP=1 -qtAX -p $PG_PORT $*"; }
-
-pg_provision() {
-  # CREATEDB: the test suites create throwaway databases of their own so runs never share state.
-  if [ "$(psql_admin "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$DB_ROLE'\"")" != "1" ]; then
-    log "creating role $DB_ROLE"
-    psql_admin "-c \"CREATE ROLE $DB_ROLE LOGIN CREATEDB PASSWORD '$DB_PASSWORD'\""
+pg_cluster_up() { # cluster port
+  local cluster=$1 port=$2 i
+  if [ -z "$(pg_status "$cluster")" ]; then
+    is_root || die "PostgreSQL cluster $PG_VERSION/$cluster does not exist: run as root to create it."
+    pg_createcluster "$PG_VERSION" "$cluster" --port "$port" >/dev/null
   fi
-  local db
-  for db in "${SERVICE_DATABASES[@]}"; do
-    if [ "$(psql_admin "-c \"SELECT 1 FROM pg_database WHERE datname = '$db'\"")" != "1" ]; then
+  if [ "$(pg_status "$cluster")" != "online" ]; then
+    log "starting PostgreSQL $PG_VERSION/$cluster"
+    pg_ctlcluster "$PG_VERSION" "$cluster" start
+  fi
+  for i in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p "$port" && break
+    sleep 0.5
+  done
+  pg_isready -q -h 127.0.0.1 -p "$port" || die "PostgreSQL is not accepting connections on 127.0.0.1:$port"
+}
+
+psql_admin() { local port=$1; shift; su postgres -c "psql -v ON_ERROR_STOP=1 -qtAX -p $port $*"; }
+
+pg_provision() { # port [database...]
+  local port=$1 db; shift
+  # CREATEDB: the test suites create throwaway databases of their own so runs never share state.
+  if [ "$(psql_admin "$port" "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$DB_ROLE'\"")" != "1" ]; then
+    log "creating role $DB_ROLE on port $port"
+    psql_admin "$port" "-c \"CREATE ROLE $DB_ROLE LOGIN CREATEDB PASSWORD '$DB_PASSWORD'\""
+  fi
+  for db in "$@"; do
+    if [ "$(psql_admin "$port" "-c \"SELECT 1 FROM pg_database WHERE datname = '$db'\"")" != "1" ]; then
       log "creating database $db"
-      psql_admin "-c \"CREATE DATABASE $db OWNER $DB_ROLE\""
+      psql_admin "$port" "-c \"CREATE DATABASE $db OWNER $DB_ROLE\""
     fi
   done
 }
 
 pg_down() {
-  if [ "$(pg_status)" = "online" ]; then log "stopping PostgreSQL"; pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop; fi
+  local cluster
+  for cluster in "$PG_OUTAGE_CLUSTER" "$PG_CLUSTER"; do
+    if [ "$(pg_status "$cluster")" = "online" ]; then log "stopping PostgreSQL $cluster"; pg_ctlcluster "$PG_VERSION" "$cluster" stop; fi
+  done
 }
 
 wait_for_port() {
@@ -138,6 +153,8 @@ export Backbone__RabbitMq__Username=guest
 export Backbone__RabbitMq__Password=guest
 export Backbone__RabbitMq__ManagementUrl=http://127.0.0.1:15672
 export Backbone__Postgres__AdminConnectionString='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=postgres'
+export Backbone__Postgres__OutageCluster=$PG_VERSION/$PG_OUTAGE_CLUSTER
+export Backbone__Postgres__OutageAdminConnectionString='Host=127.0.0.1;Port=$PG_OUTAGE_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=postgres'
 export ConnectionStrings__Ingestion='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_ingestion'
 export ConnectionStrings__Workers='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_workers'
 export ConnectionStrings__Sagas='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_sagas'
@@ -148,7 +165,8 @@ ENV
 case "${1:-up}" in
   up)     rabbit_up; pg_up; log "RabbitMQ and PostgreSQL are up"; print_env ;;
   down)   rabbit_down; pg_down ;;
-  status) printf 'rabbitmq: %s\npostgresql: %s\n' "$(rabbit_running && echo online || echo down)" "$(pg_status || echo missing)" ;;
+  status) printf 'rabbitmq: %s\npostgresql: %s\npostgresql (outage): %s\n' "$(rabbit_running && echo online || echo down)" \
+            "$(pg_status || echo missing)" "$(pg_status "$PG_OUTAGE_CLUSTER" || echo missing)" ;;
   env)    print_env ;;
   *)      die "usage: bash scripts/infra.sh up|down|status|env" ;;
 esac

@@ -16,8 +16,6 @@ namespace EventBackbone.Integration.Tests;
 /// <summary>The first message end to end, in-process: API → PostgreSQL → RabbitMQ → workers → their PostgreSQL.</summary>
 public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
-    private const string GitHubSecret = "integration-github-secret";
-
     [Fact]
     public async Task A_posted_webhook_is_recorded_by_the_api_and_stored_by_the_workers()
     {
@@ -78,28 +76,7 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
         await workers.StopAsync();
     }
 
-    private WebApplicationFactory<IngestionApi::Program> StartApi() =>
-        new WebApplicationFactory<IngestionApi::Program>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in infrastructure.HostSettings())
-            {
-                builder.UseSetting(key, value);
-            }
+    private WebApplicationFactory<IngestionApi::Program> StartApi() => IngestionApiHost.Start(infrastructure.HostSettings());
 
-            builder.UseSetting("Backbone:Ingestion:Sources:github:Scheme", "GitHub");
-            builder.UseSetting("Backbone:Ingestion:Sources:github:Secrets:0", GitHubSecret);
-            builder.ConfigureServices(services => services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true));
-        });
-
-    private static HttpRequestMessage GitHubDelivery(string body, string delivery)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Hub-Signature-256", WebhookSigning.Sha256Header(GitHubSecret, body));
-        request.Headers.Add("X-GitHub-Event", "ping");
-        request.Headers.Add("X-GitHub-Delivery", delivery);
-        return request;
-    }
+    private static HttpRequestMessage GitHubDelivery(string body, string delivery) => IngestionApiHost.GitHubDelivery(body, delivery);
 }

@@ -2,6 +2,7 @@ using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.ServiceDefaults;
 using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -45,6 +46,7 @@ public static class ServiceDatabase
             throw new InvalidSettingException(key, $"is required when {BackboneSettings.TransportKey} is {backbone.Transport}.");
         }
 
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, DatabaseUnavailableHandler>());
         builder.Services.AddSingleton(new ServiceDatabaseRegistration(typeof(TContext), service, connectionString is not null));
 
         // Registered before the bus so the schema exists before the first message is consumed.
