@@ -38,6 +38,8 @@ public static class IngestionModule
         }));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
+        builder.Services.AddSingleton<WebhookGroupCommit>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<WebhookGroupCommit>());
         builder.Services.AddSingleton(CommandSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<CommandCatalog>();
         builder.Services.AddScoped<CommandAcceptance>();

@@ -3,51 +3,30 @@ using EventBackbone.Contracts.Webhooks;
 using EventBackbone.Ingestion.Api.Persistence;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
-/// <summary>
-/// Accepts a webhook: the receipt and the <see cref="WebhookReceived"/> outbox row commit in one transaction, so a
-/// 202 means both are durable and the event will be published, and a failed commit publishes nothing.
-/// </summary>
-public sealed class WebhookAcceptance(
-    IngestionDbContext db,
-    IPublishEndpoint publishEndpoint,
-    TimeProvider clock,
-    ILogger<WebhookAcceptance> logger)
-{
-    /// <returns>The event id, and whether this was a repeat of an already accepted delivery (then nothing new is published).</returns>
-    public async Task<(Guid EventId, bool Duplicate)> AcceptAsync(
-        string source, string? eventType, string? dedupeKey, string contentType, byte[] body, CancellationToken cancellationToken)
-    {
-        // The common retry is sequential: answer it without a failed insert.
-        if (dedupeKey is not null && await FindAsync(source, dedupeKey, cancellationToken) is { } accepted)
-        {
-            return (accepted, true);
-        }
+/// <summary>A verified webhook, ready to be accepted.</summary>
+public sealed record VerifiedWebhook(string Source, string? EventType, string? DedupeKey, string ContentType, byte[] Body);
 
-        var receipt = new WebhookReceipt
-        {
-            EventId = NewId.NextGuid(),
-            Source = source,
-            EventType = eventType,
-            DedupeKey = dedupeKey,
-            ContentType = contentType,
-            Body = body,
-            ReceivedAt = clock.GetUtcNow(),
-        };
-        db.WebhookReceipts.Add(receipt);
-        // The bus outbox turns this publish into a row of the same DbContext; nothing reaches the broker before commit.
-        // The message id is the event id, so the event's status can tell whether its message has left the outbox.
-        await publishEndpoint.Publish(
-            new WebhookReceived(receipt.EventId, source, receipt.EventType, receipt.ReceivedAt, contentType, Encoding.UTF8.GetString(body)),
-            context => context.MessageId = receipt.EventId,
-            cancellationToken);
+/// <param name="EventId">The accepted event's id (the original one for a repeat).</param>
+/// <param name="Duplicate">A repeat of an already accepted delivery: nothing new is published.</param>
+public readonly record struct Acceptance(Guid EventId, bool Duplicate);
+
+/// <summary>
+/// Accepts verified webhooks: their receipts and their <see cref="WebhookReceived"/> outbox rows commit in one
+/// transaction, so a 202 means both are durable and the event will be published, and a failed commit publishes nothing.
+/// Several concurrent webhooks share that transaction (see <see cref="WebhookGroupCommit"/>).
+/// </summary>
+public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint publishEndpoint, TimeProvider clock)
+{
+    /// <returns>One result per webhook, in order.</returns>
+    public async Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    {
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
+            return await AcceptTogetherAsync(webhooks, cancellationToken);
         }
         catch (DbUpdateException race) when (race.InnerException is PostgresException
         {
@@ -55,20 +34,80 @@ public sealed class WebhookAcceptance(
             ConstraintName: IngestionDbContext.DedupeIndex,
         })
         {
-            // A concurrent copy of the same delivery committed first; this one's receipt and outbox row rolled back.
-            db.ChangeTracker.Clear();
-            var winner = await FindAsync(source, dedupeKey!, cancellationToken)
-                ?? throw new InvalidOperationException($"Webhook {source}/{dedupeKey} collided with a receipt that cannot be found.", race);
-            return (winner, true);
-        }
+            // A copy of one of these deliveries committed concurrently (another writer or instance) after our check;
+            // the whole batch rolled back. Each is retried alone so the copy is answered as a duplicate and the others
+            // are accepted — rare enough that one transaction each is fine.
+            var results = new Acceptance[webhooks.Count];
+            for (var i = 0; i < webhooks.Count; i++)
+            {
+                db.ChangeTracker.Clear();
+                results[i] = (await AcceptTogetherAsync([webhooks[i]], cancellationToken))[0];
+            }
 
-        logger.LogInformation("Accepted webhook {EventId} from {Source}", receipt.EventId, source);
-        return (receipt.EventId, false);
+            return results;
+        }
     }
 
-    private async Task<Guid?> FindAsync(string source, string dedupeKey, CancellationToken cancellationToken) =>
-        await db.WebhookReceipts.AsNoTracking()
-            .Where(x => x.Source == source && x.DedupeKey == dedupeKey)
-            .Select(x => (Guid?)x.EventId)
-            .SingleOrDefaultAsync(cancellationToken);
+    private async Task<Acceptance[]> AcceptTogetherAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    {
+        var results = new Acceptance[webhooks.Count];
+        var accepted = await AlreadyAcceptedAsync(webhooks, cancellationToken);
+        var now = clock.GetUtcNow();
+        for (var i = 0; i < webhooks.Count; i++)
+        {
+            var webhook = webhooks[i];
+            (string Source, string DedupeKey)? key = webhook.DedupeKey is null ? null : (webhook.Source, webhook.DedupeKey);
+            // A repeat of an earlier delivery, or of one earlier in this same batch, is answered with its event id.
+            if (key is { } dedupe && accepted.TryGetValue(dedupe, out var original))
+            {
+                results[i] = new Acceptance(original, Duplicate: true);
+                continue;
+            }
+
+            var receipt = new WebhookReceipt
+            {
+                EventId = NewId.NextGuid(),
+                Source = webhook.Source,
+                EventType = webhook.EventType,
+                DedupeKey = webhook.DedupeKey,
+                ContentType = webhook.ContentType,
+                Body = webhook.Body,
+                ReceivedAt = now,
+            };
+            db.WebhookReceipts.Add(receipt);
+            // The bus outbox turns this publish into a row of the same DbContext; nothing reaches the broker before
+            // commit. The message id is the event id, so the event's status can tell whether its message has left.
+            await publishEndpoint.Publish(
+                new WebhookReceived(receipt.EventId, receipt.Source, receipt.EventType, receipt.ReceivedAt, receipt.ContentType, Encoding.UTF8.GetString(receipt.Body)),
+                context => context.MessageId = receipt.EventId,
+                cancellationToken);
+            results[i] = new Acceptance(receipt.EventId, Duplicate: false);
+            if (key is { } first)
+            {
+                accepted[first] = receipt.EventId;
+            }
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return results;
+    }
+
+    /// <summary>The receipts already committed for the deliveries in this batch that carry a dedupe key; one query.</summary>
+    private async Task<Dictionary<(string Source, string DedupeKey), Guid>> AlreadyAcceptedAsync(
+        IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    {
+        var keyed = webhooks.Where(x => x.DedupeKey is not null).ToList();
+        if (keyed.Count == 0)
+        {
+            return [];
+        }
+
+        var sources = keyed.Select(x => x.Source).Distinct().ToList();
+        var keys = keyed.Select(x => x.DedupeKey!).Distinct().ToList();
+        var found = await db.WebhookReceipts.AsNoTracking()
+            .Where(x => sources.Contains(x.Source) && keys.Contains(x.DedupeKey!))
+            .Select(x => new { x.Source, x.DedupeKey, x.EventId })
+            .ToListAsync(cancellationToken);
+        return found.ToDictionary(x => (x.Source, x.DedupeKey!), x => x.EventId);
+    }
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
+using Serilog;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
@@ -39,8 +40,9 @@ public static partial class WebhookEndpoints
         string source,
         HttpRequest request,
         WebhookIngestionSettings settings,
-        WebhookAcceptance acceptance,
+        WebhookGroupCommit acceptance,
         TimeProvider clock,
+        IDiagnosticContext diagnostics,
         CancellationToken cancellationToken)
     {
         if (!SourceName().IsMatch(source) || !settings.Sources.TryGetValue(source, out var configured))
@@ -87,7 +89,10 @@ public static partial class WebhookEndpoints
         // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
         var dedupeKey = verification.DedupeKey ?? (configured.Scheme is StripeScheme ? TopLevelId(body) : null);
         var (eventId, duplicate) = await acceptance.AcceptAsync(
-            source, verification.EventType, dedupeKey, request.ContentType!, body, cancellationToken);
+            new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body), cancellationToken);
+        // One request log line per webhook carries its event id and source (and is the only "accepted" line).
+        diagnostics.Set("EventId", eventId);
+        diagnostics.Set("Source", source);
         var location = $"/api/v1/events/{eventId}";
         // A repeat of an accepted delivery is a success for the sender (so it stops retrying), with the original id.
         return duplicate
