@@ -109,9 +109,10 @@ try
         {
             var phase = round == 0 ? TimeSpan.FromSeconds(Math.Min(3, duration.TotalSeconds)) : duration;
             var peak = await Wrk.RunAsync(contender.Url, closedLoop, connections, phase, cancel.Token);
-            // Half of this round's peak, spread over the connections: each waits connections/rate before a request.
+            // Half of this round's peak, spread over the connections: each connection waits before every request, so
+            // its period is delay + response time; the response time at half load is estimated as half the peak's p50.
             var pacedRate = peak.SucceededPerSecond / 2;
-            var delayMs = (int)Math.Max(1, Math.Round(connections * 1000 / pacedRate));
+            var delayMs = (int)Math.Max(1, Math.Round((connections * 1000 / pacedRate) - (peak.P50Ms / 2)));
             var pacedScript = Wrk.WriteScript(Path.Combine(workDirectory.FullName, $"paced-{contender.Name}-{round}.lua"), requests, delayMs);
             var paced = await Wrk.RunAsync(contender.Url, pacedScript, connections, phase, cancel.Token);
             succeeded[contender.Name] += peak.Requests - peak.Failed + paced.Requests - paced.Failed;
