@@ -18,4 +18,5 @@ return await BackboneHost.RunAsync(
     {
         app.MapDefaultEndpoints();
         app.MapIngestionEndpoints();
+        app.MapSagasEndpoints();
     });

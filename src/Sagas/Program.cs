@@ -10,4 +10,8 @@ return await BackboneHost.RunAsync(
         builder.AddSagas();
         builder.AddBackboneBus(SagasModule.ConfigureBus);
     },
-    app => app.MapDefaultEndpoints());
+    app =>
+    {
+        app.MapDefaultEndpoints();
+        app.MapSagasEndpoints();
+    });

@@ -1,5 +1,7 @@
 using EventBackbone.Messaging.Persistence;
+using EventBackbone.Workers.Notifications;
 using EventBackbone.Workers.Persistence;
+using EventBackbone.Workers.Users;
 using EventBackbone.Workers.Webhooks;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -16,9 +18,14 @@ public static class WorkersModule
     {
         builder.AddServiceDatabase<WorkersDbContext>(DatabaseName);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.AddNotifications();
         return builder;
     }
 
-    public static void ConfigureBus(IBusRegistrationConfigurator bus) =>
+    public static void ConfigureBus(IBusRegistrationConfigurator bus)
+    {
         bus.AddConsumer<WebhookReceivedConsumer, WebhookReceivedConsumerDefinition>();
+        bus.AddConsumer<CreateUserAccountConsumer, CreateUserAccountConsumerDefinition>();
+        bus.AddConsumer<SendNotificationConsumer, SendNotificationConsumerDefinition>();
+    }
 }

@@ -10,32 +10,22 @@ namespace EventBackbone.Workers.Tests;
 
 public sealed class WebhookReceivedConsumerSpecs : IAsyncLifetime
 {
-    private readonly ServiceProvider _provider;
-    private readonly ITestHarness _harness;
+    private readonly WorkersHarness _workers = new();
 
-    public WebhookReceivedConsumerSpecs()
-    {
-        var database = $"workers-{Guid.NewGuid():N}";
-        _provider = new ServiceCollection()
-            .AddDbContext<WorkersDbContext>(options => options.UseInMemoryDatabase(database))
-            .AddSingleton(TimeProvider.System)
-            .AddMassTransitTestHarness(WorkersModule.ConfigureBus)
-            .BuildServiceProvider(validateScopes: true);
-        _harness = _provider.GetRequiredService<ITestHarness>();
-    }
+    private ITestHarness Harness => _workers.Harness;
 
-    public Task InitializeAsync() => _harness.Start();
+    public Task InitializeAsync() => _workers.StartAsync();
 
-    public async Task DisposeAsync() => await _provider.DisposeAsync();
+    public async Task DisposeAsync() => await _workers.DisposeAsync();
 
     [Fact]
     public async Task When_a_webhook_is_received_it_is_stored_in_the_workers_database()
     {
         var webhook = NewWebhook();
 
-        await _harness.Bus.Publish(webhook);
+        await Harness.Bus.Publish(webhook);
 
-        var consumer = _harness.GetConsumerHarness<WebhookReceivedConsumer>();
+        var consumer = Harness.GetConsumerHarness<WebhookReceivedConsumer>();
         Assert.True(await consumer.Consumed.Any<WebhookReceived>(x => x.Context.Message.EventId == webhook.EventId));
         var stored = await StoredAsync(webhook.EventId);
         Assert.Single(stored);
@@ -50,23 +40,19 @@ public sealed class WebhookReceivedConsumerSpecs : IAsyncLifetime
     {
         var webhook = NewWebhook();
 
-        await _harness.Bus.Publish(webhook);
-        await _harness.Bus.Publish(webhook);
+        await Harness.Bus.Publish(webhook);
+        await Harness.Bus.Publish(webhook);
 
-        var consumer = _harness.GetConsumerHarness<WebhookReceivedConsumer>();
-        await _harness.InactivityTask;
+        var consumer = Harness.GetConsumerHarness<WebhookReceivedConsumer>();
+        await Harness.InactivityTask;
         Assert.Equal(2, consumer.Consumed.Select<WebhookReceived>(x => x.Context.Message.EventId == webhook.EventId).Count());
-        Assert.False(await _harness.Published.Any<Fault<WebhookReceived>>());
+        Assert.False(await Harness.Published.Any<Fault<WebhookReceived>>());
         Assert.Single(await StoredAsync(webhook.EventId));
     }
 
     private static WebhookReceived NewWebhook() => new(
         NewId.NextGuid(), "github", "push", DateTimeOffset.UtcNow.AddSeconds(-1), "application/json", """{"ref":"main"}""");
 
-    private async Task<List<InboundWebhook>> StoredAsync(Guid eventId)
-    {
-        await using var scope = _provider.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<WorkersDbContext>();
-        return await db.InboundWebhooks.Where(x => x.EventId == eventId).ToListAsync();
-    }
+    private Task<List<InboundWebhook>> StoredAsync(Guid eventId) =>
+        _workers.QueryAsync(db => db.InboundWebhooks.Where(x => x.EventId == eventId));
 }

@@ -51,7 +51,22 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
             // Create the history table first (IF NOT EXISTS): on a new database EF otherwise queries it before it
             // exists and logs an error an operator would chase for nothing.
             await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
-            await db.Database.MigrateAsync(cancellationToken);
+            // EF Core's own migration lock is released when the first migration's transaction commits, so with two
+            // pending migrations a second instance applied the second one too ("relation already exists", the host
+            // failed to start). A session advisory lock on the connection the migrator then uses spans them all.
+            await db.Database.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_lock(hashtext('eventbackbone:migrations'))", cancellationToken);
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+            finally
+            {
+                // Closing the pooled connection does not end the session: unlock explicitly.
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_unlock(hashtext('eventbackbone:migrations'))", CancellationToken.None);
+                await db.Database.CloseConnectionAsync();
+            }
+
             logger.LogInformation("The {Context} database schema is up to date", typeof(TContext).Name);
         }
         else

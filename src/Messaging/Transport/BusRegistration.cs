@@ -66,7 +66,13 @@ public static class BusRegistration
             switch (settings.Transport)
             {
                 case TransportKind.InMemory:
-                    bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                    bus.UsingInMemory((context, cfg) =>
+                    {
+                        // Saga Schedule/Unschedule and delayed redelivery need a scheduler in every consume context;
+                        // in memory that is the transport's own delay (nothing is durable in embedded mode anyway).
+                        cfg.UseDelayedMessageScheduler();
+                        cfg.ConfigureEndpoints(context);
+                    });
                     break;
                 case TransportKind.RabbitMq:
                     bus.UsingRabbitMq((context, cfg) =>

@@ -224,6 +224,58 @@ namespace EventBackbone.Workers.Persistence.Migrations
                     b.ToTable("outbox_state", (string)null);
                 });
 
+            modelBuilder.Entity("EventBackbone.Workers.Notifications.NotificationRecord", b =>
+                {
+                    b.Property<Guid>("NotificationId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("notification_id");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("channel");
+
+                    b.Property<Guid>("CorrelationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("correlation_id");
+
+                    b.Property<string>("FailureReason")
+                        .HasColumnType("text")
+                        .HasColumnName("failure_reason");
+
+                    b.Property<string>("Recipient")
+                        .IsRequired()
+                        .HasMaxLength(254)
+                        .HasColumnType("character varying(254)")
+                        .HasColumnName("recipient");
+
+                    b.Property<DateTimeOffset>("RecordedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("recorded_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Template")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("template");
+
+                    b.HasKey("NotificationId")
+                        .HasName("pk_notifications");
+
+                    b.HasIndex("CorrelationId")
+                        .HasDatabaseName("ix_notifications_correlation_id");
+
+                    b.ToTable("notifications", (string)null);
+                });
+
             modelBuilder.Entity("EventBackbone.Workers.Persistence.InboundWebhook", b =>
                 {
                     b.Property<Guid>("EventId")
@@ -258,6 +310,52 @@ namespace EventBackbone.Workers.Persistence.Migrations
                         .HasName("pk_inbound_webhooks");
 
                     b.ToTable("inbound_webhooks", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.Workers.Users.UserAccount", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DisplayName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("display_name");
+
+                    b.Property<string>("Email")
+                        .IsRequired()
+                        .HasMaxLength(254)
+                        .HasColumnType("character varying(254)")
+                        .HasColumnName("email");
+
+                    b.Property<string>("NormalizedEmail")
+                        .IsRequired()
+                        .HasMaxLength(254)
+                        .HasColumnType("character varying(254)")
+                        .HasColumnName("normalized_email");
+
+                    b.Property<Guid>("SignupId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("signup_id");
+
+                    b.HasKey("UserId")
+                        .HasName("pk_user_accounts");
+
+                    b.HasIndex("NormalizedEmail")
+                        .IsUnique()
+                        .HasDatabaseName("ux_user_accounts_normalized_email");
+
+                    b.HasIndex("SignupId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_user_accounts_signup_id");
+
+                    b.ToTable("user_accounts", (string)null);
                 });
 #pragma warning restore 612, 618
         }
