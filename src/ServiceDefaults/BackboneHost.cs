@@ -20,8 +20,11 @@ public static class BackboneHost
     {
         try
         {
-            if (args is [DevTokens.Command, .. var tokenArgs])
+            // Found anywhere, so a launcher that puts its own options first (--urls …) still reaches the command.
+            var command = Array.IndexOf(args, DevTokens.Command);
+            if (command >= 0)
             {
+                var tokenArgs = args[(command + 1)..];
                 // Reads the same configuration as the host, so the token fits the key the host will check against.
                 var configuration = WebApplication.CreateBuilder([]).Configuration;
                 var embedded = string.Equals(configuration["Backbone:Transport"], "InMemory", StringComparison.OrdinalIgnoreCase);

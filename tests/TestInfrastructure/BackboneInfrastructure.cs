@@ -47,7 +47,7 @@ public class BackboneInfrastructure : IAsyncLifetime
         return settings;
     }
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         VirtualHost = await RabbitMqVirtualHost.CreateAsync(Settings);
         foreach (var service in _services)
@@ -56,7 +56,7 @@ public class BackboneInfrastructure : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var database in _databases.Values)
         {

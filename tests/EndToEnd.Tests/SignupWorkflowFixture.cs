@@ -1,0 +1,135 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EventBackbone.TestInfrastructure;
+
+namespace EventBackbone.EndToEnd.Tests;
+
+/// <summary>
+/// The signup workflow's processes — Ingestion.Api, Workers, Sagas and the notification provider stub — on the real
+/// servers, started once for a test class, with a short verification timeout so expiry is testable.
+/// </summary>
+public sealed class SignupWorkflowFixture : BackboneInfrastructure
+{
+    public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(4);
+    private const string SigningKey = "end-to-end-signing-key-of-at-least-32-bytes";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private Dictionary<string, string> _settings = [];
+
+    public HostProcess Provider { get; private set; } = null!;
+
+    public HostProcess Api { get; private set; } = null!;
+
+    public HostProcess Workers { get; private set; } = null!;
+
+    public HostProcess Sagas { get; private set; } = null!;
+
+    /// <summary>A token with every scope the workflow needs, minted by the documented dev-token command of the API host.</summary>
+    public string Token { get; private set; } = "";
+
+    public string AllLogs() => string.Join('\n', Api.Logs, Workers.Logs, Sagas.Logs, Provider.Logs);
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        Provider = HostProcess.StartAssembly(
+            "NotificationProvider.Stub", RepositoryLayout.TestProgramAssembly("NotificationProvider.Stub"), new Dictionary<string, string>(), []);
+        await Provider.WaitUntilReadyAsync(StartTimeout);
+        _settings = new Dictionary<string, string>(HostSettings())
+        {
+            ["Backbone:Auth:SigningKeys:0"] = SigningKey,
+            ["Backbone:Signups:VerificationTimeout"] = VerificationTimeout.ToString(),
+            ["Backbone:Notifications:ProviderUrl"] = Provider.BaseAddress.ToString(),
+            // The last redelivery comes after the provider client's circuit breaker (15 s) has closed again.
+            ["Backbone:Notifications:RedeliveryDelays:0"] = "00:00:01",
+            ["Backbone:Notifications:RedeliveryDelays:1"] = "00:00:05",
+            ["Backbone:Notifications:RedeliveryDelays:2"] = "00:00:20",
+        };
+        Workers = HostProcess.Start("Workers", _settings);
+        Sagas = HostProcess.Start("Sagas", _settings);
+        Api = HostProcess.Start("Ingestion.Api", _settings);
+        await Task.WhenAll(Workers.WaitUntilReadyAsync(StartTimeout), Sagas.WaitUntilReadyAsync(StartTimeout), Api.WaitUntilReadyAsync(StartTimeout));
+
+        await using var mint = HostProcess.StartAssembly(
+            "Ingestion.Api dev-token", RepositoryLayout.HostAssembly("Ingestion.Api"), _settings,
+            ["dev-token", "--scope", "commands:signup commands:verify-email signups:read", "--subject", "end-to-end"]);
+        Assert.Equal(0, await mint.WaitForExitAsync(StartTimeout));
+        Token = mint.Output.Trim();
+        foreach (var host in new[] { Api, Sagas })
+        {
+            host.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        }
+    }
+
+    /// <summary>SIGKILL the workflow host mid-flight and start a new one on the same database and queues.</summary>
+    public async Task KillAndRestartSagasAsync()
+    {
+        await Sagas.KillAsync();
+        await Sagas.DisposeAsync();
+        Sagas = HostProcess.Start("Sagas", _settings);
+        await Sagas.WaitUntilReadyAsync(StartTimeout);
+        Sagas.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+    }
+
+    public async Task SetProviderAsync(string mode, int delayMs = 0)
+    {
+        using var response = await Provider.Client.PutAsJsonAsync(new Uri("/behaviour", UriKind.Relative), new { mode, delayMs });
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>The notification templates the provider delivered to <paramref name="recipient"/>, oldest first.</summary>
+    public async Task<List<string>> DeliveredToAsync(string recipient)
+    {
+        var delivered = await Provider.Client.GetFromJsonAsync<JsonElement>(new Uri("/notifications", UriKind.Relative));
+        return [.. delivered.EnumerateArray()
+            .Where(x => x.GetProperty("recipient").GetString() == recipient)
+            .Select(x => x.GetProperty("template").GetString()!)];
+    }
+
+    public async Task<Guid> RequestSignupAsync(string email)
+    {
+        using var response = await Api.Client.PostAsJsonAsync(new Uri("/api/v1/commands/request-signup", UriKind.Relative), new { email });
+        Assert.True(response.IsSuccessStatusCode, $"request-signup answered {(int)response.StatusCode}\n{AllLogs()}");
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("commandId").GetGuid();
+    }
+
+    public async Task VerifyAsync(Guid signupId)
+    {
+        using var response = await Api.Client.PostAsJsonAsync(new Uri("/api/v1/commands/verify-email", UriKind.Relative), new { signupId });
+        Assert.True(response.IsSuccessStatusCode, $"verify-email answered {(int)response.StatusCode}\n{AllLogs()}");
+    }
+
+    public async Task<JsonElement?> SignupAsync(Guid signupId)
+    {
+        using var response = await Sagas.Client.GetAsync(new Uri($"/api/v1/signups/{signupId}", UriKind.Relative));
+        return response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonElement>() : null;
+    }
+
+    public async Task<JsonElement> WaitForStateAsync(Guid signupId, string state, TimeSpan timeout)
+    {
+        JsonElement? last = null;
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                last = await SignupAsync(signupId);
+                return last?.GetProperty("state").GetString() == state;
+            },
+            timeout,
+            () => $"Signup {signupId} never reached {state}; last seen: {last}\n{AllLogs()}");
+        return last!.Value;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        foreach (var host in new[] { Api, Workers, Sagas, Provider })
+        {
+            if (host is not null)
+            {
+                await host.DisposeAsync();
+            }
+        }
+
+        await base.DisposeAsync();
+    }
+}

@@ -1,0 +1,134 @@
+using EventBackbone.TestInfrastructure;
+
+namespace EventBackbone.EndToEnd.Tests;
+
+/// <summary>
+/// The signup workflow through the running hosts on real RabbitMQ and PostgreSQL: every signup ends in exactly one
+/// terminal state, with exactly the notifications it should have, counted where they land — at the provider.
+/// </summary>
+public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClassFixture<SignupWorkflowFixture>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_signup_that_is_verified_after_its_welcome_completes_with_one_welcome()
+    {
+        await workflow.SetProviderAsync("ok");
+        var email = Email("happy");
+
+        var signupId = await workflow.RequestSignupAsync(email);
+        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.VerifyAsync(signupId);
+
+        var signup = await workflow.WaitForStateAsync(signupId, "Completed", Patience);
+        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, signup.GetProperty("userId").ValueKind);
+        await Task.Delay(SignupWorkflowFixture.VerificationTimeout * 2);
+        Assert.Equal(["welcome"], await workflow.DeliveredToAsync(email));
+        Assert.Equal("Completed", (await workflow.SignupAsync(signupId))?.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_second_signup_for_a_taken_address_is_rejected_and_notified_of_nothing()
+    {
+        await workflow.SetProviderAsync("ok");
+        var email = Email("taken");
+        var first = await workflow.RequestSignupAsync(email);
+        await workflow.WaitForStateAsync(first, "AwaitingVerification", Patience);
+
+        var second = await workflow.RequestSignupAsync(email.ToUpperInvariant());
+
+        var rejected = await workflow.WaitForStateAsync(second, "Rejected", Patience);
+        Assert.Equal("email-taken", rejected.GetProperty("rejectionReason").GetString());
+        Assert.Empty(await workflow.DeliveredToAsync(email.ToUpperInvariant()));
+        await workflow.VerifyAsync(first);
+        await workflow.WaitForStateAsync(first, "Completed", Patience);
+        Assert.Equal(["welcome"], await workflow.DeliveredToAsync(email));
+    }
+
+    [Fact]
+    public async Task Without_verification_a_signup_gets_one_reminder_and_then_expires()
+    {
+        await workflow.SetProviderAsync("ok");
+        var email = Email("silent");
+
+        var signupId = await workflow.RequestSignupAsync(email);
+
+        var expired = await workflow.WaitForStateAsync(signupId, "Expired", Patience);
+        Assert.Equal(1, expired.GetProperty("remindersSent").GetInt32());
+        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 2, Patience, workflow.AllLogs);
+        Assert.Equal(["welcome", "verification-reminder"], await workflow.DeliveredToAsync(email));
+        // A verification after expiry changes nothing.
+        await workflow.VerifyAsync(signupId);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal("Expired", (await workflow.SignupAsync(signupId))?.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task When_the_provider_is_down_and_recovers_the_welcome_is_delivered_once_after_all()
+    {
+        await workflow.SetProviderAsync("down");
+        var email = Email("outage");
+
+        var signupId = await workflow.RequestSignupAsync(email);
+        await workflow.WaitForStateAsync(signupId, "AwaitingVerification", Patience);
+        // Long enough for the HTTP retries and the first redelivery to fail against the outage.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Empty(await workflow.DeliveredToAsync(email));
+        await workflow.SetProviderAsync("ok");
+
+        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.VerifyAsync(signupId);
+        await workflow.WaitForStateAsync(signupId, "Completed", Patience);
+        Assert.Equal(["welcome"], await workflow.DeliveredToAsync(email));
+    }
+
+    [Fact]
+    public async Task A_verification_that_arrives_before_the_welcome_completes_the_signup_and_the_welcome_still_arrives_once()
+    {
+        // A slow provider: the person verifies (from another channel) while the welcome is still on its way.
+        await workflow.SetProviderAsync("slow", delayMs: 1500);
+        var email = Email("early");
+
+        var signupId = await workflow.RequestSignupAsync(email);
+        await workflow.WaitForStateAsync(signupId, "AwaitingVerification", Patience);
+        await workflow.VerifyAsync(signupId);
+
+        await workflow.WaitForStateAsync(signupId, "Completed", Patience);
+        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.SetProviderAsync("ok");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(["welcome"], await workflow.DeliveredToAsync(email));
+    }
+
+    [Fact]
+    public async Task Signups_in_flight_when_the_workflow_host_is_killed_each_end_in_exactly_one_terminal_state()
+    {
+        await workflow.SetProviderAsync("ok");
+        var emails = Enumerable.Range(0, 6).Select(i => Email($"crash{i}")).ToList();
+        var signups = new List<Guid>();
+        foreach (var email in emails)
+        {
+            signups.Add(await workflow.RequestSignupAsync(email));
+        }
+
+        await workflow.KillAndRestartSagasAsync();
+        // Half are verified, the other half are left to expire.
+        for (var i = 0; i < signups.Count; i += 2)
+        {
+            await workflow.WaitForStateAsync(signups[i], "AwaitingVerification", Patience);
+            await workflow.VerifyAsync(signups[i]);
+        }
+
+        for (var i = 0; i < signups.Count; i++)
+        {
+            var verified = i % 2 == 0;
+            await workflow.WaitForStateAsync(signups[i], verified ? "Completed" : "Expired", Patience);
+            string[] expected = verified ? ["welcome"] : ["welcome", "verification-reminder"];
+            var email = emails[i];
+            await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count >= expected.Length, Patience, workflow.AllLogs);
+            Assert.Equal(expected, await workflow.DeliveredToAsync(email));
+        }
+    }
+
+    private static string Email(string who) => $"{who}-{Guid.NewGuid():N}@example.com";
+}
