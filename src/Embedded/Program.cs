@@ -19,4 +19,5 @@ return await BackboneHost.RunAsync(
         app.MapDefaultEndpoints();
         app.MapIngestionEndpoints();
         app.MapSagasEndpoints();
+        app.MapWorkersEndpoints();
     });

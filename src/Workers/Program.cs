@@ -10,4 +10,8 @@ return await BackboneHost.RunAsync(
         builder.AddWorkers();
         builder.AddBackboneBus(WorkersModule.ConfigureBus);
     },
-    app => app.MapDefaultEndpoints());
+    app =>
+    {
+        app.MapDefaultEndpoints();
+        app.MapWorkersEndpoints();
+    });

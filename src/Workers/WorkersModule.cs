@@ -1,9 +1,12 @@
 using EventBackbone.Messaging.Persistence;
+using EventBackbone.Workers.Integrations;
 using EventBackbone.Workers.Notifications;
 using EventBackbone.Workers.Persistence;
+using EventBackbone.Workers.Reporting;
 using EventBackbone.Workers.Users;
 using EventBackbone.Workers.Webhooks;
 using MassTransit;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
@@ -19,6 +22,7 @@ public static class WorkersModule
         builder.AddServiceDatabase<WorkersDbContext>(DatabaseName);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddNotifications();
+        builder.Services.AddSingleton(IntegrationSettings.Load(builder.Configuration));
         return builder;
     }
 
@@ -27,5 +31,14 @@ public static class WorkersModule
         bus.AddConsumer<WebhookReceivedConsumer, WebhookReceivedConsumerDefinition>();
         bus.AddConsumer<CreateUserAccountConsumer, CreateUserAccountConsumerDefinition>();
         bus.AddConsumer<SendNotificationConsumer, SendNotificationConsumerDefinition>();
+        bus.AddConsumer<WebhookTranslationConsumer, WebhookTranslationConsumerDefinition>();
+        bus.AddConsumer<SignupFunnelConsumer, SignupFunnelConsumerDefinition>();
+        bus.AddConsumer<WebhookVolumeConsumer, WebhookVolumeConsumerDefinition>();
+    }
+
+    public static WebApplication MapWorkersEndpoints(this WebApplication app)
+    {
+        app.MapReportEndpoints();
+        return app;
     }
 }

@@ -25,6 +25,9 @@ public sealed class SignupStateMachineSpecs : IAsyncLifetime
                 cfg.ConfigureEndpoints(context);
             });
         })
+        // The harness's default 1.2 s of "inactivity" before an awaited message counts as absent was too short on a
+        // loaded 2-core machine (a SignupExpired published 2 s late was reported missing).
+        .Configure<TestHarnessOptions>(options => options.TestInactivityTimeout = TimeSpan.FromSeconds(3))
         .BuildServiceProvider(validateScopes: true);
 
     private ITestHarness Harness => _provider.GetRequiredService<ITestHarness>();

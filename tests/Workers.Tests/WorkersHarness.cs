@@ -1,4 +1,5 @@
 using EventBackbone.Contracts.Notifications;
+using EventBackbone.Workers.Integrations;
 using EventBackbone.Workers.Notifications;
 using EventBackbone.Workers.Persistence;
 using MassTransit;
@@ -21,7 +22,18 @@ public sealed class WorkersHarness : IAsyncDisposable
             .AddSingleton(TimeProvider.System)
             .AddSingleton(notificationSettings ?? new NotificationSettings(null, []))
             .AddSingleton(notificationProvider ?? new FakeNotificationProvider())
-            .AddMassTransitTestHarness(WorkersModule.ConfigureBus)
+            .AddSingleton(new IntegrationSettings(new Dictionary<string, IntegrationKind>()))
+            .AddMassTransitTestHarness(bus =>
+            {
+                WorkersModule.ConfigureBus(bus);
+                // Scheduled redelivery needs a scheduler, as the hosts have (durable in production, in-memory here).
+                bus.AddDelayedMessageScheduler();
+                bus.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseDelayedMessageScheduler();
+                    cfg.ConfigureEndpoints(context);
+                });
+            })
             .BuildServiceProvider(validateScopes: true);
         Harness = _provider.GetRequiredService<ITestHarness>();
     }

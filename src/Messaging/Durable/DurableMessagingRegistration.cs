@@ -2,6 +2,7 @@ using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Scheduling;
 using MassTransit;
+using MassTransit.Configuration;
 using MassTransit.DependencyInjection;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
@@ -31,8 +32,10 @@ public static class DurableMessagingRegistration
 
         bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
         {
-            // Outermost, so that delayed redelivery (configured in consumer definitions) finds the scheduler.
-            endpoint.UseFilter(new OutboxSchedulerFilter<TDbContext>(context));
+            // Before the message-type router, so every filter of every message pipe finds the scheduler. UseFilter put it
+            // into each message pipe after what definitions had configured there already, so UseScheduledRedelivery
+            // ran first and faulted with "payload not found: MessageSchedulerContext": nothing was ever redelivered.
+            endpoint.AddPrePipeSpecification(new FilterPipeSpecification<ConsumeContext>(new OutboxSchedulerFilter<TDbContext>(context)));
             var inbox = new InboxPipeSpecificationObserver<TDbContext>(endpoint, context);
             endpoint.ConnectConsumerConfigurationObserver(inbox);
             endpoint.ConnectSagaConfigurationObserver(inbox);

@@ -23,11 +23,13 @@ public sealed class SendNotificationConsumerDefinition : ConsumerDefinition<Send
         // and its circuit breaker may be open. The consumer turns the last redelivery into NotificationFailed.
         if (_settings.RedeliveryDelays.Count > 0)
         {
-            endpointConfigurator.UseDelayedRedelivery(redelivery =>
-            {
-                redelivery.Handle<NotificationProviderUnavailableException>();
-                redelivery.Intervals([.. _settings.RedeliveryDelays]);
-            });
+            // Scheduled, not delayed: UseDelayedRedelivery needs RabbitMQ's delayed-exchange plugin, which we do not have
+            // (the redelivery faulted with "unknown exchange type 'x-delayed-message'"); this goes through our durable scheduler.
+            endpointConfigurator.UseScheduledRedelivery(redelivery =>
+                {
+                    redelivery.Handle<NotificationProviderUnavailableException>();
+                    redelivery.Intervals([.. _settings.RedeliveryDelays]);
+                });
         }
 
         // Transient database faults are retried at once; a provider outage skips these retries.

@@ -1,5 +1,7 @@
 using EventBackbone.Messaging.Outbox;
+using EventBackbone.Workers.Integrations;
 using EventBackbone.Workers.Notifications;
+using EventBackbone.Workers.Reporting;
 using EventBackbone.Workers.Users;
 using Microsoft.EntityFrameworkCore;
 
@@ -15,6 +17,12 @@ public sealed class WorkersDbContext(DbContextOptions<WorkersDbContext> options)
     public DbSet<UserAccount> UserAccounts => Set<UserAccount>();
 
     public DbSet<NotificationRecord> Notifications => Set<NotificationRecord>();
+
+    public DbSet<IntegrationRecord> IntegrationRecords => Set<IntegrationRecord>();
+
+    public DbSet<SignupFunnelRow> SignupFunnel => Set<SignupFunnelRow>();
+
+    public DbSet<WebhookHourlyCount> WebhookHourly => Set<WebhookHourlyCount>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -44,5 +52,24 @@ public sealed class WorkersDbContext(DbContextOptions<WorkersDbContext> options)
         notification.Property(x => x.Recipient).HasMaxLength(254);
         notification.Property(x => x.Status).HasMaxLength(16);
         notification.HasIndex(x => x.CorrelationId);
+
+        var integration = modelBuilder.Entity<IntegrationRecord>();
+        integration.ToTable("integration_records");
+        integration.HasKey(x => x.EventId);
+        integration.Property(x => x.Source).HasMaxLength(64);
+        integration.Property(x => x.EventType).HasMaxLength(200);
+        integration.Property(x => x.Outcome).HasMaxLength(16);
+
+        var funnel = modelBuilder.Entity<SignupFunnelRow>();
+        funnel.ToTable("report_signup_funnel");
+        funnel.HasKey(x => x.SignupId);
+        funnel.HasIndex(x => x.RequestedAt);
+
+        var hourly = modelBuilder.Entity<WebhookHourlyCount>();
+        hourly.ToTable("report_webhooks_hourly");
+        hourly.HasKey(x => new { x.Source, x.EventType, x.Hour });
+        hourly.Property(x => x.Source).HasMaxLength(64);
+        hourly.Property(x => x.EventType).HasMaxLength(200);
+        hourly.HasIndex(x => x.Hour);
     }
 }

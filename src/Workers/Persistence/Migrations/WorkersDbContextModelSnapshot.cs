@@ -224,6 +224,44 @@ namespace EventBackbone.Workers.Persistence.Migrations
                     b.ToTable("outbox_state", (string)null);
                 });
 
+            modelBuilder.Entity("EventBackbone.Workers.Integrations.IntegrationRecord", b =>
+                {
+                    b.Property<Guid>("EventId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("EventType")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("event_type");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("outcome");
+
+                    b.Property<DateTimeOffset>("RecordedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("recorded_at");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("source");
+
+                    b.HasKey("EventId")
+                        .HasName("pk_integration_records");
+
+                    b.ToTable("integration_records", (string)null);
+                });
+
             modelBuilder.Entity("EventBackbone.Workers.Notifications.NotificationRecord", b =>
                 {
                     b.Property<Guid>("NotificationId")
@@ -310,6 +348,75 @@ namespace EventBackbone.Workers.Persistence.Migrations
                         .HasName("pk_inbound_webhooks");
 
                     b.ToTable("inbound_webhooks", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.Workers.Reporting.SignupFunnelRow", b =>
+                {
+                    b.Property<Guid>("SignupId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("signup_id");
+
+                    b.Property<DateTimeOffset?>("AccountCreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("account_created_at");
+
+                    b.Property<DateTimeOffset?>("ExpiredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expired_at");
+
+                    b.Property<DateTimeOffset?>("RejectedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("rejected_at");
+
+                    b.Property<DateTimeOffset?>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<DateTimeOffset?>("VerifiedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("verified_at");
+
+                    b.Property<DateTimeOffset?>("WelcomedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("welcomed_at");
+
+                    b.HasKey("SignupId")
+                        .HasName("pk_report_signup_funnel");
+
+                    b.HasIndex("RequestedAt")
+                        .HasDatabaseName("ix_report_signup_funnel_requested_at");
+
+                    b.ToTable("report_signup_funnel", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.Workers.Reporting.WebhookHourlyCount", b =>
+                {
+                    b.Property<string>("Source")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("source");
+
+                    b.Property<string>("EventType")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("event_type");
+
+                    b.Property<DateTimeOffset>("Hour")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("hour");
+
+                    b.Property<long>("Count")
+                        .HasColumnType("bigint")
+                        .HasColumnName("count");
+
+                    b.HasKey("Source", "EventType", "Hour")
+                        .HasName("pk_report_webhooks_hourly");
+
+                    b.HasIndex("Hour")
+                        .HasDatabaseName("ix_report_webhooks_hourly_hour");
+
+                    b.ToTable("report_webhooks_hourly", (string)null);
                 });
 
             modelBuilder.Entity("EventBackbone.Workers.Users.UserAccount", b =>
