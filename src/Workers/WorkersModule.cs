@@ -7,6 +7,7 @@ using EventBackbone.Workers.Users;
 using EventBackbone.Workers.Webhooks;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
@@ -19,6 +20,7 @@ public static class WorkersModule
 
     public static IHostApplicationBuilder AddWorkers(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton(WorkerModules.Load(builder.Configuration));
         builder.AddServiceDatabase<WorkersDbContext>(DatabaseName);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddNotifications();
@@ -26,19 +28,45 @@ public static class WorkersModule
         return builder;
     }
 
+    /// <summary>Only the enabled modules' consumers: a disabled module gets no queue, so its messages wait for its own deployment.</summary>
     public static void ConfigureBus(IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<WebhookReceivedConsumer, WebhookReceivedConsumerDefinition>();
-        bus.AddConsumer<CreateUserAccountConsumer, CreateUserAccountConsumerDefinition>();
-        bus.AddConsumer<SendNotificationConsumer, SendNotificationConsumerDefinition>();
-        bus.AddConsumer<WebhookTranslationConsumer, WebhookTranslationConsumerDefinition>();
-        bus.AddConsumer<SignupFunnelConsumer, SignupFunnelConsumerDefinition>();
-        bus.AddConsumer<WebhookVolumeConsumer, WebhookVolumeConsumerDefinition>();
+        // AddWorkers registered the instance; test harnesses that compose only the bus get every module.
+        var modules = bus.Select(x => x.ImplementationInstance).OfType<WorkerModules>().SingleOrDefault() ?? new WorkerModules(WorkerModule.All);
+        if (modules.Has(WorkerModule.Webhooks))
+        {
+            bus.AddConsumer<WebhookReceivedConsumer, WebhookReceivedConsumerDefinition>();
+        }
+
+        if (modules.Has(WorkerModule.Users))
+        {
+            bus.AddConsumer<CreateUserAccountConsumer, CreateUserAccountConsumerDefinition>();
+        }
+
+        if (modules.Has(WorkerModule.Notifications))
+        {
+            bus.AddConsumer<SendNotificationConsumer, SendNotificationConsumerDefinition>();
+        }
+
+        if (modules.Has(WorkerModule.Integrations))
+        {
+            bus.AddConsumer<WebhookTranslationConsumer, WebhookTranslationConsumerDefinition>();
+        }
+
+        if (modules.Has(WorkerModule.Reporting))
+        {
+            bus.AddConsumer<SignupFunnelConsumer, SignupFunnelConsumerDefinition>();
+            bus.AddConsumer<WebhookVolumeConsumer, WebhookVolumeConsumerDefinition>();
+        }
     }
 
     public static WebApplication MapWorkersEndpoints(this WebApplication app)
     {
-        app.MapReportEndpoints();
+        if (app.Services.GetRequiredService<WorkerModules>().Has(WorkerModule.Reporting))
+        {
+            app.MapReportEndpoints();
+        }
+
         return app;
     }
 }
