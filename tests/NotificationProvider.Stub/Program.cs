@@ -39,7 +39,9 @@ app.MapPost("/notifications", async (HttpRequest request, CancellationToken canc
     return Results.Accepted(value: new { id = notification.Key });
 });
 
-app.MapGet("/notifications", () => delivered.Values.OrderBy(x => x.DeliveredAt));
+app.MapGet("/notifications", (string? recipient) => delivered.Values
+    .Where(x => recipient is null || x.Recipient == recipient)
+    .OrderBy(x => x.DeliveredAt));
 app.MapGet("/stats", () => new { requests = Interlocked.Read(ref requests), delivered = delivered.Count });
 
 // Test control: {"mode":"ok"|"slow"|"flaky"|"down","delayMs":0}.

@@ -15,8 +15,6 @@ public static class JsonShape
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
-    private static readonly NullabilityInfoContext Nullability = new();
-
     public static void Validate(JsonElement element, Type type, string path, IDictionary<string, string[]> errors)
     {
         if (element.ValueKind != JsonValueKind.Object)
@@ -26,6 +24,9 @@ public static class JsonShape
         }
 
         var parameters = type.GetConstructors().MaxBy(constructor => constructor.GetParameters().Length)?.GetParameters() ?? [];
+        // One per call: NullabilityInfoContext is not thread-safe, and a shared one failed concurrent requests with 500s
+        // ("An item with the same key has already been added") the first time a command type was validated.
+        var nullability = new NullabilityInfoContext();
         var known = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var parameter in parameters)
         {
@@ -33,7 +34,7 @@ public static class JsonShape
             known.Add(name);
             var field = path.Length == 0 ? name : $"{path}.{name}";
             var optional = parameter.HasDefaultValue || Nullable.GetUnderlyingType(parameter.ParameterType) is not null
-                || (!parameter.ParameterType.IsValueType && Nullability.Create(parameter).WriteState == NullabilityState.Nullable);
+                || (!parameter.ParameterType.IsValueType && nullability.Create(parameter).WriteState == NullabilityState.Nullable);
             if (!TryGetProperty(element, name, out var value) || value.ValueKind == JsonValueKind.Null)
             {
                 if (!optional)
