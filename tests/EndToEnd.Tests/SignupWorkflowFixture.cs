@@ -53,10 +53,10 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
 
         await using var mint = HostProcess.StartAssembly(
             "Ingestion.Api dev-token", RepositoryLayout.HostAssembly("Ingestion.Api"), _settings,
-            ["dev-token", "--scope", "commands:signup commands:verify-email signups:read", "--subject", "end-to-end"]);
+            ["dev-token", "--scope", "commands:signup commands:verify-email signups:read reports:read", "--subject", "end-to-end"]);
         Assert.Equal(0, await mint.WaitForExitAsync(StartTimeout));
         Token = mint.Output.Trim();
-        foreach (var host in new[] { Api, Sagas })
+        foreach (var host in new[] { Api, Sagas, Workers })
         {
             host.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         }

@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using EventBackbone.TestInfrastructure;
 
 namespace EventBackbone.EndToEnd.Tests;
@@ -25,6 +27,28 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
         await Task.Delay(SignupWorkflowFixture.VerificationTimeout * 2);
         Assert.Equal(["welcome"], await workflow.DeliveredToAsync(email));
         Assert.Equal("Completed", (await workflow.SignupAsync(signupId))?.GetProperty("state").GetString());
+        // The funnel read model saw it through every stage.
+        var funnel = await workflow.Workers.Client.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/reports/signup-funnel", UriKind.Relative));
+        foreach (var stage in new[] { "requested", "accountCreated", "welcomed", "verified" })
+        {
+            Assert.True(funnel.GetProperty(stage).GetInt32() >= 1, $"{stage} is 0 in {funnel}");
+        }
+    }
+
+    [Fact]
+    public async Task With_a_flaky_provider_the_HTTP_retries_deliver_the_welcome_exactly_once()
+    {
+        // Every other request answers 503: the resilience pipeline's retry gets through on the next attempt.
+        await workflow.SetProviderAsync("flaky");
+        var email = Email("flaky");
+
+        var signupId = await workflow.RequestSignupAsync(email);
+
+        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.VerifyAsync(signupId);
+        await workflow.WaitForStateAsync(signupId, "Completed", Patience);
+        await workflow.SetProviderAsync("ok");
+        Assert.Equal(["welcome"], await workflow.DeliveredToAsync(email));
     }
 
     [Fact]
