@@ -1,6 +1,7 @@
 using EventBackbone.Contracts.Webhooks;
 using EventBackbone.Workers.Persistence;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 
 namespace EventBackbone.Workers.Integrations;
 
@@ -15,6 +16,13 @@ public sealed class WebhookTranslationConsumer(WorkersDbContext db, IntegrationS
     public async Task Consume(ConsumeContext<WebhookReceived> context)
     {
         var webhook = context.Message;
+        // The inbox absorbs redeliveries of one message; this absorbs the same event arriving as another message
+        // (a copy racing this one loses on the primary key, is retried and ends here).
+        if (await db.IntegrationRecords.AnyAsync(x => x.EventId == webhook.EventId, context.CancellationToken))
+        {
+            return;
+        }
+
         var translation = WebhookTranslator.Translate(webhook, settings.For(webhook.Source));
         db.IntegrationRecords.Add(new IntegrationRecord
         {

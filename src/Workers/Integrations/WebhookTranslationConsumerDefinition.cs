@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Policies;
 using MassTransit;
 
 namespace EventBackbone.Workers.Integrations;
@@ -15,10 +16,7 @@ public sealed class WebhookTranslationConsumerDefinition : ConsumerDefinition<We
         IConsumerConfigurator<WebhookTranslationConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        // Scheduled, not delayed: UseDelayedRedelivery needs RabbitMQ's delayed-exchange plugin, which we do not have
-        // (the redelivery faulted with "unknown exchange type 'x-delayed-message'"); this goes through our durable scheduler.
-        endpointConfigurator.UseScheduledRedelivery(redelivery => redelivery.Intervals(
-            TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2)));
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(100, 500, 1000));
+        // Untranslatable webhooks are recorded, not thrown, so only transient faults reach this policy.
+        endpointConfigurator.UseBackboneFailurePolicy();
     }
 }

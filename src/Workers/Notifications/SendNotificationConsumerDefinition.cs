@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Policies;
 using MassTransit;
 
 namespace EventBackbone.Workers.Notifications;
@@ -19,24 +20,12 @@ public sealed class SendNotificationConsumerDefinition : ConsumerDefinition<Send
         IConsumerConfigurator<SendNotificationConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        // An unavailable provider is retried later, not at once: the HTTP pipeline already retried it with backoff,
-        // and its circuit breaker may be open. The consumer turns the last redelivery into NotificationFailed.
-        if (_settings.RedeliveryDelays.Count > 0)
-        {
-            // Scheduled, not delayed: UseDelayedRedelivery needs RabbitMQ's delayed-exchange plugin, which we do not have
-            // (the redelivery faulted with "unknown exchange type 'x-delayed-message'"); this goes through our durable scheduler.
-            endpointConfigurator.UseScheduledRedelivery(redelivery =>
-                {
-                    redelivery.Handle<NotificationProviderUnavailableException>();
-                    redelivery.Intervals([.. _settings.RedeliveryDelays]);
-                });
-        }
-
-        // Transient database faults are retried at once; a provider outage skips these retries.
-        endpointConfigurator.UseMessageRetry(retry =>
-        {
-            retry.Ignore<NotificationProviderUnavailableException>();
-            retry.Intervals(100, 500, 1000);
-        });
+        // An unavailable provider is retried later, not at once: the HTTP pipeline already retried it with backoff, and
+        // its circuit breaker may be open. Only that outage is redelivered; the consumer turns the last redelivery into
+        // NotificationFailed. Transient database faults are still retried at once.
+        endpointConfigurator.UseBackboneFailurePolicy(
+            _settings.RedeliveryDelays,
+            configureRedelivery: redelivery => redelivery.Handle<NotificationProviderUnavailableException>(),
+            configureRetry: retry => retry.Ignore<NotificationProviderUnavailableException>());
     }
 }

@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Policies;
 using MassTransit;
 
 namespace EventBackbone.Workers.Reporting;
@@ -15,7 +16,7 @@ public sealed class SignupFunnelConsumerDefinition : ConsumerDefinition<SignupFu
         IConsumerConfigurator<SignupFunnelConsumer> consumerConfigurator,
         IRegistrationContext context) =>
         // Retries also resolve two events of one signup inserting its row at once (each retry gets a fresh scope).
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(50, 200, 500, 1000, 2000));
+        endpointConfigurator.UseBackboneFailurePolicy();
 }
 
 public sealed class WebhookVolumeConsumerDefinition : ConsumerDefinition<WebhookVolumeConsumer>
@@ -30,5 +31,5 @@ public sealed class WebhookVolumeConsumerDefinition : ConsumerDefinition<Webhook
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<WebhookVolumeConsumer> consumerConfigurator,
         IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(100, 500, 1000));
+        endpointConfigurator.UseBackboneFailurePolicy();
 }

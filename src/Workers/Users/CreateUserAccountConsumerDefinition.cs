@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Policies;
 using MassTransit;
 
 namespace EventBackbone.Workers.Users;
@@ -16,13 +17,7 @@ public sealed class CreateUserAccountConsumerDefinition : ConsumerDefinition<Cre
         IConsumerConfigurator<CreateUserAccountConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        // Transient faults (a dropped connection, a serialization failure) are retried at once, then redelivered later
-        // through the durable scheduler, then dead-lettered. Rejections are answers, never exceptions, so nothing
-        // non-transient reaches these policies.
-        // Scheduled, not delayed: UseDelayedRedelivery needs RabbitMQ's delayed-exchange plugin, which we do not have
-        // (the redelivery faulted with "unknown exchange type 'x-delayed-message'"); this goes through our durable scheduler.
-        endpointConfigurator.UseScheduledRedelivery(redelivery => redelivery.Intervals(
-            TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2)));
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(100, 500, 1000));
+        // Rejections are answers, never exceptions, so only transient faults reach this policy.
+        endpointConfigurator.UseBackboneFailurePolicy();
     }
 }

@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Policies;
 using MassTransit;
 
 namespace EventBackbone.Workers.Webhooks;
@@ -15,7 +16,6 @@ public sealed class WebhookReceivedConsumerDefinition : ConsumerDefinition<Webho
         IConsumerConfigurator<WebhookReceivedConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        // Retry sits outside the unit of work so every attempt gets a fresh scope and DbContext.
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(100, 500, 2000));
+        endpointConfigurator.UseBackboneFailurePolicy();
     }
 }
