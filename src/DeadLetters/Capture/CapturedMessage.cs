@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RabbitMQ.Client;
+
+namespace EventBackbone.DeadLetters.Capture;
+
+/// <summary>What a message in an error or skipped queue tells about its failure, read from MassTransit's fault headers.</summary>
+public sealed partial record CapturedMessage(
+    Guid MessageId,
+    Guid? CorrelationId,
+    string SourceQueue,
+    string TargetQueue,
+    string Reason,
+    string? MessageType,
+    string? ExceptionType,
+    string? ExceptionMessage,
+    string? StackTrace,
+    string? ConsumerType,
+    string? Host,
+    string Fingerprint,
+    string? ContentType,
+    byte[] Body,
+    string HeadersJson,
+    DateTimeOffset FailedAt)
+{
+    public const string ErrorSuffix = "_error";
+    public const string SkippedSuffix = "_skipped";
+
+    public static bool IsDeadLetterQueue(string queue) =>
+        queue.EndsWith(ErrorSuffix, StringComparison.Ordinal) || queue.EndsWith(SkippedSuffix, StringComparison.Ordinal);
+
+    public static CapturedMessage From(string queue, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, DateTimeOffset capturedAt)
+    {
+        var headers = (properties.Headers ?? new Dictionary<string, object?>()).ToDictionary(x => x.Key, x => Plain(x.Value), StringComparer.Ordinal);
+        string? Header(string name) => headers.TryGetValue(name, out var value) ? value?.ToString() : null;
+        var skipped = queue.EndsWith(SkippedSuffix, StringComparison.Ordinal);
+        var bodyBytes = body.ToArray();
+        // The replay target: the endpoint that failed, never the message-type exchange (that would fan out again).
+        var target = Header("MT-Fault-InputAddress") is { } input && Uri.TryCreate(input, UriKind.Absolute, out var address)
+            ? address.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries).Last()
+            : queue[..queue.LastIndexOf('_')];
+        var messageType = Header("MT-Fault-MessageType") ?? Header("MT-MessageType");
+        var exceptionType = Header("MT-Fault-ExceptionType");
+        var stackTrace = Header("MT-Fault-StackTrace");
+        var failedAt = DateTimeOffset.TryParse(Header("MT-Fault-Timestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            ? at
+            : capturedAt;
+        return new CapturedMessage(
+            Guid.TryParse(properties.MessageId, out var id) ? id : DeterministicId(queue, bodyBytes),
+            Guid.TryParse(properties.CorrelationId, out var correlation) ? correlation : null,
+            queue,
+            target,
+            skipped ? "skipped" : "fault",
+            messageType,
+            exceptionType,
+            Header("MT-Fault-Message"),
+            stackTrace,
+            Header("MT-Fault-ConsumerType"),
+            Header("MT-Host-MachineName"),
+            FingerprintOf(exceptionType ?? (skipped ? "skipped" : "unknown"), messageType, TopApplicationFrame(stackTrace)),
+            properties.ContentType,
+            bodyBytes,
+            JsonSerializer.Serialize(headers),
+            failedAt);
+    }
+
+    /// <summary>First frame outside the runtime and the libraries: where our code failed.</summary>
+    public static string? TopApplicationFrame(string? stackTrace) =>
+        stackTrace?.Split('\n')
+            .Select(line => line.Trim())
+            .Where(line => line.StartsWith("at ", StringComparison.Ordinal))
+            .Select(line => FileAndLine().Replace(line, ""))
+            .FirstOrDefault(line => !LibraryFrame().IsMatch(line));
+
+    public static string FingerprintOf(string exceptionType, string? messageType, string? frame)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{exceptionType}|{messageType}|{frame}"));
+        return Convert.ToHexStringLower(hash)[..32];
+    }
+
+    /// <summary>A message without a usable MessageId still gets one stable id, so capturing it twice is one record.</summary>
+    private static Guid DeterministicId(string queue, byte[] body)
+    {
+        var hash = SHA256.HashData([.. Encoding.UTF8.GetBytes(queue), .. body]);
+        return new Guid(hash.AsSpan(0, 16));
+    }
+
+    /// <summary>AMQP header values as JSON-friendly ones: strings arrive as byte arrays.</summary>
+    private static object? Plain(object? value) => value switch
+    {
+        byte[] bytes => Encoding.UTF8.GetString(bytes),
+        AmqpTimestamp timestamp => DateTimeOffset.FromUnixTimeSeconds(timestamp.UnixTime),
+        IEnumerable<KeyValuePair<string, object?>> table => table.ToDictionary(x => x.Key, x => Plain(x.Value)),
+        IList<object?> list => list.Select(Plain).ToList(),
+        _ => value,
+    };
+
+    [GeneratedRegex(@" in .*:line \d+$")]
+    private static partial Regex FileAndLine();
+
+    [GeneratedRegex(@"^at (System|Microsoft|MassTransit|Npgsql|RabbitMQ|Polly)\.")]
+    private static partial Regex LibraryFrame();
+}

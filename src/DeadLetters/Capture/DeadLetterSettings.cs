@@ -1,0 +1,22 @@
+using EventBackbone.Messaging.Transport;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.Extensions.Configuration;
+
+namespace EventBackbone.DeadLetters.Capture;
+
+/// <summary>
+/// <c>Backbone:RabbitMq:ManagementUrl</c> (default <c>http://{Host}:15672</c>): where the error and skipped queues are
+/// found, also those that appear later; <c>Backbone:DeadLetters:DiscoveryInterval</c> (default 10 s): how often to look.
+/// </summary>
+public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri ManagementUrl, TimeSpan DiscoveryInterval)
+{
+    public static DeadLetterSettings Load(IConfiguration configuration)
+    {
+        var backbone = BackboneSettings.Load(configuration);
+        var settings = new SettingsReader(configuration);
+        return new DeadLetterSettings(
+            backbone.RabbitMq,
+            settings.AbsoluteUri("Backbone:RabbitMq:ManagementUrl") ?? new Uri($"http://{backbone.RabbitMq.Host}:15672"),
+            settings.Duration("Backbone:DeadLetters:DiscoveryInterval", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)));
+    }
+}

@@ -1,0 +1,135 @@
+using EventBackbone.DeadLetters.Persistence;
+using EventBackbone.ServiceDefaults.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+
+namespace EventBackbone.DeadLetters;
+
+public sealed record DeadLetterSummary(
+    Guid MessageId, string SourceQueue, string TargetQueue, string Reason, string? MessageType, string? ExceptionType,
+    string? ExceptionMessage, string Fingerprint, int FailureCount, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt, string Status);
+
+public sealed record DeadLetterGroup(
+    string Fingerprint, string? ExceptionType, string? MessageType, string? SampleExceptionMessage, int Count, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt);
+
+public sealed record DeadLetterDetail(DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, string Body, string Headers);
+
+/// <summary>The operators' read API: <c>/api/v1/dead-letters</c>, scope <c>dead-letters:read</c>. Every body read is audited.</summary>
+public static class DeadLetterApi
+{
+    public const string ReadScope = "dead-letters:read";
+
+    public static IEndpointRouteBuilder MapDeadLetterApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api/v1/dead-letters").RequireScope(ReadScope).WithTags("Dead letters");
+        api.MapGet("/", ListAsync).WithName("ListDeadLetters");
+        api.MapGet("/groups", GroupsAsync).WithName("DeadLetterGroups");
+        api.MapGet("/audit", AuditAsync).WithName("DeadLetterAudit");
+        api.MapGet("/{messageId:guid}", ShowAsync).WithName("ShowDeadLetter");
+        return endpoints;
+    }
+
+    /// <summary>Filters: <c>queue</c>, <c>messageType</c>, <c>exception</c> (type), <c>fingerprint</c>, <c>from</c>/<c>to</c> (last failure), <c>q</c> (text in the exception message), <c>limit</c> (≤ 500).</summary>
+    private static async Task<IResult> ListAsync(
+        string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q, int? limit,
+        DeadLettersDbContext db, CancellationToken cancellationToken)
+    {
+        var letters = Filter(db.DeadLetters.AsNoTracking(), queue, messageType, exception, fingerprint, from, to, q);
+        var page = await letters.OrderByDescending(x => x.LastFailedAt).Take(Math.Clamp(limit ?? 100, 1, 500))
+            .Select(x => new DeadLetterSummary(x.MessageId, x.SourceQueue, x.TargetQueue, x.Reason, x.MessageType, x.ExceptionType,
+                x.ExceptionMessage, x.Fingerprint, x.FailureCount, x.FirstFailedAt, x.LastFailedAt, x.Status))
+            .ToListAsync(cancellationToken);
+        return Results.Ok(page);
+    }
+
+    private static async Task<IResult> GroupsAsync(DeadLettersDbContext db, CancellationToken cancellationToken)
+    {
+        var groups = await db.DeadLetters.AsNoTracking()
+            .Where(x => x.Status == "dead")
+            .GroupBy(x => x.Fingerprint)
+            .Select(g => new
+            {
+                Fingerprint = g.Key,
+                ExceptionType = g.Max(x => x.ExceptionType),
+                MessageType = g.Max(x => x.MessageType),
+                Sample = g.Max(x => x.ExceptionMessage),
+                Count = g.Count(),
+                First = g.Min(x => x.FirstFailedAt),
+                Last = g.Max(x => x.LastFailedAt),
+            })
+            .OrderByDescending(x => x.Count)
+            .ToListAsync(cancellationToken);
+        return Results.Ok(groups.Select(x => new DeadLetterGroup(x.Fingerprint, x.ExceptionType, x.MessageType, x.Sample, x.Count, x.First, x.Last)));
+    }
+
+    private static async Task<IResult> ShowAsync(Guid messageId, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var letter = await db.DeadLetters.AsNoTracking().SingleOrDefaultAsync(x => x.MessageId == messageId, cancellationToken);
+        if (letter is null)
+        {
+            return Results.Problem(type: "https://eventbackbone.dev/problems/dead-letter-not-found", statusCode: StatusCodes.Status404NotFound,
+                title: "Dead letter not found", detail: $"No dead letter has message id {messageId}.");
+        }
+
+        // A body may carry personal data: who read which one is on record.
+        db.Audit.Add(new AuditEntry
+        {
+            At = clock.GetUtcNow(),
+            Actor = BackboneAuthentication.CallerId(context.User),
+            Action = "read-body",
+            MessageId = messageId,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        return Results.Ok(new DeadLetterDetail(
+            new DeadLetterSummary(letter.MessageId, letter.SourceQueue, letter.TargetQueue, letter.Reason, letter.MessageType, letter.ExceptionType,
+                letter.ExceptionMessage, letter.Fingerprint, letter.FailureCount, letter.FirstFailedAt, letter.LastFailedAt, letter.Status),
+            letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType,
+            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers));
+    }
+
+    private static async Task<IResult> AuditAsync(int? limit, DeadLettersDbContext db, CancellationToken cancellationToken) =>
+        Results.Ok(await db.Audit.AsNoTracking().OrderByDescending(x => x.Id).Take(Math.Clamp(limit ?? 100, 1, 1000)).ToListAsync(cancellationToken));
+
+    private static IQueryable<DeadLetter> Filter(
+        IQueryable<DeadLetter> letters, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q)
+    {
+        if (queue is not null)
+        {
+            letters = letters.Where(x => x.SourceQueue == queue || x.TargetQueue == queue);
+        }
+
+        if (messageType is not null)
+        {
+            letters = letters.Where(x => x.MessageType != null && x.MessageType.Contains(messageType));
+        }
+
+        if (exception is not null)
+        {
+            letters = letters.Where(x => x.ExceptionType == exception);
+        }
+
+        if (fingerprint is not null)
+        {
+            letters = letters.Where(x => x.Fingerprint == fingerprint);
+        }
+
+        if (from is not null)
+        {
+            letters = letters.Where(x => x.LastFailedAt >= from);
+        }
+
+        if (to is not null)
+        {
+            letters = letters.Where(x => x.LastFailedAt < to);
+        }
+
+        if (q is not null)
+        {
+            letters = letters.Where(x => x.ExceptionMessage != null && EF.Functions.ILike(x.ExceptionMessage, "%" + q + "%"));
+        }
+
+        return letters;
+    }
+}

@@ -1,0 +1,36 @@
+using EventBackbone.DeadLetters.Capture;
+using EventBackbone.DeadLetters.Persistence;
+using EventBackbone.Messaging.Persistence;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
+
+namespace EventBackbone.DeadLetters;
+
+/// <summary>The dead-letter service: capture of the broker's error and skipped queues, and the operators' API.</summary>
+public static class DeadLettersModule
+{
+    public const string DatabaseName = "DeadLetters";
+
+    public static WebApplicationBuilder AddDeadLetters(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDatabase<DeadLettersDbContext>(DatabaseName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        var connectionString = new SettingsReader(builder.Configuration)
+            .Required($"ConnectionStrings:{DatabaseName}", "the dead-letter store is PostgreSQL; there is no embedded mode");
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddSingleton(DeadLetterSettings.Load(builder.Configuration));
+        builder.Services.AddSingleton<DeadLetterStore>();
+        builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient);
+        builder.Services.AddHostedService<DeadLetterCapture>();
+        return builder;
+    }
+
+    public static WebApplication MapDeadLetterEndpoints(this WebApplication app)
+    {
+        app.MapDeadLetterApi();
+        return app;
+    }
+}

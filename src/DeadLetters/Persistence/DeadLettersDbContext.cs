@@ -1,0 +1,40 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace EventBackbone.DeadLetters.Persistence;
+
+/// <summary>The dead-letter service's own database.</summary>
+public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> options) : DbContext(options)
+{
+    public DbSet<DeadLetter> DeadLetters => Set<DeadLetter>();
+
+    public DbSet<AuditEntry> Audit => Set<AuditEntry>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        var letter = modelBuilder.Entity<DeadLetter>();
+        letter.ToTable("dead_letters");
+        letter.HasKey(x => x.MessageId);
+        letter.Property(x => x.SourceQueue).HasMaxLength(255);
+        letter.Property(x => x.TargetQueue).HasMaxLength(255);
+        letter.Property(x => x.Reason).HasMaxLength(16);
+        letter.Property(x => x.MessageType).HasMaxLength(500);
+        letter.Property(x => x.ExceptionType).HasMaxLength(500);
+        letter.Property(x => x.ConsumerType).HasMaxLength(500);
+        letter.Property(x => x.Host).HasMaxLength(255);
+        letter.Property(x => x.Fingerprint).HasMaxLength(32);
+        letter.Property(x => x.ContentType).HasMaxLength(200);
+        letter.Property(x => x.Headers).HasColumnType("jsonb");
+        letter.Property(x => x.Status).HasMaxLength(16);
+        letter.HasIndex(x => x.Fingerprint);
+        letter.HasIndex(x => x.LastFailedAt);
+        letter.HasIndex(x => x.SourceQueue);
+
+        var audit = modelBuilder.Entity<AuditEntry>();
+        audit.ToTable("dead_letter_audit");
+        audit.HasKey(x => x.Id);
+        audit.Property(x => x.Id).UseIdentityAlwaysColumn();
+        audit.Property(x => x.Actor).HasMaxLength(200);
+        audit.Property(x => x.Action).HasMaxLength(32);
+        audit.HasIndex(x => x.At);
+    }
+}

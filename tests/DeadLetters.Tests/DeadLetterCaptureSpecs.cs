@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EventBackbone.ServiceDefaults.Authentication;
+using EventBackbone.TestInfrastructure;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
+
+namespace EventBackbone.DeadLetters.Tests;
+
+public sealed record OrderPlaced(Guid OrderId, string Failure);
+
+/// <summary>A consumer with two bugs: each failure kind throws from its own line, so they fingerprint apart.</summary>
+public sealed class BuggyOrderConsumer : IConsumer<OrderPlaced>
+{
+    public Task Consume(ConsumeContext<OrderPlaced> context) => context.Message.Failure switch
+    {
+        "null-customer" => throw new InvalidOperationException($"Order {context.Message.OrderId} has no customer"),
+        "bad-total" => throw new FormatException($"Order {context.Message.OrderId} has a total that is not a number"),
+        _ => Task.CompletedTask,
+    };
+}
+
+public sealed class DeadLetterInfrastructure() : BackboneInfrastructure("DeadLetters");
+
+public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
+{
+    private const string SigningKey = "dead-letter-tests-signing-key-of-32-bytes";
+
+    [Fact]
+    public async Task Failed_messages_are_captured_with_their_fault_headers_grouped_by_cause_and_readable_by_operators()
+    {
+        await using var app = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in infrastructure.HostSettings())
+            {
+                builder.UseSetting(key, value);
+            }
+
+            builder.UseSetting("Backbone:RabbitMq:ManagementUrl", infrastructure.Settings.RabbitManagementUrl.ToString());
+            builder.UseSetting("Backbone:DeadLetters:DiscoveryInterval", "00:00:00.500");
+            builder.UseSetting("Backbone:Auth:SigningKeys:0", SigningKey);
+        });
+        // Starts the host, and with it the capture.
+        using var client = app.CreateClient();
+        var bus = await StartBuggyServiceAsync();
+        try
+        {
+            await PublishAndAssertAsync(app, bus);
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+
+    private async Task PublishAndAssertAsync(WebApplicationFactory<Program> app, IBusControl bus)
+    {
+        var failing = new List<OrderPlaced>();
+        for (var i = 0; i < 5; i++)
+        {
+            failing.Add(new OrderPlaced(NewId.NextGuid(), "null-customer"));
+        }
+
+        for (var i = 0; i < 2; i++)
+        {
+            failing.Add(new OrderPlaced(NewId.NextGuid(), "bad-total"));
+        }
+
+        var messageIds = new List<Guid>();
+        foreach (var order in failing.Concat([new OrderPlaced(NewId.NextGuid(), "none")]))
+        {
+            var messageId = NewId.NextGuid();
+            messageIds.Add(messageId);
+            await bus.Publish(order, context => context.MessageId = messageId);
+        }
+
+        var store = infrastructure.Database("DeadLetters");
+        await Eventually.HoldsAsync(
+            async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters") == 7,
+            TimeSpan.FromSeconds(30),
+            () => "The seven failed orders were not all captured.");
+        // Only the failed ones, each under its own MessageId, aimed back at the queue that failed.
+        Assert.Equal(7, await store.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letters WHERE message_id = ANY(@ids) AND target_queue = 'buggy-orders' AND source_queue = 'buggy-orders_error'",
+            ("ids", messageIds.Take(7).ToArray())));
+        // Acknowledged once stored: the error queue is empty (the management API's figures lag by up to 5 s).
+        await Eventually.HoldsAsync(
+            async () => JsonDocument.Parse(await infrastructure.VirtualHost.GetQueueJsonAsync("buggy-orders_error")).RootElement
+                .TryGetProperty("messages", out var count) && count.GetInt32() == 0,
+            TimeSpan.FromSeconds(30),
+            () => "buggy-orders_error still holds messages that were stored.");
+        Assert.Equal("System.InvalidOperationException", await store.ScalarAsync<string>(
+            "SELECT headers->>'MT-Fault-ExceptionType' FROM dead_letters WHERE message_id = @id", ("id", messageIds[0])));
+
+        using var reader = Client(app, "operator", DeadLetterApi.ReadScope);
+        var groups = await reader.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/dead-letters/groups", UriKind.Relative));
+        Assert.Equal([5, 2], groups.EnumerateArray().Select(x => x.GetProperty("count").GetInt32()));
+        Assert.Equal("System.InvalidOperationException", groups[0].GetProperty("exceptionType").GetString());
+        Assert.Equal("System.FormatException", groups[1].GetProperty("exceptionType").GetString());
+
+        var detail = await reader.GetFromJsonAsync<JsonElement>(new Uri($"/api/v1/dead-letters/{messageIds[0]}", UriKind.Relative));
+        Assert.Contains(failing[0].OrderId.ToString(), detail.GetProperty("body").GetString(), StringComparison.Ordinal);
+        Assert.Contains("BuggyOrderConsumer", detail.GetProperty("stackTrace").GetString(), StringComparison.Ordinal);
+        var audit = await reader.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/dead-letters/audit", UriKind.Relative));
+        Assert.Contains(audit.EnumerateArray(), x => x.GetProperty("actor").GetString() == "operator"
+            && x.GetProperty("action").GetString() == "read-body" && x.GetProperty("messageId").GetGuid() == messageIds[0]);
+    }
+
+    [Fact]
+    public async Task Calls_without_a_token_or_without_the_read_scope_are_refused()
+    {
+        await using var app = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in infrastructure.HostSettings())
+            {
+                builder.UseSetting(key, value);
+            }
+
+            builder.UseSetting("Backbone:RabbitMq:ManagementUrl", infrastructure.Settings.RabbitManagementUrl.ToString());
+            builder.UseSetting("Backbone:Auth:SigningKeys:0", SigningKey);
+        });
+        using var anonymous = app.CreateClient();
+        using var underPrivileged = Client(app, "intruder", "dead-letters:replay");
+
+        using var refused = await anonymous.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
+        using var forbidden = await underPrivileged.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+    }
+
+    private async Task<IBusControl> StartBuggyServiceAsync()
+    {
+        var settings = infrastructure.Settings;
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(settings.RabbitHost, (ushort)settings.RabbitPort, infrastructure.VirtualHost.Name, host =>
+            {
+                host.Username(settings.RabbitUsername);
+                host.Password(settings.RabbitPassword);
+            });
+            // No retries: every failure goes straight to buggy-orders_error, as after a real retry budget.
+            cfg.ReceiveEndpoint("buggy-orders", endpoint => endpoint.Consumer<BuggyOrderConsumer>());
+        });
+        await bus.StartAsync();
+        return bus;
+    }
+
+    private static HttpClient Client(WebApplicationFactory<Program> app, string subject, params string[] scopes)
+    {
+        var client = app.CreateClient();
+        var auth = new BackboneAuthSettings("eventbackbone", "eventbackbone-api", null, [new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(SigningKey))]);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevTokens.Mint(auth, subject, scopes, TimeSpan.FromMinutes(5), DateTime.UtcNow));
+        return client;
+    }
+}
