@@ -1,5 +1,6 @@
 using EventBackbone.DeadLetters.Capture;
 using EventBackbone.DeadLetters.Persistence;
+using EventBackbone.DeadLetters.Replay;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.AspNetCore.Builder;
@@ -23,6 +24,7 @@ public static class DeadLettersModule
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton(DeadLetterSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<DeadLetterStore>();
+        builder.Services.AddSingleton<DeadLetterReplayer>();
         builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient);
         builder.Services.AddHostedService<DeadLetterCapture>();
         return builder;
@@ -31,6 +33,7 @@ public static class DeadLettersModule
     public static WebApplication MapDeadLetterEndpoints(this WebApplication app)
     {
         app.MapDeadLetterApi();
+        app.MapDeadLetterActions();
         return app;
     }
 }

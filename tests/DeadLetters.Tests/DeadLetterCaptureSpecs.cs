@@ -14,40 +14,60 @@ namespace EventBackbone.DeadLetters.Tests;
 
 public sealed record OrderPlaced(Guid OrderId, string Failure);
 
-/// <summary>A consumer with two bugs: each failure kind throws from its own line, so they fingerprint apart.</summary>
-public sealed class BuggyOrderConsumer : IConsumer<OrderPlaced>
+/// <summary>What the consumers of the test service did, and whether its bug has been "fixed".</summary>
+public sealed class OrderService
 {
-    public Task Consume(ConsumeContext<OrderPlaced> context) => context.Message.Failure switch
+    public volatile bool BugFixed;
+
+    public System.Collections.Concurrent.ConcurrentQueue<(Guid MessageId, bool HasFaultHeaders)> Processed { get; } = new();
+
+    public System.Collections.Concurrent.ConcurrentQueue<Guid> Audited { get; } = new();
+}
+
+/// <summary>A consumer with two bugs: each failure kind throws from its own line, so they fingerprint apart.</summary>
+public sealed class BuggyOrderConsumer(OrderService service) : IConsumer<OrderPlaced>
+{
+    public Task Consume(ConsumeContext<OrderPlaced> context)
     {
-        "null-customer" => throw new InvalidOperationException($"Order {context.Message.OrderId} has no customer"),
-        "bad-total" => throw new FormatException($"Order {context.Message.OrderId} has a total that is not a number"),
-        _ => Task.CompletedTask,
-    };
+        if (!service.BugFixed)
+        {
+            switch (context.Message.Failure)
+            {
+                case "null-customer":
+                    throw new InvalidOperationException($"Order {context.Message.OrderId} has no customer");
+                case "bad-total":
+                    throw new FormatException($"Order {context.Message.OrderId} has a total that is not a number");
+            }
+        }
+
+        service.Processed.Enqueue((context.MessageId!.Value, context.Headers.Any(x => x.Key.StartsWith("MT-Fault-", StringComparison.Ordinal))));
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Another subscriber of the same message type: a replay must not reach it.</summary>
+public sealed class OrderAuditConsumer(OrderService service) : IConsumer<OrderPlaced>
+{
+    public Task Consume(ConsumeContext<OrderPlaced> context)
+    {
+        service.Audited.Enqueue(context.MessageId!.Value);
+        return Task.CompletedTask;
+    }
 }
 
 public sealed class DeadLetterInfrastructure() : BackboneInfrastructure("DeadLetters");
 
 public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
-    private const string SigningKey = "dead-letter-tests-signing-key-of-32-bytes";
+    internal const string SigningKey = "dead-letter-tests-signing-key-of-32-bytes";
 
     [Fact]
     public async Task Failed_messages_are_captured_with_their_fault_headers_grouped_by_cause_and_readable_by_operators()
     {
-        await using var app = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in infrastructure.HostSettings())
-            {
-                builder.UseSetting(key, value);
-            }
-
-            builder.UseSetting("Backbone:RabbitMq:ManagementUrl", infrastructure.Settings.RabbitManagementUrl.ToString());
-            builder.UseSetting("Backbone:DeadLetters:DiscoveryInterval", "00:00:00.500");
-            builder.UseSetting("Backbone:Auth:SigningKeys:0", SigningKey);
-        });
+        await using var app = StartDeadLetters(infrastructure);
         // Starts the host, and with it the capture.
         using var client = app.CreateClient();
-        var bus = await StartBuggyServiceAsync();
+        var bus = await StartBuggyServiceAsync(infrastructure);
         try
         {
             await PublishAndAssertAsync(app, bus);
@@ -114,16 +134,7 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
     [Fact]
     public async Task Calls_without_a_token_or_without_the_read_scope_are_refused()
     {
-        await using var app = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in infrastructure.HostSettings())
-            {
-                builder.UseSetting(key, value);
-            }
-
-            builder.UseSetting("Backbone:RabbitMq:ManagementUrl", infrastructure.Settings.RabbitManagementUrl.ToString());
-            builder.UseSetting("Backbone:Auth:SigningKeys:0", SigningKey);
-        });
+        await using var app = StartDeadLetters(infrastructure);
         using var anonymous = app.CreateClient();
         using var underPrivileged = Client(app, "intruder", "dead-letters:replay");
 
@@ -134,8 +145,9 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
     }
 
-    private async Task<IBusControl> StartBuggyServiceAsync()
+    internal static async Task<IBusControl> StartBuggyServiceAsync(DeadLetterInfrastructure infrastructure, OrderService? service = null)
     {
+        service ??= new OrderService();
         var settings = infrastructure.Settings;
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
@@ -145,13 +157,27 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
                 host.Password(settings.RabbitPassword);
             });
             // No retries: every failure goes straight to buggy-orders_error, as after a real retry budget.
-            cfg.ReceiveEndpoint("buggy-orders", endpoint => endpoint.Consumer<BuggyOrderConsumer>());
+            cfg.ReceiveEndpoint("buggy-orders", endpoint => endpoint.Consumer(() => new BuggyOrderConsumer(service)));
+            cfg.ReceiveEndpoint("order-audit", endpoint => endpoint.Consumer(() => new OrderAuditConsumer(service)));
         });
         await bus.StartAsync();
         return bus;
     }
 
-    private static HttpClient Client(WebApplicationFactory<Program> app, string subject, params string[] scopes)
+    internal static WebApplicationFactory<Program> StartDeadLetters(DeadLetterInfrastructure infrastructure) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in infrastructure.HostSettings())
+            {
+                builder.UseSetting(key, value);
+            }
+
+            builder.UseSetting("Backbone:RabbitMq:ManagementUrl", infrastructure.Settings.RabbitManagementUrl.ToString());
+            builder.UseSetting("Backbone:DeadLetters:DiscoveryInterval", "00:00:00.500");
+            builder.UseSetting("Backbone:Auth:SigningKeys:0", SigningKey);
+        });
+
+    internal static HttpClient Client(WebApplicationFactory<Program> app, string subject, params string[] scopes)
     {
         var client = app.CreateClient();
         var auth = new BackboneAuthSettings("eventbackbone", "eventbackbone-api", null, [new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(SigningKey))]);

@@ -9,6 +9,8 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
 
     public DbSet<AuditEntry> Audit => Set<AuditEntry>();
 
+    public DbSet<ReplayLedgerEntry> ReplayLedger => Set<ReplayLedgerEntry>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         var letter = modelBuilder.Entity<DeadLetter>();
@@ -36,5 +38,13 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
         audit.Property(x => x.Actor).HasMaxLength(200);
         audit.Property(x => x.Action).HasMaxLength(32);
         audit.HasIndex(x => x.At);
+
+        var ledger = modelBuilder.Entity<ReplayLedgerEntry>();
+        ledger.ToTable("replay_ledger");
+        ledger.HasKey(x => x.Id);
+        ledger.Property(x => x.Id).UseIdentityAlwaysColumn();
+        ledger.Property(x => x.Status).HasMaxLength(16);
+        ledger.Property(x => x.RequestedBy).HasMaxLength(200);
+        ledger.HasIndex(x => new { x.MessageId, x.FailureCount }).IsUnique();
     }
 }

@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EventBackbone.DeadLetters.Replay;
+using EventBackbone.TestInfrastructure;
+using MassTransit;
+
+namespace EventBackbone.DeadLetters.Tests;
+
+/// <summary>Replay after the bug is fixed: exactly once, to the consumer that failed only, whoever asks and how often.</summary>
+public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
+{
+    [Fact]
+    public async Task A_fixed_group_is_replayed_once_to_the_failed_consumer_only_and_concurrent_replays_send_once()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);
+        using var starter = app.CreateClient();
+        var service = new OrderService();
+        var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
+        try
+        {
+            var messageIds = Enumerable.Range(0, 4).Select(_ => NewId.NextGuid()).ToList();
+            foreach (var messageId in messageIds)
+            {
+                await bus.Publish(new OrderPlaced(NewId.NextGuid(), "null-customer"), context => context.MessageId = messageId);
+            }
+
+            var store = infrastructure.Database("DeadLetters");
+            await Eventually.HoldsAsync(
+                async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = ANY(@ids)", ("ids", messageIds.ToArray())) == 4,
+                TimeSpan.FromSeconds(30),
+                () => "The failed orders were not captured.");
+            await Eventually.HoldsAsync(() => Task.FromResult(service.Audited.Count == 4), TimeSpan.FromSeconds(10), () => "The audit subscriber missed originals.");
+            var fingerprint = await store.ScalarAsync<string>("SELECT fingerprint FROM dead_letters WHERE message_id = @id", ("id", messageIds[0]));
+            service.BugFixed = true;
+            using var replayer = DeadLetterCaptureSpecs.Client(app, "operator", DeadLetterActions.ReplayScope);
+
+            // The group minus one, then that one by ten operators at once.
+            var single = messageIds[^1];
+            var group = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative),
+                new { messageIds = messageIds.Take(3).ToArray(), reason = "bug fixed" });
+            var concurrent = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+                replayer.PostAsJsonAsync(new Uri($"/api/v1/dead-letters/{single}/replay", UriKind.Relative), new { reason = "bug fixed" })));
+            var again = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { fingerprint, reason = "twice" });
+
+            Assert.Equal(3, (await group.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("replayed").GetInt32());
+            var outcomes = await Task.WhenAll(concurrent.Select(async r => (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("outcome").GetString()));
+            Assert.Equal(1, outcomes.Count(x => x == "replayed"));
+            Assert.Equal(9, outcomes.Count(x => x == "already-replayed"));
+            // A replayed group is no longer "dead": asking for it again sends nothing.
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, again.StatusCode);
+            await Eventually.HoldsAsync(() => Task.FromResult(service.Processed.Count >= 4), TimeSpan.FromSeconds(15), () => $"Only {service.Processed.Count} replays arrived.");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(messageIds.Order(), service.Processed.Select(x => x.MessageId).Order());
+            Assert.DoesNotContain(service.Processed, x => x.HasFaultHeaders);
+            Assert.Equal(4, service.Audited.Count);
+            Assert.Equal(4, await store.ScalarAsync<long>("SELECT count(*) FROM replay_ledger WHERE status = 'confirmed' AND message_id = ANY(@ids)", ("ids", messageIds.ToArray())));
+            Assert.Equal(4, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'replay' AND actor = 'operator' AND message_id = ANY(@ids)", ("ids", messageIds.ToArray())));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+}
