@@ -3,6 +3,7 @@ using EventBackbone.DeadLetters.Persistence;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -27,6 +28,9 @@ public static class DeadLettersModule
         builder.Services.AddSingleton<DeadLetterReplayer>();
         builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient);
         builder.Services.AddHostedService<DeadLetterCapture>();
+        builder.Services.AddSingleton<ArchiveRetention>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ArchiveRetention>());
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, RefusedCallAudit>();
         return builder;
     }
 

@@ -143,6 +143,37 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
 
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        // Both refusals are on record, with who (as far as known) and what was tried.
+        var store = infrastructure.Database("DeadLetters");
+        Assert.Equal(1, await store.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-401' AND actor = 'anonymous' AND detail = 'GET /api/v1/dead-letters'"));
+        Assert.Equal(1, await store.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-403' AND actor = 'intruder' AND detail = 'GET /api/v1/dead-letters'"));
+    }
+
+    [Fact]
+    public async Task Archived_dead_letters_past_their_retention_are_deleted_and_the_deletion_audited()
+    {
+        await using var app = StartDeadLetters(infrastructure);
+        using var starter = app.CreateClient();
+        var store = infrastructure.Database("DeadLetters");
+        var (expired, recent, stillDead) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        foreach (var (id, status, age) in new[] { (expired, "archived", 40), (recent, "archived", 1), (stillDead, "dead", 40) })
+        {
+            await store.ScalarAsync<int>(
+                """
+                INSERT INTO dead_letters (message_id, source_queue, target_queue, reason, fingerprint, body, headers, first_failed_at, last_failed_at, failure_count, status)
+                VALUES (@id, 'q_error', 'q', 'fault', 'f', '\x7b7d', '{}', now() - make_interval(days => @age), now() - make_interval(days => @age), 1, @status)
+                """,
+                ("id", id), ("age", age), ("status", status));
+        }
+
+        var deleted = await app.Services.GetRequiredService<Capture.ArchiveRetention>().ExpireAsync(CancellationToken.None);
+
+        Assert.Equal(1, deleted);
+        Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", expired)));
+        Assert.Equal(2, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id IN (@a, @b)", ("a", recent), ("b", stillDead)));
+        Assert.Equal(1, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'expire' AND message_id = @id", ("id", expired)));
     }
 
     internal static async Task<IBusControl> StartBuggyServiceAsync(DeadLetterInfrastructure infrastructure, OrderService? service = null)
