@@ -22,6 +22,9 @@ public sealed class OrderService
     public System.Collections.Concurrent.ConcurrentQueue<(Guid MessageId, bool HasFaultHeaders)> Processed { get; } = new();
 
     public System.Collections.Concurrent.ConcurrentQueue<Guid> Audited { get; } = new();
+
+    /// <summary>MT-OriginalMessageId of each processed message that carried one (edited replays).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> OriginalIds { get; } = new();
 }
 
 /// <summary>A consumer with two bugs: each failure kind throws from its own line, so they fingerprint apart.</summary>
@@ -41,6 +44,11 @@ public sealed class BuggyOrderConsumer(OrderService service) : IConsumer<OrderPl
         }
 
         service.Processed.Enqueue((context.MessageId!.Value, context.Headers.Any(x => x.Key.StartsWith("MT-Fault-", StringComparison.Ordinal))));
+        if (context.Headers.Get<string>("MT-OriginalMessageId") is { } original)
+        {
+            service.OriginalIds.Enqueue(original);
+        }
+
         return Task.CompletedTask;
     }
 }
@@ -141,8 +149,14 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
         using var refused = await anonymous.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
         using var forbidden = await underPrivileged.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
 
+        using var editor = Client(app, "editor", "dead-letters:edit");
+        using var disabled = await editor.PostAsJsonAsync(new Uri($"/api/v1/dead-letters/{Guid.NewGuid()}/edit-and-replay", UriKind.Relative), new { message = new { }, reason = "try" });
+
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        // Edit-and-replay is off unless configured.
+        Assert.Equal(HttpStatusCode.Forbidden, disabled.StatusCode);
+        Assert.Contains("edit-and-replay-disabled", await disabled.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         // Both refusals are on record, with who (as far as known) and what was tried.
         var store = infrastructure.Database("DeadLetters");
         Assert.Equal(1, await store.ScalarAsync<long>(
@@ -195,7 +209,7 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
         return bus;
     }
 
-    internal static WebApplicationFactory<Program> StartDeadLetters(DeadLetterInfrastructure infrastructure) =>
+    internal static WebApplicationFactory<Program> StartDeadLetters(DeadLetterInfrastructure infrastructure, bool editAndReplay = false) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             foreach (var (key, value) in infrastructure.HostSettings())
@@ -206,6 +220,7 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
             builder.UseSetting("Backbone:RabbitMq:ManagementUrl", infrastructure.Settings.RabbitManagementUrl.ToString());
             builder.UseSetting("Backbone:DeadLetters:DiscoveryInterval", "00:00:00.500");
             builder.UseSetting("Backbone:Auth:SigningKeys:0", SigningKey);
+            builder.UseSetting("Backbone:DeadLetters:EditAndReplay", editAndReplay ? "true" : "false");
         });
 
     internal static HttpClient Client(WebApplicationFactory<Program> app, string subject, params string[] scopes)

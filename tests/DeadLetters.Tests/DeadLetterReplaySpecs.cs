@@ -62,4 +62,46 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
             await bus.StopAsync();
         }
     }
+
+    [Fact]
+    public async Task An_edited_message_goes_out_as_a_new_message_linked_to_the_original_and_an_invalid_edit_is_refused()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure, editAndReplay: true);
+        using var starter = app.CreateClient();
+        var service = new OrderService();
+        var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
+        try
+        {
+            var original = NewId.NextGuid();
+            var orderId = NewId.NextGuid();
+            await bus.Publish(new OrderPlaced(orderId, "bad-total"), context => context.MessageId = original);
+            var store = infrastructure.Database("DeadLetters");
+            await Eventually.HoldsAsync(
+                async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", original)) == 1,
+                TimeSpan.FromSeconds(30),
+                () => "The failed order was not captured.");
+            using var editor = DeadLetterCaptureSpecs.Client(app, "editor", DeadLetterActions.EditScope);
+            var uri = new Uri($"/api/v1/dead-letters/{original}/edit-and-replay", UriKind.Relative);
+
+            using var wrongType = await editor.PostAsJsonAsync(uri, new { message = new { orderId = "not-a-uuid", failure = "none" }, reason = "typo" });
+            using var missingField = await editor.PostAsJsonAsync(uri, new { message = new { failure = "none" }, reason = "typo" });
+            using var fixedUp = await editor.PostAsJsonAsync(uri, new { message = new { orderId, failure = "none" }, reason = "corrected the total" });
+
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongType.StatusCode);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, missingField.StatusCode);
+            Assert.True(fixedUp.StatusCode == HttpStatusCode.OK, await fixedUp.Content.ReadAsStringAsync());
+            await Eventually.HoldsAsync(() => Task.FromResult(service.Processed.Count == 1), TimeSpan.FromSeconds(15), () => "The edited order never arrived.");
+            var (messageId, hasFaultHeaders) = Assert.Single(service.Processed);
+            Assert.NotEqual(original, messageId);
+            Assert.False(hasFaultHeaders);
+            Assert.Equal(original.ToString(), Assert.Single(service.OriginalIds));
+            Assert.Equal(1, await store.ScalarAsync<long>(
+                "SELECT count(*) FROM dead_letter_audit WHERE action = 'edit-and-replay' AND actor = 'editor' AND message_id = @id AND detail = 'corrected the total'",
+                ("id", original)));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
 }

@@ -7,9 +7,10 @@ namespace EventBackbone.DeadLetters.Capture;
 /// <summary>
 /// <c>Backbone:RabbitMq:ManagementUrl</c> (default <c>http://{Host}:15672</c>): where the error and skipped queues are
 /// found, also those that appear later; <c>Backbone:DeadLetters:DiscoveryInterval</c> (default 10 s): how often to look;
-/// <c>Backbone:DeadLetters:ArchiveRetention</c> (default 30 days): how long archived items are kept.
+/// <c>Backbone:DeadLetters:ArchiveRetention</c> (default 30 days): how long archived items are kept;
+/// <c>Backbone:DeadLetters:EditAndReplay</c> (default false): whether operators may change a message before replaying it.
 /// </summary>
-public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri ManagementUrl, TimeSpan DiscoveryInterval, TimeSpan ArchiveRetention)
+public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri ManagementUrl, TimeSpan DiscoveryInterval, TimeSpan ArchiveRetention, bool EditAndReplay)
 {
     public static DeadLetterSettings Load(IConfiguration configuration)
     {
@@ -19,6 +20,7 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
             backbone.RabbitMq,
             settings.AbsoluteUri("Backbone:RabbitMq:ManagementUrl") ?? new Uri($"http://{backbone.RabbitMq.Host}:15672"),
             settings.Duration("Backbone:DeadLetters:DiscoveryInterval", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
-            settings.Duration("Backbone:DeadLetters:ArchiveRetention", TimeSpan.FromDays(30), TimeSpan.Zero, TimeSpan.FromDays(3650)));
+            settings.Duration("Backbone:DeadLetters:ArchiveRetention", TimeSpan.FromDays(30), TimeSpan.Zero, TimeSpan.FromDays(3650)),
+            string.Equals(settings.Optional("Backbone:DeadLetters:EditAndReplay"), "true", StringComparison.OrdinalIgnoreCase));
     }
 }

@@ -16,6 +16,9 @@ public sealed record ReplayReport(int Replayed, int AlreadyReplayed, int NotFoun
 
 public sealed record ReasonBody(string? Reason);
 
+/// <param name="Message">The corrected message (the contract's fields, not the envelope).</param>
+public sealed record EditRequest(System.Text.Json.JsonElement Message, string? Reason);
+
 /// <summary>What operators do to dead letters, each under its own scope and each audited.</summary>
 public static class DeadLetterActions
 {
@@ -33,6 +36,7 @@ public static class DeadLetterActions
         api.MapPost("/{messageId:guid}/restore", (Guid messageId, ReasonBody? body, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken) =>
             SetStatusAsync(messageId, "archived", "dead", "restore", body?.Reason, context, db, clock, cancellationToken)).RequireScope(EditScope).WithName("RestoreDeadLetter");
         api.MapDelete("/{messageId:guid}", DeleteAsync).RequireScope(DeleteScope).WithName("DeleteDeadLetter");
+        api.MapPost("/{messageId:guid}/edit-and-replay", EditAndReplayAsync).RequireScope(EditScope).WithName("EditAndReplayDeadLetter");
         return endpoints;
     }
 
@@ -83,6 +87,51 @@ public static class DeadLetterActions
         }
 
         return Results.Ok(new ReplayReport(replayed, already, missing, failed));
+    }
+
+    /// <summary>Off unless <c>Backbone:DeadLetters:EditAndReplay</c> is true: changing a message is a power to grant deliberately.</summary>
+    private static async Task<IResult> EditAndReplayAsync(
+        Guid messageId, EditRequest request, HttpContext context, DeadLettersDbContext db, DeadLetterReplayer replayer, Capture.DeadLetterSettings settings, CancellationToken cancellationToken)
+    {
+        if (!settings.EditAndReplay)
+        {
+            return Results.Problem(type: "https://eventbackbone.dev/problems/edit-and-replay-disabled", statusCode: StatusCodes.Status403Forbidden,
+                title: "Edit-and-replay is disabled", detail: "Set Backbone:DeadLetters:EditAndReplay to true to allow it.");
+        }
+
+        var letter = await db.DeadLetters.AsNoTracking().SingleOrDefaultAsync(x => x.MessageId == messageId, cancellationToken);
+        if (letter is null)
+        {
+            return NotFound(messageId);
+        }
+
+        var contract = ContractTypes.Resolve(letter.MessageType);
+        string? problem = contract is null ? $"The message type '{letter.MessageType}' is not a known contract." : null;
+        if (contract is not null)
+        {
+            try
+            {
+                _ = System.Text.Json.JsonSerializer.Deserialize(request.Message, contract, ContractTypes.Strict) ?? throw new System.Text.Json.JsonException("The message is null.");
+            }
+            catch (System.Text.Json.JsonException invalid)
+            {
+                problem = $"The edited message is not a valid {contract.Name}: {invalid.Message}";
+            }
+        }
+
+        if (problem is not null)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["message"] = [problem] }, statusCode: StatusCodes.Status422UnprocessableEntity);
+        }
+
+        var outcome = await replayer.ReplayAsync(messageId, BackboneAuthentication.CallerId(context.User), request.Reason, request.Message, cancellationToken);
+        return outcome switch
+        {
+            ReplayOutcome.Replayed => Results.Ok(new { messageId, outcome = "replayed" }),
+            ReplayOutcome.AlreadyReplayed => Results.Ok(new { messageId, outcome = "already-replayed" }),
+            ReplayOutcome.NotFound => NotFound(messageId),
+            _ => Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Replay failed"),
+        };
     }
 
     private static async Task<IResult> SetStatusAsync(

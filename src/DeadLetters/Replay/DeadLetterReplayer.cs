@@ -30,7 +30,14 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
     private IConnection? _connection;
     private IChannel? _channel;
 
-    public async Task<ReplayOutcome> ReplayAsync(Guid messageId, string actor, string? reason, CancellationToken cancellationToken)
+    public Task<ReplayOutcome> ReplayAsync(Guid messageId, string actor, string? reason, CancellationToken cancellationToken) =>
+        ReplayAsync(messageId, actor, reason, edited: null, cancellationToken);
+
+    /// <param name="edited">
+    /// For edit-and-replay: the corrected message. It goes out as a new message (new MessageId, <c>MT-OriginalMessageId</c>
+    /// naming this one) in the stored envelope, and counts as this failure's replay in the ledger.
+    /// </param>
+    public async Task<ReplayOutcome> ReplayAsync(Guid messageId, string actor, string? reason, JsonElement? edited, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var letter = await LoadAsync(connection, messageId, cancellationToken);
@@ -56,7 +63,7 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
 
         try
         {
-            await PublishAsync(letter, cancellationToken);
+            await PublishAsync(edited is { } message ? Edited(letter, message) : letter, cancellationToken);
         }
         catch (Exception failure) when (failure is PublishException or AlreadyClosedException or OperationInterruptedException)
         {
@@ -70,7 +77,7 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
         await ExecuteAsync(connection, "UPDATE replay_ledger SET status = 'confirmed', confirmed_at = $3 WHERE message_id = $1 AND failure_count = $2",
             cancellationToken, messageId, letter.FailureCount, clock.GetUtcNow());
         await ExecuteAsync(connection, "UPDATE dead_letters SET status = 'replayed' WHERE message_id = $1", cancellationToken, messageId);
-        await AuditAsync(connection, actor, "replay", messageId, reason, cancellationToken);
+        await AuditAsync(connection, actor, edited is null ? "replay" : "edit-and-replay", messageId, reason, cancellationToken);
         return ReplayOutcome.Replayed;
     }
 
@@ -79,6 +86,11 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
     private async Task PublishAsync(StoredLetter letter, CancellationToken cancellationToken)
     {
         var headers = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(letter.Headers) ?? [];
+        if (letter.OriginalMessageId is { } original)
+        {
+            headers["MT-OriginalMessageId"] = JsonSerializer.SerializeToElement(original.ToString());
+        }
+
         var properties = new BasicProperties
         {
             MessageId = letter.MessageId.ToString(),
@@ -191,5 +203,26 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
         _gate.Dispose();
     }
 
-    private sealed record StoredLetter(Guid MessageId, Guid? CorrelationId, string TargetQueue, string? ContentType, byte[] Body, string Headers, int FailureCount);
+    /// <summary>The stored envelope with the edited message and a new message id.</summary>
+    private static StoredLetter Edited(StoredLetter letter, JsonElement message)
+    {
+        var envelope = System.Text.Json.Nodes.JsonNode.Parse(letter.Body)!.AsObject();
+        var newId = Guid.NewGuid();
+        envelope["messageId"] = newId.ToString();
+        envelope["message"] = System.Text.Json.Nodes.JsonNode.Parse(message.GetRawText());
+        // Consumers read the envelope's headers, not the transport's: the link to the original goes in both.
+        if (envelope["headers"] is not System.Text.Json.Nodes.JsonObject headers)
+        {
+            headers = [];
+            envelope["headers"] = headers;
+        }
+
+        headers["MT-OriginalMessageId"] = letter.MessageId.ToString();
+        return letter with { MessageId = newId, OriginalMessageId = letter.MessageId, Body = System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()) };
+    }
+
+    private sealed record StoredLetter(Guid MessageId, Guid? CorrelationId, string TargetQueue, string? ContentType, byte[] Body, string Headers, int FailureCount)
+    {
+        public Guid? OriginalMessageId { get; init; }
+    }
 }
