@@ -9,8 +9,8 @@ using EventBackbone.TestInfrastructure;
 // soon as the welcome arrives) → Completed, through the real Ingestion.Api, Workers and Sagas processes on RabbitMQ and
 // PostgreSQL. Per signup, where the time went: stage by stage, from the client's clock and the saga's history.
 var smoke = args.Contains("--smoke");
-var signups = smoke ? 20 : ReadInt(args, "--signups", 300);
-var concurrency = ReadInt(args, "--concurrency", 16);
+var signups = smoke ? 20 : BenchConsole.ReadInt(args, "--signups", 300);
+var concurrency = BenchConsole.ReadInt(args, "--concurrency", 16);
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, press) =>
 {
@@ -47,7 +47,7 @@ try
     }
 
     Console.WriteLine($"Signups.Bench {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {(smoke ? "smoke" : "full")} run: {signups} signups, "
-        + $"{concurrency} at a time; load average at the start: {LoadAverage()}");
+        + $"{concurrency} at a time; load average at the start: {BenchConsole.LoadAverage()}");
     // Warm-up: JIT and connection pools in every process, charged to nobody.
     await RunAsync(Math.Min(10, signups), concurrency);
     var clock = Stopwatch.StartNew();
@@ -79,7 +79,7 @@ try
     var sagaShare = stages.Where(x => x.Saga).Sum(stage => results.Average(stage.Value)) / meanTotal;
     Console.WriteLine();
     Console.WriteLine($"saga-handled hops (each includes a broker hop, the saga's inbox transaction and its outbox delivery): {sagaShare:P0} of the mean end-to-end time");
-    Console.WriteLine($"load average at the end: {LoadAverage()}");
+    Console.WriteLine($"load average at the end: {BenchConsole.LoadAverage()}");
     return 0;
 
     async Task<List<SignupTimeline>> RunAsync(int count, int parallel)
@@ -208,16 +208,7 @@ static double Percentile(IEnumerable<double> values, int percent)
     return sorted[Math.Clamp((int)Math.Ceiling(percent / 100.0 * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
-static int ReadInt(string[] args, string name, int fallback)
-{
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], CultureInfo.InvariantCulture, out var value) && value > 0
-        ? value
-        : fallback;
-}
 
-static string LoadAverage() =>
-    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
 /// <summary>Milliseconds since the client sent RequestSignup (saga stamps come from its host's clock, same machine).</summary>
 internal sealed record SignupTimeline(double Accepted, double SagaStarted, double AccountSeen, double Welcomed, double VerifySent, double SagaCompleted, double Total);

@@ -11,9 +11,9 @@ if (args.Contains(BareInsertServer.Command))
 }
 
 var smoke = args.Contains("--smoke");
-var duration = TimeSpan.FromSeconds(smoke ? 3 : ReadInt(args, "--seconds", 15));
-var rounds = smoke ? 1 : ReadInt(args, "--rounds", 3);
-var connections = ReadInt(args, "--connections", 32);
+var duration = TimeSpan.FromSeconds(smoke ? 3 : BenchConsole.ReadInt(args, "--seconds", 15));
+var rounds = smoke ? 1 : BenchConsole.ReadInt(args, "--rounds", 3);
+var connections = BenchConsole.ReadInt(args, "--connections", 32);
 if (!Wrk.IsInstalled())
 {
     await Console.Error.WriteLineAsync("wrk is not installed: apt-get install wrk (Debian package 'wrk').");
@@ -99,7 +99,7 @@ try
     var closedLoop = Wrk.WriteScript(Path.Combine(workDirectory.FullName, "closed.lua"), requests, delayMs: null);
 
     Console.WriteLine($"Webhooks.Bench {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {(smoke ? "smoke" : "full")} run: {rounds} round(s) × "
-        + $"{duration.TotalSeconds:0} s per phase, {connections} connections, wrk -t2; load average at the start: {LoadAverage()}");
+        + $"{duration.TotalSeconds:0} s per phase, {connections} connections, wrk -t2; load average at the start: {BenchConsole.LoadAverage()}");
     var results = new List<(string Contender, int Round, WrkResult Peak, WrkResult Paced, double PacedRate)>();
     var succeeded = contenders.ToDictionary(c => c.Name, _ => 0L);
     // Round 0 is a discarded warm-up: JIT, connection pools and table growth are charged to nobody.
@@ -152,7 +152,7 @@ try
 
     Console.WriteLine();
     Console.WriteLine(Table(results, contenders[0].Name));
-    Console.WriteLine($"load average at the end: {LoadAverage()}");
+    Console.WriteLine($"load average at the end: {BenchConsole.LoadAverage()}");
     return broken ? 1 : 0;
 }
 catch (InfrastructureUnavailableException unavailable)
@@ -222,13 +222,4 @@ static string Table(List<(string Contender, int Round, WrkResult Peak, WrkResult
     return text.ToString();
 }
 
-static int ReadInt(string[] args, string name, int fallback)
-{
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], CultureInfo.InvariantCulture, out var value) && value > 0
-        ? value
-        : fallback;
-}
 
-static string LoadAverage() =>
-    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";

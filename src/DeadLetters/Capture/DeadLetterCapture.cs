@@ -36,17 +36,8 @@ public sealed partial class DeadLetterCapture(
         {
             try
             {
-                await using var connection = await new ConnectionFactory
-                {
-                    HostName = settings.RabbitMq.Host,
-                    Port = settings.RabbitMq.Port,
-                    VirtualHost = settings.RabbitMq.VirtualHost,
-                    UserName = settings.RabbitMq.Username,
-                    Password = settings.RabbitMq.Password,
-                    ClientProvidedName = "eventbackbone-dead-letters",
-                    // A reconnect is ours to do (below), with every queue consumed again.
-                    AutomaticRecoveryEnabled = false,
-                }.CreateConnectionAsync(stoppingToken);
+                // A reconnect is ours to do (below), with every queue consumed again.
+                await using var connection = await settings.ConnectAsync("capture", stoppingToken);
                 while (!stoppingToken.IsCancellationRequested && connection.IsOpen)
                 {
                     foreach (var queue in await DeadLetterQueuesAsync(stoppingToken))

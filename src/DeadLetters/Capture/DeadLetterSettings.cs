@@ -23,4 +23,17 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
             settings.Duration("Backbone:DeadLetters:ArchiveRetention", TimeSpan.FromDays(30), TimeSpan.Zero, TimeSpan.FromDays(3650)),
             string.Equals(settings.Optional("Backbone:DeadLetters:EditAndReplay"), "true", StringComparison.OrdinalIgnoreCase));
     }
+
+    /// <summary>A connection of this service's own; recovery is the caller's (it re-declares what it consumes).</summary>
+    public Task<RabbitMQ.Client.IConnection> ConnectAsync(string purpose, CancellationToken cancellationToken) =>
+        new RabbitMQ.Client.ConnectionFactory
+        {
+            HostName = RabbitMq.Host,
+            Port = RabbitMq.Port,
+            VirtualHost = RabbitMq.VirtualHost,
+            UserName = RabbitMq.Username,
+            Password = RabbitMq.Password,
+            ClientProvidedName = $"eventbackbone-dead-letters-{purpose}",
+            AutomaticRecoveryEnabled = false,
+        }.CreateConnectionAsync(cancellationToken);
 }

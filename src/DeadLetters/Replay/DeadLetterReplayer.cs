@@ -127,16 +127,7 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
 
         if (_connection is not { IsOpen: true })
         {
-            _connection = await new ConnectionFactory
-            {
-                HostName = settings.RabbitMq.Host,
-                Port = settings.RabbitMq.Port,
-                VirtualHost = settings.RabbitMq.VirtualHost,
-                UserName = settings.RabbitMq.Username,
-                Password = settings.RabbitMq.Password,
-                ClientProvidedName = "eventbackbone-dead-letter-replay",
-                AutomaticRecoveryEnabled = false,
-            }.CreateConnectionAsync(cancellationToken);
+            _connection = await settings.ConnectAsync("replay", cancellationToken);
         }
 
         // Tracking on: BasicPublishAsync completes only when the broker confirmed (or throws on a nack or a return).
