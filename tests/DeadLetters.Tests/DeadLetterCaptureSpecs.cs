@@ -182,9 +182,9 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
                 ("id", id), ("age", age), ("status", status));
         }
 
-        var deleted = await app.Services.GetRequiredService<Capture.ArchiveRetention>().ExpireAsync(CancellationToken.None);
+        // The hourly background run may take it first (it also runs at start); either way exactly that one goes.
+        await app.Services.GetRequiredService<Capture.ArchiveRetention>().ExpireAsync(CancellationToken.None);
 
-        Assert.Equal(1, deleted);
         Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", expired)));
         Assert.Equal(2, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id IN (@a, @b)", ("a", recent), ("b", stillDead)));
         Assert.Equal(1, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'expire' AND message_id = @id", ("id", expired)));
