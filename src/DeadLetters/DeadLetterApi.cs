@@ -69,8 +69,7 @@ public static class DeadLetterApi
         var letter = await db.DeadLetters.AsNoTracking().SingleOrDefaultAsync(x => x.MessageId == messageId, cancellationToken);
         if (letter is null)
         {
-            return Results.Problem(type: "https://eventbackbone.dev/problems/dead-letter-not-found", statusCode: StatusCodes.Status404NotFound,
-                title: "Dead letter not found", detail: $"No dead letter has message id {messageId}.");
+            return Replay.DeadLetterActions.NotFound(messageId);
         }
 
         // A body may carry personal data: who read which one is on record.

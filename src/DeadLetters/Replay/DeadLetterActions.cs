@@ -174,7 +174,7 @@ public static class DeadLetterActions
         await db.SaveChangesAsync(cancellationToken);
     }
 
-    private static IResult NotFound(Guid messageId) =>
+    internal static IResult NotFound(Guid messageId) =>
         Results.Problem(type: "https://eventbackbone.dev/problems/dead-letter-not-found", statusCode: StatusCodes.Status404NotFound,
             title: "Dead letter not found", detail: $"No dead letter has message id {messageId}.");
 }
