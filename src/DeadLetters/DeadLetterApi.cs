@@ -91,7 +91,7 @@ public static class DeadLetterApi
     private static async Task<IResult> AuditAsync(int? limit, DeadLettersDbContext db, CancellationToken cancellationToken) =>
         Results.Ok(await db.Audit.AsNoTracking().OrderByDescending(x => x.Id).Take(Math.Clamp(limit ?? 100, 1, 1000)).ToListAsync(cancellationToken));
 
-    private static IQueryable<DeadLetter> Filter(
+    internal static IQueryable<DeadLetter> Filter(
         IQueryable<DeadLetter> letters, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q)
     {
         if (queue is not null)

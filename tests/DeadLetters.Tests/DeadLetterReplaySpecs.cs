@@ -49,6 +49,12 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
             Assert.Equal(9, outcomes.Count(x => x == "already-replayed"));
             // A replayed group is no longer "dead": asking for it again sends nothing.
             Assert.Equal(HttpStatusCode.UnprocessableEntity, again.StatusCode);
+            // Nor does a filter that finds them, and an empty filter is refused rather than read as "everything".
+            using var byFilter = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative),
+                new { filter = new { queue = "buggy-orders_error" }, reason = "filter" });
+            using var emptyFilter = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { filter = new { }, reason = "all" });
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, byFilter.StatusCode);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, emptyFilter.StatusCode);
             await Eventually.HoldsAsync(() => Task.FromResult(service.Processed.Count >= 4), TimeSpan.FromSeconds(15), () => $"Only {service.Processed.Count} replays arrived.");
             await Task.Delay(TimeSpan.FromSeconds(1));
             Assert.Equal(messageIds.Order(), service.Processed.Select(x => x.MessageId).Order());
@@ -98,6 +104,44 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
             Assert.Equal(1, await store.ScalarAsync<long>(
                 "SELECT count(*) FROM dead_letter_audit WHERE action = 'edit-and-replay' AND actor = 'editor' AND message_id = @id AND detail = 'corrected the total'",
                 ("id", original)));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_filter_replays_every_dead_message_it_finds()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);
+        using var starter = app.CreateClient();
+        var service = new OrderService();
+        var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
+        try
+        {
+            var ids = new[] { NewId.NextGuid(), NewId.NextGuid() };
+            foreach (var id in ids)
+            {
+                await bus.Publish(new OrderPlaced(NewId.NextGuid(), "null-customer"), context => context.MessageId = id);
+            }
+
+            var store = infrastructure.Database("DeadLetters");
+            await Eventually.HoldsAsync(
+                async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = ANY(@ids)", ("ids", ids)) == 2,
+                TimeSpan.FromSeconds(30),
+                () => "The failed orders were not captured.");
+            service.BugFixed = true;
+            using var replayer = DeadLetterCaptureSpecs.Client(app, "operator", DeadLetterActions.ReplayScope);
+
+            // Both fail with "Order <id> has no customer": free text on the exception message finds each.
+            var first = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative),
+                new { filter = new { exception = "System.InvalidOperationException", q = "has no customer", queue = "buggy-orders_error" }, reason = "fixed" });
+
+            var report = await first.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(report.GetProperty("replayed").GetInt32() >= 2, report.ToString());
+            await Eventually.HoldsAsync(() => Task.FromResult(ids.All(id => service.Processed.Any(x => x.MessageId == id))), TimeSpan.FromSeconds(15),
+                () => "Not every filtered message was replayed.");
         }
         finally
         {

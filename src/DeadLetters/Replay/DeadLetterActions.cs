@@ -8,9 +8,12 @@ using Microsoft.EntityFrameworkCore;
 namespace EventBackbone.DeadLetters.Replay;
 
 /// <param name="MessageIds">A selection; or</param>
-/// <param name="Fingerprint">a whole group (every message of it still dead).</param>
+/// <param name="Fingerprint">a whole group (every message of it still dead); or</param>
+/// <param name="Filter">every dead message the list's filter finds (the same fields as <c>GET /api/v1/dead-letters</c>).</param>
 /// <param name="Reason">Why, for the audit.</param>
-public sealed record ReplayRequest(IReadOnlyList<Guid>? MessageIds, string? Fingerprint, string? Reason);
+public sealed record ReplayRequest(IReadOnlyList<Guid>? MessageIds, string? Fingerprint, ReplayFilter? Filter, string? Reason);
+
+public sealed record ReplayFilter(string? Queue, string? MessageType, string? Exception, DateTimeOffset? From, DateTimeOffset? To, string? Q);
 
 public sealed record ReplayReport(int Replayed, int AlreadyReplayed, int NotFound, int Failed);
 
@@ -61,15 +64,18 @@ public static class DeadLetterActions
         IReadOnlyList<Guid> ids = request switch
         {
             { MessageIds.Count: > 0 } => request.MessageIds,
-            { Fingerprint: { Length: > 0 } fingerprint } => await db.DeadLetters.AsNoTracking()
-                .Where(x => x.Fingerprint == fingerprint && x.Status == "dead").OrderBy(x => x.FirstFailedAt).Select(x => x.MessageId)
-                .ToListAsync(cancellationToken),
+            { Fingerprint: { Length: > 0 } fingerprint } => await DeadIdsAsync(
+                DeadLetterApi.Filter(db.DeadLetters.AsNoTracking(), null, null, null, fingerprint, null, null, null), cancellationToken),
+            // An empty filter would replay everything: that has to be asked for with a field, not by omission.
+            { Filter: { } filter } when filter != new ReplayFilter(null, null, null, null, null, null) => await DeadIdsAsync(
+                DeadLetterApi.Filter(db.DeadLetters.AsNoTracking(), filter.Queue, filter.MessageType, filter.Exception, null, filter.From, filter.To, filter.Q),
+                cancellationToken),
             _ => [],
         };
         if (ids.Count == 0)
         {
             return Results.ValidationProblem(
-                new Dictionary<string, string[]> { ["messageIds"] = ["Name the messages to replay, or a fingerprint."] },
+                new Dictionary<string, string[]> { ["messageIds"] = ["Name the messages to replay, a fingerprint, or a non-empty filter."] },
                 statusCode: StatusCodes.Status422UnprocessableEntity);
         }
 
@@ -133,6 +139,9 @@ public static class DeadLetterActions
             _ => Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Replay failed"),
         };
     }
+
+    private static Task<List<Guid>> DeadIdsAsync(IQueryable<DeadLetter> letters, CancellationToken cancellationToken) =>
+        letters.Where(x => x.Status == "dead").OrderBy(x => x.FirstFailedAt).Select(x => x.MessageId).ToListAsync(cancellationToken);
 
     private static async Task<IResult> SetStatusAsync(
         Guid messageId, string from, string to, string action, string? reason, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken)
