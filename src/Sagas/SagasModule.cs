@@ -1,5 +1,6 @@
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Sagas;
+using EventBackbone.Messaging.Transport;
 using EventBackbone.Sagas.Persistence;
 using EventBackbone.Sagas.Signups;
 using MassTransit;
@@ -26,8 +27,7 @@ public static class SagasModule
         var signups = bus.AddSagaStateMachine<SignupStateMachine, SignupState, SignupStateDefinition>();
         // The registration AddServiceDatabase made tells which store this host has: PostgreSQL, or in embedded mode
         // with no connection string, memory (where xmin, and so the PostgreSQL repository, does not exist).
-        var database = bus.Select(x => x.ImplementationInstance).OfType<ServiceDatabaseRegistration>()
-            .Single(x => x.ContextType == typeof(SagasDbContext));
+        var database = bus.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(SagasDbContext));
         if (database.IsPostgres)
         {
             signups.PostgresRepository<SignupState, SagasDbContext>();

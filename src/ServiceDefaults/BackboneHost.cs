@@ -27,8 +27,7 @@ public static class BackboneHost
                 var tokenArgs = args[(command + 1)..];
                 // Reads the same configuration as the host, so the token fits the key the host will check against.
                 var configuration = WebApplication.CreateBuilder([]).Configuration;
-                var embedded = string.Equals(configuration["Backbone:Transport"], "InMemory", StringComparison.OrdinalIgnoreCase);
-                return DevTokens.Run(tokenArgs, BackboneAuthSettings.Load(configuration, embedded), Console.Out, Console.Error);
+                return DevTokens.Run(tokenArgs, BackboneAuthSettings.Load(configuration, EmbeddedMode.IsOn(configuration)), Console.Out, Console.Error);
             }
 
             var builder = WebApplication.CreateBuilder(args);

@@ -23,7 +23,7 @@ public static class ServiceDefaultsExtensions
     {
         var settings = new SettingsReader(builder.Configuration);
         // Embedded mode is for a person at a terminal; everything else feeds a log pipeline.
-        var defaultFormat = string.Equals(settings.Optional("Backbone:Transport"), "InMemory", StringComparison.OrdinalIgnoreCase)
+        var defaultFormat = EmbeddedMode.IsOn(builder.Configuration)
             ? LogFormat.Text
             : LogFormat.Json;
         var format = settings.Enum("Backbone:Logging:Format", defaultFormat);

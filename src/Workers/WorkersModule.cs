@@ -1,4 +1,5 @@
 using EventBackbone.Messaging.Persistence;
+using EventBackbone.Messaging.Transport;
 using EventBackbone.Workers.Integrations;
 using EventBackbone.Workers.Notifications;
 using EventBackbone.Workers.Persistence;
@@ -32,7 +33,7 @@ public static class WorkersModule
     public static void ConfigureBus(IBusRegistrationConfigurator bus)
     {
         // AddWorkers registered the instance; test harnesses that compose only the bus get every module.
-        var modules = bus.Select(x => x.ImplementationInstance).OfType<WorkerModules>().SingleOrDefault() ?? new WorkerModules(WorkerModule.All);
+        var modules = bus.InstancesOf<WorkerModules>().SingleOrDefault() ?? new WorkerModules(WorkerModule.All);
         if (modules.Has(WorkerModule.Webhooks))
         {
             bus.AddConsumer<WebhookReceivedConsumer, WebhookReceivedConsumerDefinition>();

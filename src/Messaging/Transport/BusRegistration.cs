@@ -25,10 +25,7 @@ public static class BusRegistration
         var settings = BackboneSettings.Load(builder.Configuration);
         builder.Services.AddSingleton(settings);
         var durable = DurableMessagingSettings.Load(builder.Configuration);
-        var databases = builder.Services
-            .Where(x => x.ServiceType == typeof(ServiceDatabaseRegistration))
-            .Select(x => (ServiceDatabaseRegistration)x.ImplementationInstance!)
-            .ToList();
+        var databases = builder.Services.InstancesOf<ServiceDatabaseRegistration>().ToList();
         var postgres = databases.Where(x => x.IsPostgres).ToList();
         if (postgres.Count > 1)
         {

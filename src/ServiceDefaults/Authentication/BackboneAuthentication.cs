@@ -16,8 +16,7 @@ public static class BackboneAuthentication
 
     public static WebApplicationBuilder AddBackboneAuthentication(this WebApplicationBuilder builder)
     {
-        var embedded = string.Equals(new SettingsReader(builder.Configuration).Optional("Backbone:Transport"), "InMemory", StringComparison.OrdinalIgnoreCase);
-        var auth = BackboneAuthSettings.Load(builder.Configuration, embedded);
+        var auth = BackboneAuthSettings.Load(builder.Configuration, EmbeddedMode.IsOn(builder.Configuration));
         builder.Services.AddSingleton(auth);
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
         {
