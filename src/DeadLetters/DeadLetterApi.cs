@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using EventBackbone.DeadLetters.Persistence;
 using EventBackbone.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -21,6 +22,13 @@ public static class DeadLetterApi
 {
     public const string ReadScope = "dead-letters:read";
 
+    /// <summary>One mapping for the list (translated to SQL) and for a single message (compiled once).</summary>
+    private static readonly Expression<Func<DeadLetter, DeadLetterSummary>> Summary = x => new DeadLetterSummary(
+        x.MessageId, x.SourceQueue, x.TargetQueue, x.Reason, x.MessageType, x.ExceptionType,
+        x.ExceptionMessage, x.Fingerprint, x.FailureCount, x.FirstFailedAt, x.LastFailedAt, x.Status);
+
+    private static readonly Func<DeadLetter, DeadLetterSummary> SummaryOf = Summary.Compile();
+
     public static IEndpointRouteBuilder MapDeadLetterApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/v1/dead-letters").RequireScope(ReadScope).WithTags("Dead letters");
@@ -38,8 +46,7 @@ public static class DeadLetterApi
     {
         var letters = Filter(db.DeadLetters.AsNoTracking(), queue, messageType, exception, fingerprint, from, to, q);
         var page = await letters.OrderByDescending(x => x.LastFailedAt).Take(Math.Clamp(limit ?? 100, 1, 500))
-            .Select(x => new DeadLetterSummary(x.MessageId, x.SourceQueue, x.TargetQueue, x.Reason, x.MessageType, x.ExceptionType,
-                x.ExceptionMessage, x.Fingerprint, x.FailureCount, x.FirstFailedAt, x.LastFailedAt, x.Status))
+            .Select(Summary)
             .ToListAsync(cancellationToken);
         return Results.Ok(page);
     }
@@ -82,8 +89,7 @@ public static class DeadLetterApi
         });
         await db.SaveChangesAsync(cancellationToken);
         return Results.Ok(new DeadLetterDetail(
-            new DeadLetterSummary(letter.MessageId, letter.SourceQueue, letter.TargetQueue, letter.Reason, letter.MessageType, letter.ExceptionType,
-                letter.ExceptionMessage, letter.Fingerprint, letter.FailureCount, letter.FirstFailedAt, letter.LastFailedAt, letter.Status),
+            SummaryOf(letter),
             letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType,
             System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers));
     }
