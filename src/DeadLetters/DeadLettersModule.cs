@@ -26,6 +26,8 @@ public static class DeadLettersModule
         builder.Services.AddSingleton(DeadLetterSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<DeadLetterStore>();
         builder.Services.AddSingleton<DeadLetterReplayer>();
+        builder.Services.AddSingleton<ReplayJobRunner>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ReplayJobRunner>());
         builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient);
         builder.Services.AddHostedService<DeadLetterCapture>();
         builder.Services.AddSingleton<ArchiveRetention>();

@@ -41,9 +41,11 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
                 new { messageIds = messageIds.Take(3).ToArray(), reason = "bug fixed" });
             var concurrent = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
                 replayer.PostAsJsonAsync(new Uri($"/api/v1/dead-letters/{single}/replay", UriKind.Relative), new { reason = "bug fixed" })));
+            var job = await CompletedJobAsync(replayer, group);
             var again = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { fingerprint, reason = "twice" });
 
-            Assert.Equal(3, (await group.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("replayed").GetInt32());
+            Assert.Equal(3, job.GetProperty("total").GetInt32());
+            Assert.Equal(3, job.GetProperty("replayed").GetInt32());
             var outcomes = await Task.WhenAll(concurrent.Select(async r => (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("outcome").GetString()));
             Assert.Equal(1, outcomes.Count(x => x == "replayed"));
             Assert.Equal(9, outcomes.Count(x => x == "already-replayed"));
@@ -66,6 +68,25 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
         finally
         {
             await bus.StopAsync();
+        }
+    }
+
+    /// <summary>Follows a replay job's Location until it completes.</summary>
+    internal static async Task<JsonElement> CompletedJobAsync(HttpClient client, HttpResponseMessage accepted)
+    {
+        Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
+        var location = accepted.Headers.Location ?? throw new InvalidOperationException("A replay job has a Location.");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var job = await client.GetFromJsonAsync<JsonElement>(location);
+            if (job.GetProperty("status").GetString() == "completed")
+            {
+                return job;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"The replay job did not complete: {job}");
+            await Task.Delay(100);
         }
     }
 
@@ -138,7 +159,7 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
             var first = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative),
                 new { filter = new { exception = "System.InvalidOperationException", q = "has no customer", queue = "buggy-orders_error" }, reason = "fixed" });
 
-            var report = await first.Content.ReadFromJsonAsync<JsonElement>();
+            var report = await CompletedJobAsync(replayer, first);
             Assert.True(report.GetProperty("replayed").GetInt32() >= 2, report.ToString());
             await Eventually.HoldsAsync(() => Task.FromResult(ids.All(id => service.Processed.Any(x => x.MessageId == id))), TimeSpan.FromSeconds(15),
                 () => "Not every filtered message was replayed.");

@@ -11,6 +11,8 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
 
     public DbSet<ReplayLedgerEntry> ReplayLedger => Set<ReplayLedgerEntry>();
 
+    public DbSet<ReplayJob> ReplayJobs => Set<ReplayJob>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         var letter = modelBuilder.Entity<DeadLetter>();
@@ -46,5 +48,21 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
         ledger.Property(x => x.Status).HasMaxLength(16);
         ledger.Property(x => x.RequestedBy).HasMaxLength(200);
         ledger.HasIndex(x => new { x.MessageId, x.FailureCount }).IsUnique();
+        // In-doubt resolution looks for pending claims only.
+        ledger.HasIndex(x => x.Status).HasFilter("status = 'pending'");
+
+        var job = modelBuilder.Entity<ReplayJob>();
+        job.ToTable("replay_jobs");
+        job.HasKey(x => x.Id);
+        job.Property(x => x.RequestedBy).HasMaxLength(200);
+        job.Property(x => x.Status).HasMaxLength(16);
+        job.HasIndex(x => x.Status).HasFilter("status = 'running'");
+        job.HasMany(x => x.Items).WithOne().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
+
+        var item = modelBuilder.Entity<ReplayJobItem>();
+        item.ToTable("replay_job_items");
+        item.HasKey(x => new { x.JobId, x.MessageId });
+        item.Property(x => x.Outcome).HasMaxLength(16);
+        item.HasIndex(x => new { x.JobId, x.Position });
     }
 }

@@ -21,4 +21,13 @@ public sealed class ReplayLedgerEntry
     public DateTimeOffset RequestedAt { get; set; }
 
     public DateTimeOffset? ConfirmedAt { get; set; }
+
+    /// <summary>
+    /// The replaying process's liveness key: it holds a PostgreSQL advisory lock on it for as long as it lives, so a
+    /// pending claim whose owner's lock is free was left by a crash and can be resolved.
+    /// </summary>
+    public int ClaimedBy { get; set; }
+
+    /// <summary>The replay job that sent it, if any: resuming that job counts it as its own, not as "already replayed".</summary>
+    public Guid? JobId { get; set; }
 }

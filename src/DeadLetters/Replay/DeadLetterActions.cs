@@ -15,8 +15,6 @@ public sealed record ReplayRequest(IReadOnlyList<Guid>? MessageIds, string? Fing
 
 public sealed record ReplayFilter(string? Queue, string? MessageType, string? Exception, DateTimeOffset? From, DateTimeOffset? To, string? Q);
 
-public sealed record ReplayReport(int Replayed, int AlreadyReplayed, int NotFound, int Failed);
-
 public sealed record ReasonBody(string? Reason);
 
 /// <param name="Message">The corrected message (the contract's fields, not the envelope).</param>
@@ -34,6 +32,12 @@ public static class DeadLetterActions
         var api = endpoints.MapGroup("/api/v1/dead-letters").WithTags("Dead letters");
         api.MapPost("/{messageId:guid}/replay", ReplayOneAsync).RequireScope(ReplayScope).WithName("ReplayDeadLetter");
         api.MapPost("/replay", ReplayManyAsync).RequireScope(ReplayScope).WithName("ReplayDeadLetters");
+        api.MapGet("/replays/{jobId:guid}", async (Guid jobId, ReplayJobRunner jobs, CancellationToken cancellationToken) =>
+            await jobs.StatusAsync(jobId, cancellationToken) is { } status ? Results.Ok(status) : JobNotFound(jobId)).RequireScope(ReplayScope).WithName("ReplayJobStatus");
+        api.MapPost("/replays/{jobId:guid}/resume", async (Guid jobId, ReplayJobRunner jobs, CancellationToken cancellationToken) =>
+            await jobs.ResumeAsync(jobId, cancellationToken) is { } status
+                ? Results.Accepted($"/api/v1/dead-letters/replays/{jobId}", status)
+                : JobNotFound(jobId)).RequireScope(ReplayScope).WithName("ResumeReplayJob");
         api.MapPost("/{messageId:guid}/archive", (Guid messageId, ReasonBody? body, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken) =>
             SetStatusAsync(messageId, "dead", "archived", "archive", body?.Reason, context, db, clock, cancellationToken)).RequireScope(EditScope).WithName("ArchiveDeadLetter");
         api.MapPost("/{messageId:guid}/restore", (Guid messageId, ReasonBody? body, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken) =>
@@ -56,43 +60,32 @@ public static class DeadLetterActions
     }
 
     /// <summary>
-    /// A selection or a whole group, one message at a time. Resumable: asking again after a crash replays only what the
-    /// ledger has not confirmed yet.
+    /// A selection, a whole group or a filter, as a background job whose progress is at the returned Location. The
+    /// messages are fixed when it is asked for (oldest failure first); after a crash the job resumes, and the ledger keeps
+    /// what was confirmed from going out twice.
     /// </summary>
-    private static async Task<IResult> ReplayManyAsync(ReplayRequest request, HttpContext context, DeadLettersDbContext db, DeadLetterReplayer replayer, CancellationToken cancellationToken)
+    private static async Task<IResult> ReplayManyAsync(ReplayRequest request, HttpContext context, DeadLettersDbContext db, ReplayJobRunner jobs, CancellationToken cancellationToken)
     {
-        IReadOnlyList<Guid> ids = request switch
+        var (ids, selection) = request switch
         {
-            { MessageIds.Count: > 0 } => request.MessageIds,
-            { Fingerprint: { Length: > 0 } fingerprint } => await DeadIdsAsync(
-                DeadLetterApi.Filter(db.DeadLetters.AsNoTracking(), null, null, null, fingerprint, null, null, null), cancellationToken),
+            { MessageIds.Count: > 0 } => (request.MessageIds, $"{request.MessageIds.Count} selected message(s)"),
+            { Fingerprint: { Length: > 0 } fingerprint } => (await DeadIdsAsync(
+                DeadLetterApi.Filter(db.DeadLetters.AsNoTracking(), null, null, null, fingerprint, null, null, null), cancellationToken), $"group {fingerprint}"),
             // An empty filter would replay everything: that has to be asked for with a field, not by omission.
-            { Filter: { } filter } when filter != new ReplayFilter(null, null, null, null, null, null) => await DeadIdsAsync(
+            { Filter: { } filter } when filter != new ReplayFilter(null, null, null, null, null, null) => (await DeadIdsAsync(
                 DeadLetterApi.Filter(db.DeadLetters.AsNoTracking(), filter.Queue, filter.MessageType, filter.Exception, null, filter.From, filter.To, filter.Q),
-                cancellationToken),
-            _ => [],
+                cancellationToken), $"filter {System.Text.Json.JsonSerializer.Serialize(filter)}"),
+            _ => ((IReadOnlyList<Guid>)[], ""),
         };
         if (ids.Count == 0)
         {
             return Results.ValidationProblem(
-                new Dictionary<string, string[]> { ["messageIds"] = ["Name the messages to replay, a fingerprint, or a non-empty filter."] },
+                new Dictionary<string, string[]> { ["messageIds"] = ["Name the messages to replay, a fingerprint, or a non-empty filter that finds dead messages."] },
                 statusCode: StatusCodes.Status422UnprocessableEntity);
         }
 
-        var actor = BackboneAuthentication.CallerId(context.User);
-        int replayed = 0, already = 0, missing = 0, failed = 0;
-        foreach (var id in ids)
-        {
-            switch (await replayer.ReplayAsync(id, actor, request.Reason, cancellationToken))
-            {
-                case ReplayOutcome.Replayed: replayed++; break;
-                case ReplayOutcome.AlreadyReplayed: already++; break;
-                case ReplayOutcome.NotFound: missing++; break;
-                default: failed++; break;
-            }
-        }
-
-        return Results.Ok(new ReplayReport(replayed, already, missing, failed));
+        var status = await jobs.StartAsync(ids, BackboneAuthentication.CallerId(context.User), request.Reason, selection, cancellationToken);
+        return Results.Accepted($"/api/v1/dead-letters/replays/{status.JobId}", status);
     }
 
     /// <summary>Off unless <c>Backbone:DeadLetters:EditAndReplay</c> is true: changing a message is a power to grant deliberately.</summary>
@@ -130,7 +123,7 @@ public static class DeadLetterActions
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["message"] = [problem] }, statusCode: StatusCodes.Status422UnprocessableEntity);
         }
 
-        var outcome = await replayer.ReplayAsync(messageId, BackboneAuthentication.CallerId(context.User), request.Reason, request.Message, cancellationToken);
+        var outcome = await replayer.ReplayAsync(messageId, BackboneAuthentication.CallerId(context.User), request.Reason, request.Message, jobId: null, cancellationToken);
         return outcome switch
         {
             ReplayOutcome.Replayed => Results.Ok(new { messageId, outcome = "replayed" }),
@@ -140,8 +133,8 @@ public static class DeadLetterActions
         };
     }
 
-    private static Task<List<Guid>> DeadIdsAsync(IQueryable<DeadLetter> letters, CancellationToken cancellationToken) =>
-        letters.Where(x => x.Status == "dead").OrderBy(x => x.FirstFailedAt).Select(x => x.MessageId).ToListAsync(cancellationToken);
+    private static async Task<IReadOnlyList<Guid>> DeadIdsAsync(IQueryable<DeadLetter> letters, CancellationToken cancellationToken) =>
+        await letters.Where(x => x.Status == "dead").OrderBy(x => x.FirstFailedAt).Select(x => x.MessageId).ToListAsync(cancellationToken);
 
     private static async Task<IResult> SetStatusAsync(
         Guid messageId, string from, string to, string action, string? reason, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken)
@@ -182,6 +175,10 @@ public static class DeadLetterActions
         db.Audit.Add(new AuditEntry { At = clock.GetUtcNow(), Actor = BackboneAuthentication.CallerId(context.User), Action = action, MessageId = messageId, Detail = reason });
         await db.SaveChangesAsync(cancellationToken);
     }
+
+    private static IResult JobNotFound(Guid jobId) =>
+        Results.Problem(type: "https://eventbackbone.dev/problems/replay-job-not-found", statusCode: StatusCodes.Status404NotFound,
+            title: "Replay job not found", detail: $"No replay job has id {jobId}.");
 
     internal static IResult NotFound(Guid messageId) =>
         Results.Problem(type: "https://eventbackbone.dev/problems/dead-letter-not-found", statusCode: StatusCodes.Status404NotFound,

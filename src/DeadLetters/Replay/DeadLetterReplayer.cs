@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventBackbone.DeadLetters.Capture;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -21,24 +22,46 @@ public enum ReplayOutcome
 /// would make the message skip its redelivery policy). Published persistent, mandatory and with publisher confirms; the
 /// record is marked replayed only after the broker confirmed. The replay ledger's unique (message, failure count) key
 /// makes a second replay of the same failure a no-op, whoever asks and however often.
+/// <para>
+/// A crash between the broker's confirm and the ledger's commit would leave a claim whose fate is unknown. Each replay
+/// is therefore routed (by a <c>BCC</c> header, in the same publish) to the target queue <em>and</em> to a journal
+/// queue of ours: a claim left pending by a dead process is confirmed if its message is in the journal and released
+/// for another replay if it is not — so a resumed group replay neither resends a confirmed message nor loses one.
+/// </para>
 /// </summary>
-public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSource dataSource, TimeProvider clock) : IAsyncDisposable
+public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<DeadLetterReplayer> logger)
+    : IAsyncDisposable
 {
+    /// <summary>Receives a copy of every replay; drained into the ledger (see <see cref="ResolveInDoubtAsync"/>).</summary>
+    public const string JournalQueue = "dead-letters-replay-journal";
+
+    /// <summary>The advisory-lock class of replayer liveness locks (two-key locks do not overlap one-key ones).</summary>
+    private const int LivenessLockClass = 0x444C;
+
+    /// <summary>A publish that hangs must not hold a claim for ever: it fails, and the claim is released.</summary>
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(15);
+
     private static readonly string[] StrippedHeaderPrefixes = ["MT-Fault-", "MT-Reason", "MT-Redelivery-Count"];
 
+    private readonly int _instance = Random.Shared.Next(1, int.MaxValue);
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _livenessGate = new(1, 1);
+    private readonly HashSet<string> _existingTargets = new(StringComparer.Ordinal);
+    private NpgsqlConnection? _liveness;
     private IConnection? _connection;
     private IChannel? _channel;
 
     public Task<ReplayOutcome> ReplayAsync(Guid messageId, string actor, string? reason, CancellationToken cancellationToken) =>
-        ReplayAsync(messageId, actor, reason, edited: null, cancellationToken);
+        ReplayAsync(messageId, actor, reason, edited: null, jobId: null, cancellationToken);
 
     /// <param name="edited">
     /// For edit-and-replay: the corrected message. It goes out as a new message (new MessageId, <c>MT-OriginalMessageId</c>
     /// naming this one) in the stored envelope, and counts as this failure's replay in the ledger.
     /// </param>
-    public async Task<ReplayOutcome> ReplayAsync(Guid messageId, string actor, string? reason, JsonElement? edited, CancellationToken cancellationToken)
+    /// <param name="jobId">The replay job asking, so that resuming it counts what it sent before a crash as its own.</param>
+    public async Task<ReplayOutcome> ReplayAsync(Guid messageId, string actor, string? reason, JsonElement? edited, Guid? jobId, CancellationToken cancellationToken)
     {
+        await StayAliveAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var letter = await LoadAsync(connection, messageId, cancellationToken);
         if (letter is null)
@@ -46,40 +69,163 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
             return ReplayOutcome.NotFound;
         }
 
-        await using (var claim = new NpgsqlCommand("""
-            INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at)
-            VALUES ($1, $2, 'pending', $3, $4) ON CONFLICT (message_id, failure_count) DO NOTHING
-            """, connection))
+        if (!await ClaimAsync(connection, letter, actor, jobId, cancellationToken))
         {
-            claim.Parameters.Add(new NpgsqlParameter { Value = messageId });
-            claim.Parameters.Add(new NpgsqlParameter { Value = letter.FailureCount });
-            claim.Parameters.Add(new NpgsqlParameter { Value = actor });
-            claim.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() });
-            if (await claim.ExecuteNonQueryAsync(cancellationToken) == 0)
-            {
-                return ReplayOutcome.AlreadyReplayed;
-            }
+            return jobId is not null && await ConfirmedByJobAsync(connection, letter, jobId.Value, cancellationToken)
+                ? ReplayOutcome.Replayed
+                : ReplayOutcome.AlreadyReplayed;
         }
 
         try
         {
-            await PublishAsync(edited is { } message ? Edited(letter, message) : letter, cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(PublishTimeout);
+            await PublishAsync(edited is { } message ? Edited(letter, message) : letter, timeout.Token);
         }
-        catch (Exception failure) when (failure is PublishException or AlreadyClosedException or OperationInterruptedException)
+        catch (Exception failure) when (failure is PublishException or AlreadyClosedException or OperationInterruptedException or OperationCanceledException)
         {
             // Not confirmed, so not sent as far as anyone can tell: free the claim so it can be replayed again.
             await ExecuteAsync(connection, "DELETE FROM replay_ledger WHERE message_id = $1 AND failure_count = $2 AND status = 'pending'",
-                cancellationToken, messageId, letter.FailureCount);
-            await AuditAsync(connection, actor, "replay-failed", messageId, failure.Message, cancellationToken);
+                CancellationToken.None, messageId, letter.FailureCount);
+            await AuditAsync(connection, actor, "replay-failed", messageId, failure.Message, CancellationToken.None);
+            cancellationToken.ThrowIfCancellationRequested();
             return ReplayOutcome.Failed;
         }
 
-        await ExecuteAsync(connection, "UPDATE replay_ledger SET status = 'confirmed', confirmed_at = $3 WHERE message_id = $1 AND failure_count = $2",
-            cancellationToken, messageId, letter.FailureCount, clock.GetUtcNow());
-        await ExecuteAsync(connection, "UPDATE dead_letters SET status = 'replayed' WHERE message_id = $1", cancellationToken, messageId);
-        await AuditAsync(connection, actor, edited is null ? "replay" : "edit-and-replay", messageId, reason, cancellationToken);
+        // One statement, so the ledger, the record's status and the audit cannot disagree after a crash.
+        await ExecuteAsync(connection, """
+            WITH confirmed AS (
+                UPDATE replay_ledger SET status = 'confirmed', confirmed_at = $3 WHERE message_id = $1 AND failure_count = $2),
+            replayed AS (
+                UPDATE dead_letters SET status = 'replayed' WHERE message_id = $1 AND failure_count = $2)
+            INSERT INTO dead_letter_audit (at, actor, action, message_id, detail) VALUES ($3, $4, $5, $1, $6)
+            """,
+            CancellationToken.None, messageId, letter.FailureCount, clock.GetUtcNow(), actor, edited is null ? "replay" : "edit-and-replay", (object?)reason ?? DBNull.Value);
         return ReplayOutcome.Replayed;
     }
+
+    /// <summary>
+    /// Settles the claims that dead replayers left pending: the journal tells which of their messages reached the
+    /// broker (those are confirmed); the rest never did and are released. Also keeps the journal short.
+    /// </summary>
+    public async Task ResolveInDoubtAsync(CancellationToken cancellationToken)
+    {
+        await StayAliveAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // Which owners are dead is decided before the journal is read: a dead owner cannot add to it afterwards.
+        var deadOwners = new List<int>();
+        foreach (var owner in await PendingOwnersAsync(connection, cancellationToken))
+        {
+            if (await ScalarAsync<bool>(connection, "SELECT pg_try_advisory_lock($1, $2)", cancellationToken, LivenessLockClass, owner))
+            {
+                await ScalarAsync<bool>(connection, "SELECT pg_advisory_unlock($1, $2)", cancellationToken, LivenessLockClass, owner);
+                deadOwners.Add(owner);
+            }
+        }
+
+        var journaled = await DrainJournalAsync(connection, cancellationToken);
+        var released = deadOwners.Count == 0
+            ? 0
+            : await ExecuteAsync(connection, "DELETE FROM replay_ledger WHERE status = 'pending' AND claimed_by = ANY($1)",
+                cancellationToken, deadOwners.ToArray());
+        if (deadOwners.Count > 0)
+        {
+            LogInDoubtResolved(logger, deadOwners.Count, journaled, released);
+        }
+    }
+
+    private async Task<int> DrainJournalAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var drained = 0;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var channel = await ChannelAsync(cancellationToken);
+            while (await channel.BasicGetAsync(JournalQueue, autoAck: false, cancellationToken) is { } copy)
+            {
+                var replayOf = copy.BasicProperties.Headers?.TryGetValue("MT-OriginalMessageId", out var original) == true && original is byte[] bytes
+                    ? Guid.Parse(System.Text.Encoding.UTF8.GetString(bytes))
+                    : Guid.Parse(copy.BasicProperties.MessageId!);
+                drained += await ExecuteAsync(connection, """
+                    WITH confirmed AS (
+                        UPDATE replay_ledger SET status = 'confirmed', confirmed_at = $2 WHERE message_id = $1 AND status = 'pending'
+                        RETURNING message_id, failure_count, requested_by),
+                    replayed AS (
+                        UPDATE dead_letters d SET status = 'replayed' FROM confirmed c WHERE d.message_id = c.message_id AND d.failure_count = c.failure_count)
+                    INSERT INTO dead_letter_audit (at, actor, action, message_id, detail)
+                    SELECT $2, requested_by, 'replay', message_id, 'confirmed from the replay journal after an interruption' FROM confirmed
+                    """, cancellationToken, replayOf, clock.GetUtcNow());
+                // Acknowledged after the ledger committed: a crash here leaves the copy for the next drain.
+                await channel.BasicAckAsync(copy.DeliveryTag, multiple: false, cancellationToken);
+            }
+        }
+        catch
+        {
+            _channel = null;
+            throw;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        return drained;
+    }
+
+    private static async Task<List<int>> PendingOwnersAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT DISTINCT claimed_by FROM replay_ledger WHERE status = 'pending'", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var owners = new List<int>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            owners.Add(reader.GetInt32(0));
+        }
+
+        return owners;
+    }
+
+    /// <summary>Holds this process's liveness lock on a connection of its own; taken again if that connection was lost.</summary>
+    private async Task StayAliveAsync(CancellationToken cancellationToken)
+    {
+        if (_liveness is { State: System.Data.ConnectionState.Open })
+        {
+            return;
+        }
+
+        await _livenessGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_liveness is { State: System.Data.ConnectionState.Open })
+            {
+                return;
+            }
+
+            if (_liveness is not null)
+            {
+                await _liveness.DisposeAsync();
+            }
+
+            var liveness = await dataSource.OpenConnectionAsync(cancellationToken);
+            await ScalarAsync<object>(liveness, "SELECT pg_advisory_lock($1, $2)", cancellationToken, LivenessLockClass, _instance);
+            _liveness = liveness;
+        }
+        finally
+        {
+            _livenessGate.Release();
+        }
+    }
+
+    private async Task<bool> ClaimAsync(NpgsqlConnection connection, StoredLetter letter, string actor, Guid? jobId, CancellationToken cancellationToken) =>
+        await ExecuteAsync(connection, """
+            INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at, claimed_by, job_id)
+            VALUES ($1, $2, 'pending', $3, $4, $5, $6) ON CONFLICT (message_id, failure_count) DO NOTHING
+            """, cancellationToken, letter.MessageId, letter.FailureCount, actor, clock.GetUtcNow(), _instance, (object?)jobId ?? DBNull.Value) == 1;
+
+    private static async Task<bool> ConfirmedByJobAsync(NpgsqlConnection connection, StoredLetter letter, Guid jobId, CancellationToken cancellationToken) =>
+        await ScalarAsync<long>(connection,
+            "SELECT count(*) FROM replay_ledger WHERE message_id = $1 AND failure_count = $2 AND job_id = $3 AND status = 'confirmed'",
+            cancellationToken, letter.MessageId, letter.FailureCount, jobId) == 1;
 
     public static bool KeepsHeader(string name) => !StrippedHeaderPrefixes.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal));
 
@@ -99,10 +245,20 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
             Persistent = true,
             Headers = headers.Where(x => KeepsHeader(x.Key)).ToDictionary(x => x.Key, x => HeaderValue(x.Value)),
         };
+        // Routed by the broker, in this one publish, to the journal as well; the broker strips BCC before delivery.
+        properties.Headers["BCC"] = new List<object> { JournalQueue };
         await _gate.WaitAsync(cancellationToken);
         try
         {
             var channel = await ChannelAsync(cancellationToken);
+            if (!_existingTargets.Contains(letter.TargetQueue))
+            {
+                // Mandatory cannot tell a missing target once the journal takes the copy: ask first (a missing queue
+                // closes the channel with 404, which fails this replay).
+                await channel.QueueDeclarePassiveAsync(letter.TargetQueue, cancellationToken);
+                _existingTargets.Add(letter.TargetQueue);
+            }
+
             // Default exchange, routing key = queue name: straight to that one queue.
             await channel.BasicPublishAsync("", letter.TargetQueue, mandatory: true, properties, letter.Body, cancellationToken);
         }
@@ -133,6 +289,8 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
         // Tracking on: BasicPublishAsync completes only when the broker confirmed (or throws on a nack or a return).
         _channel = await _connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+        _existingTargets.Clear();
+        await _channel.QueueDeclareAsync(JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
         return _channel;
     }
 
@@ -164,15 +322,27 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
             : null;
     }
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] values)
+    private static async Task<int> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] values)
     {
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = Command(connection, sql, values);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] values)
+    {
+        await using var command = Command(connection, sql, values);
+        return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, object[] values)
+    {
+        var command = new NpgsqlCommand(sql, connection);
         foreach (var value in values)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = value });
         }
 
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return command;
     }
 
     private Task AuditAsync(NpgsqlConnection connection, string actor, string action, Guid messageId, string? detail, CancellationToken cancellationToken) =>
@@ -191,7 +361,13 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
             await _connection.DisposeAsync();
         }
 
+        if (_liveness is not null)
+        {
+            await _liveness.DisposeAsync();
+        }
+
         _gate.Dispose();
+        _livenessGate.Dispose();
     }
 
     /// <summary>The stored envelope with the edited message and a new message id.</summary>
@@ -211,6 +387,9 @@ public sealed class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSo
         headers["MT-OriginalMessageId"] = letter.MessageId.ToString();
         return letter with { MessageId = newId, OriginalMessageId = letter.MessageId, Body = System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()) };
     }
+
+    [LoggerMessage(LogLevel.Warning, "Resolved replays left in doubt by {Owners} stopped replayer(s): {Confirmed} confirmed from the journal, {Released} released for replay")]
+    private static partial void LogInDoubtResolved(ILogger logger, int owners, int confirmed, int released);
 
     private sealed record StoredLetter(Guid MessageId, Guid? CorrelationId, string TargetQueue, string? ContentType, byte[] Body, string Headers, int FailureCount)
     {

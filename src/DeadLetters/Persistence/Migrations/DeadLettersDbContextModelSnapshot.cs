@@ -175,6 +175,80 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.ToTable("dead_letters", (string)null);
                 });
 
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJob", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("requested_by");
+
+                    b.Property<string>("Selection")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("selection");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_replay_jobs");
+
+                    b.HasIndex("Status")
+                        .HasDatabaseName("ix_replay_jobs_status")
+                        .HasFilter("status = 'running'");
+
+                    b.ToTable("replay_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJobItem", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<Guid>("MessageId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("outcome");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer")
+                        .HasColumnName("position");
+
+                    b.HasKey("JobId", "MessageId")
+                        .HasName("pk_replay_job_items");
+
+                    b.HasIndex("JobId", "Position")
+                        .HasDatabaseName("ix_replay_job_items_job_id_position");
+
+                    b.ToTable("replay_job_items", (string)null);
+                });
+
             modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayLedgerEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -184,6 +258,10 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
 
+                    b.Property<int>("ClaimedBy")
+                        .HasColumnType("integer")
+                        .HasColumnName("claimed_by");
+
                     b.Property<DateTimeOffset?>("ConfirmedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("confirmed_at");
@@ -191,6 +269,10 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.Property<int>("FailureCount")
                         .HasColumnType("integer")
                         .HasColumnName("failure_count");
+
+                    b.Property<Guid?>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
 
                     b.Property<Guid>("MessageId")
                         .HasColumnType("uuid")
@@ -215,11 +297,30 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.HasKey("Id")
                         .HasName("pk_replay_ledger");
 
+                    b.HasIndex("Status")
+                        .HasDatabaseName("ix_replay_ledger_status")
+                        .HasFilter("status = 'pending'");
+
                     b.HasIndex("MessageId", "FailureCount")
                         .IsUnique()
                         .HasDatabaseName("ix_replay_ledger_message_id_failure_count");
 
                     b.ToTable("replay_ledger", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJobItem", b =>
+                {
+                    b.HasOne("EventBackbone.DeadLetters.Persistence.ReplayJob", null)
+                        .WithMany("Items")
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_replay_job_items_replay_jobs_job_id");
+                });
+
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJob", b =>
+                {
+                    b.Navigation("Items");
                 });
 #pragma warning restore 612, 618
         }
