@@ -1,0 +1,167 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EventBackbone.ServiceDefaults.Authentication;
+using EventBackbone.TestInfrastructure;
+using MassTransit;
+using Microsoft.IdentityModel.Tokens;
+using RabbitMQ.Client;
+
+namespace EventBackbone.DeadLetters.Tests;
+
+/// <summary>
+/// The dead-letter service as a real process, SIGKILLed while it captures and again while it replays a group: after a
+/// restart every message is in the store once, and every replay reached the broker — and the consumer — once.
+/// </summary>
+public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
+{
+    private const int Messages = 800;
+    private const string TargetQueue = "buggy-orders";
+
+    [Fact]
+    public async Task Killed_during_capture_and_during_a_group_replay_the_service_loses_nothing_and_duplicates_nothing()
+    {
+        var service = new OrderService();
+        var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
+        var messageIds = Enumerable.Range(0, Messages).Select(_ => NewId.NextGuid()).ToHashSet();
+        await Task.WhenAll(messageIds.Select(id => bus.Publish(new OrderPlaced(NewId.NextGuid(), "null-customer"), context => context.MessageId = id)));
+        await using var broker = await BrokerAsync();
+        await Eventually.HoldsAsync(async () => await DepthAsync(broker, $"{TargetQueue}_error") == Messages, TimeSpan.FromSeconds(60),
+            () => "The failed orders did not all reach the error queue.");
+        // The fixed consumer must not take the replays before the broker has been counted.
+        await bus.StopAsync();
+        var store = infrastructure.Database("DeadLetters");
+
+        // 1. Killed while capturing.
+        var first = StartDeadLetters();
+        await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        await Eventually.HoldsAsync(async () => await CapturedAsync(store) > 0, TimeSpan.FromSeconds(60), () => $"Nothing was captured.\n{first.Logs}");
+        await first.KillAsync();
+        var capturedBeforeKill = await CapturedAsync(store);
+        await using (var second = StartDeadLetters())
+        {
+            await Eventually.HoldsAsync(async () => await CapturedAsync(store) == Messages && await DepthAsync(broker, $"{TargetQueue}_error") == 0,
+                TimeSpan.FromSeconds(60), () => $"Capture did not finish after the restart.\n{second.Logs}");
+        }
+
+        Assert.InRange(capturedBeforeKill, 1, Messages - 1);
+        Assert.Equal(Messages, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = ANY(@ids)", ("ids", messageIds.ToArray())));
+        // A message captured, killed before its ack and captured again is the same failure: it must not count twice.
+        Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE failure_count <> 1"));
+
+        // 2. Killed while replaying the group.
+        var fingerprint = await store.ScalarAsync<string>("SELECT fingerprint FROM dead_letters LIMIT 1");
+        var third = StartDeadLetters();
+        await third.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        using var replayer = Operator(third);
+        using var accepted = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { fingerprint, reason = "bug fixed" });
+        var location = accepted.Headers.Location!;
+        await Eventually.HoldsAsync(async () => (await replayer.GetFromJsonAsync<JsonElement>(location)).GetProperty("replayed").GetInt32() >= 50,
+            TimeSpan.FromSeconds(60), () => $"The group replay did not start.\n{third.Logs}");
+        await third.KillAsync();
+        var sentBeforeKill = await DepthAsync(broker, TargetQueue);
+        await using (var fourth = StartDeadLetters())
+        {
+            await fourth.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+            using var resumed = Operator(fourth);
+            // Resumed on start, without being asked again.
+            var job = await ResumedJobAsync(resumed, location, fourth);
+            Assert.Equal(Messages, job.GetProperty("total").GetInt32());
+            Assert.Equal(Messages, job.GetProperty("replayed").GetInt32());
+        }
+
+        Assert.InRange(sentBeforeKill, 50, Messages - 1);
+        // At the broker: each message once, and only on the queue of the consumer that failed it.
+        Assert.Equal(Messages, await DepthAsync(broker, TargetQueue));
+        Assert.Equal(0, await DepthAsync(broker, "order-audit"));
+        Assert.Equal(Messages, await store.ScalarAsync<long>("SELECT count(*) FROM replay_ledger WHERE status = 'confirmed'"));
+        Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE status <> 'replayed'"));
+
+        // At the consumer: each message once.
+        service.BugFixed = true;
+        var auditedOriginals = service.Audited.Count;
+        bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
+        try
+        {
+            await Eventually.HoldsAsync(() => Task.FromResult(service.Processed.Count >= Messages), TimeSpan.FromSeconds(60),
+                () => $"Only {service.Processed.Count} replays were consumed.");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(Messages, service.Processed.Count);
+            Assert.True(messageIds.SetEquals(service.Processed.Select(x => x.MessageId)));
+            // The other subscriber saw each original once and no replay.
+            Assert.Equal(auditedOriginals, service.Audited.Count);
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+
+    private static async Task<JsonElement> ResumedJobAsync(HttpClient client, Uri location, HostProcess host)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var job = await client.GetFromJsonAsync<JsonElement>(location);
+            if (job.GetProperty("status").GetString() == "completed")
+            {
+                return job;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"The interrupted replay job was not resumed: {job}\n{host.Logs}");
+            await Task.Delay(100);
+        }
+    }
+
+    private HostProcess StartDeadLetters()
+    {
+        var settings = new Dictionary<string, string>(infrastructure.HostSettings())
+        {
+            ["Backbone:RabbitMq:ManagementUrl"] = infrastructure.Settings.RabbitManagementUrl.ToString(),
+            ["Backbone:DeadLetters:DiscoveryInterval"] = "00:00:00.500",
+            ["Backbone:Auth:SigningKeys:0"] = DeadLetterCaptureSpecs.SigningKey,
+        };
+        return HostProcess.Start("DeadLetters", settings);
+    }
+
+    private static HttpClient Operator(HostProcess host)
+    {
+        var client = new HttpClient { BaseAddress = host.BaseAddress };
+        var auth = new BackboneAuthSettings("eventbackbone", "eventbackbone-api", null, [new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(DeadLetterCaptureSpecs.SigningKey))]);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+            "Bearer", DevTokens.Mint(auth, "operator", ["dead-letters:read", "dead-letters:replay"], TimeSpan.FromMinutes(10), DateTime.UtcNow));
+        return client;
+    }
+
+    private static Task<long> CapturedAsync(ScratchDatabase store) => store.ScalarAsync<long>("SELECT count(*) FROM dead_letters");
+
+    private async Task<IConnection> BrokerAsync()
+    {
+        var settings = infrastructure.Settings;
+        return await new ConnectionFactory
+        {
+            HostName = settings.RabbitHost,
+            Port = settings.RabbitPort,
+            VirtualHost = infrastructure.VirtualHost.Name,
+            UserName = settings.RabbitUsername,
+            Password = settings.RabbitPassword,
+        }.CreateConnectionAsync();
+    }
+
+    /// <summary>
+    /// The broker's own count (a passive declare), not the management API's figures that lag by seconds; -1 while the
+    /// queue does not exist (MassTransit declares an error queue at the first fault).
+    /// </summary>
+    private static async Task<long> DepthAsync(IConnection broker, string queue)
+    {
+        await using var channel = await broker.CreateChannelAsync();
+        try
+        {
+            return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException missing) when (missing.ShutdownReason?.ReplyCode == 404)
+        {
+            return -1;
+        }
+    }
+}
