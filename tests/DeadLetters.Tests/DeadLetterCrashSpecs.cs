@@ -33,12 +33,12 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         var store = infrastructure.Database("DeadLetters");
 
         // 1. Killed while capturing.
-        var first = StartDeadLetters();
+        var first = StartDeadLetters(infrastructure);
         await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         await Eventually.HoldsAsync(async () => await CapturedAsync(store) > 0, TimeSpan.FromSeconds(60), () => $"Nothing was captured.\n{first.Logs}");
         await first.KillAsync();
         var capturedBeforeKill = await CapturedAsync(store);
-        await using (var second = StartDeadLetters())
+        await using (var second = StartDeadLetters(infrastructure))
         {
             await Eventually.HoldsAsync(async () => await CapturedAsync(store) == Messages && await DepthAsync(broker, $"{TargetQueue}_error") == 0,
                 TimeSpan.FromSeconds(60), () => $"Capture did not finish after the restart.\n{second.Logs}");
@@ -51,7 +51,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
 
         // 2. Killed while replaying the group.
         var fingerprint = await store.ScalarAsync<string>("SELECT fingerprint FROM dead_letters LIMIT 1");
-        var third = StartDeadLetters();
+        var third = StartDeadLetters(infrastructure);
         await third.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         using var replayer = Operator(third);
         using var accepted = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { fingerprint, reason = "bug fixed" });
@@ -60,7 +60,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
             TimeSpan.FromSeconds(60), () => $"The group replay did not start.\n{third.Logs}");
         await third.KillAsync();
         var sentBeforeKill = await DepthAsync(broker, TargetQueue);
-        await using (var fourth = StartDeadLetters())
+        await using (var fourth = StartDeadLetters(infrastructure))
         {
             await fourth.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
             using var resumed = Operator(fourth);
@@ -113,7 +113,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         }
     }
 
-    private HostProcess StartDeadLetters()
+    internal static HostProcess StartDeadLetters(DeadLetterInfrastructure infrastructure)
     {
         var settings = new Dictionary<string, string>(infrastructure.HostSettings())
         {

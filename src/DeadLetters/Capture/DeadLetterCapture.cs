@@ -28,6 +28,12 @@ public sealed partial class DeadLetterCapture(
     /// <summary>Several messages in flight per queue, so one slow commit does not stall a queue; bounded, so a large queue cannot flood memory.</summary>
     private const ushort Prefetch = 32;
 
+    /// <summary>
+    /// Commits in flight per queue: one at a time, capture would run at one database round trip per message. Each
+    /// message is still acknowledged only after its own commit.
+    /// </summary>
+    private const ushort ConcurrentCommits = 8;
+
     private readonly ConcurrentDictionary<string, IChannel> _consumers = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -70,7 +76,7 @@ public sealed partial class DeadLetterCapture(
 
     private async Task<IChannel> ConsumeAsync(IConnection connection, string queue, CancellationToken stoppingToken)
     {
-        var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+        var channel = await connection.CreateChannelAsync(new CreateChannelOptions(false, false, consumerDispatchConcurrency: ConcurrentCommits), stoppingToken);
         await channel.BasicQosAsync(0, Prefetch, false, stoppingToken);
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += async (_, delivery) =>

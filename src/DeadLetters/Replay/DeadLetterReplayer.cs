@@ -63,13 +63,13 @@ public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, Npgs
     {
         await StayAliveAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var letter = await LoadAsync(connection, messageId, cancellationToken);
+        var (letter, claimed) = await LoadAndClaimAsync(connection, messageId, actor, jobId, cancellationToken);
         if (letter is null)
         {
             return ReplayOutcome.NotFound;
         }
 
-        if (!await ClaimAsync(connection, letter, actor, jobId, cancellationToken))
+        if (!claimed)
         {
             return jobId is not null && await ConfirmedByJobAsync(connection, letter, jobId.Value, cancellationToken)
                 ? ReplayOutcome.Replayed
@@ -92,15 +92,19 @@ public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, Npgs
             return ReplayOutcome.Failed;
         }
 
-        // One statement, so the ledger, the record's status and the audit cannot disagree after a crash.
+        // One statement (one commit), so the ledger, the record's status, the job's progress and the audit cannot
+        // disagree after a crash.
         await ExecuteAsync(connection, """
             WITH confirmed AS (
                 UPDATE replay_ledger SET status = 'confirmed', confirmed_at = $3 WHERE message_id = $1 AND failure_count = $2),
             replayed AS (
-                UPDATE dead_letters SET status = 'replayed' WHERE message_id = $1 AND failure_count = $2)
+                UPDATE dead_letters SET status = 'replayed' WHERE message_id = $1 AND failure_count = $2),
+            progress AS (
+                UPDATE replay_job_items SET outcome = 'replayed' WHERE job_id = $7 AND message_id = $1)
             INSERT INTO dead_letter_audit (at, actor, action, message_id, detail) VALUES ($3, $4, $5, $1, $6)
             """,
-            CancellationToken.None, messageId, letter.FailureCount, clock.GetUtcNow(), actor, edited is null ? "replay" : "edit-and-replay", (object?)reason ?? DBNull.Value);
+            CancellationToken.None, messageId, letter.FailureCount, clock.GetUtcNow(), actor, edited is null ? "replay" : "edit-and-replay",
+            (object?)reason ?? DBNull.Value, (object?)jobId ?? DBNull.Value);
         return ReplayOutcome.Replayed;
     }
 
@@ -149,9 +153,11 @@ public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, Npgs
                 drained += await ExecuteAsync(connection, """
                     WITH confirmed AS (
                         UPDATE replay_ledger SET status = 'confirmed', confirmed_at = $2 WHERE message_id = $1 AND status = 'pending'
-                        RETURNING message_id, failure_count, requested_by),
+                        RETURNING message_id, failure_count, requested_by, job_id),
                     replayed AS (
-                        UPDATE dead_letters d SET status = 'replayed' FROM confirmed c WHERE d.message_id = c.message_id AND d.failure_count = c.failure_count)
+                        UPDATE dead_letters d SET status = 'replayed' FROM confirmed c WHERE d.message_id = c.message_id AND d.failure_count = c.failure_count),
+                    progress AS (
+                        UPDATE replay_job_items i SET outcome = 'replayed' FROM confirmed c WHERE i.job_id = c.job_id AND i.message_id = c.message_id)
                     INSERT INTO dead_letter_audit (at, actor, action, message_id, detail)
                     SELECT $2, requested_by, 'replay', message_id, 'confirmed from the replay journal after an interruption' FROM confirmed
                     """, cancellationToken, replayOf, clock.GetUtcNow());
@@ -215,12 +221,6 @@ public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, Npgs
             _livenessGate.Release();
         }
     }
-
-    private async Task<bool> ClaimAsync(NpgsqlConnection connection, StoredLetter letter, string actor, Guid? jobId, CancellationToken cancellationToken) =>
-        await ExecuteAsync(connection, """
-            INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at, claimed_by, job_id)
-            VALUES ($1, $2, 'pending', $3, $4, $5, $6) ON CONFLICT (message_id, failure_count) DO NOTHING
-            """, cancellationToken, letter.MessageId, letter.FailureCount, actor, clock.GetUtcNow(), _instance, (object?)jobId ?? DBNull.Value) == 1;
 
     private static async Task<bool> ConfirmedByJobAsync(NpgsqlConnection connection, StoredLetter letter, Guid jobId, CancellationToken cancellationToken) =>
         await ScalarAsync<long>(connection,
@@ -304,22 +304,31 @@ public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, Npgs
         _ => value.GetRawText(),
     };
 
-    private static async Task<StoredLetter?> LoadAsync(NpgsqlConnection connection, Guid messageId, CancellationToken cancellationToken)
+    /// <summary>Reads the letter and claims its current failure in the ledger, in one round trip.</summary>
+    private async Task<(StoredLetter? Letter, bool Claimed)> LoadAndClaimAsync(
+        NpgsqlConnection connection, Guid messageId, string actor, Guid? jobId, CancellationToken cancellationToken)
     {
-        await using var load = new NpgsqlCommand(
-            "SELECT correlation_id, target_queue, content_type, body, headers::text, failure_count FROM dead_letters WHERE message_id = $1", connection);
-        load.Parameters.Add(new NpgsqlParameter { Value = messageId });
+        await using var load = Command(connection, """
+            WITH letter AS (
+                SELECT message_id, correlation_id, target_queue, content_type, body, headers::text AS headers, failure_count
+                FROM dead_letters WHERE message_id = $1),
+            claim AS (
+                INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at, claimed_by, job_id)
+                SELECT message_id, failure_count, 'pending', $2, $3, $4, $5 FROM letter
+                ON CONFLICT (message_id, failure_count) DO NOTHING RETURNING message_id)
+            SELECT correlation_id, target_queue, content_type, body, headers, failure_count, EXISTS (SELECT 1 FROM claim) FROM letter
+            """, [messageId, actor, clock.GetUtcNow(), _instance, (object?)jobId ?? DBNull.Value]);
         await using var reader = await load.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
-            ? new StoredLetter(
+            ? (new StoredLetter(
                 messageId,
                 reader.IsDBNull(0) ? null : reader.GetGuid(0),
                 reader.GetString(1),
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.GetFieldValue<byte[]>(3),
                 reader.GetString(4),
-                reader.GetInt32(5))
-            : null;
+                reader.GetInt32(5)), reader.GetBoolean(6))
+            : (null, false);
     }
 
     private static async Task<int> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] values)

@@ -123,6 +123,12 @@ public sealed partial class ReplayJobRunner(
         foreach (var messageId in todo)
         {
             var outcome = await replayer.ReplayAsync(messageId, actor, reason, edited: null, jobId, stoppingToken);
+            if (outcome == ReplayOutcome.Replayed)
+            {
+                // Recorded by the replayer in the same commit as the ledger's confirmation.
+                continue;
+            }
+
             await using var record = dataSource.CreateCommand("UPDATE replay_job_items SET outcome = $3 WHERE job_id = $1 AND message_id = $2");
             record.Parameters.Add(new NpgsqlParameter { Value = jobId });
             record.Parameters.Add(new NpgsqlParameter { Value = messageId });

@@ -1,0 +1,45 @@
+namespace EventBackbone.Cli.Api;
+
+// The dead-letter API's JSON, read with System.Text.Json's web defaults (camelCase). Copied rather than referenced:
+// the tool must build and ship without the server's assemblies, and the JSON is the contract.
+
+public sealed record DeadLetterSummary(
+    Guid MessageId, string? SourceQueue, string? TargetQueue, string? Reason, string? MessageType, string? ExceptionType,
+    string? ExceptionMessage, string? Fingerprint, int FailureCount, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt, string? Status);
+
+public sealed record DeadLetterGroup(
+    string? Fingerprint, string? ExceptionType, string? MessageType, string? SampleExceptionMessage, int Count,
+    DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt);
+
+/// <param name="Headers">The transport headers as the text of a JSON object.</param>
+public sealed record DeadLetterDetail(
+    DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType,
+    string? Body, string? Headers);
+
+public sealed record AuditEntry(long Id, DateTimeOffset At, string? Actor, string? Action, Guid? MessageId, string? Detail);
+
+/// <param name="Outcome"><c>replayed</c> or <c>already-replayed</c>.</param>
+public sealed record ReplayOneResult(Guid MessageId, string? Outcome);
+
+public sealed record StatusChange(Guid MessageId, string? Status);
+
+public sealed record ReasonBody(string? Reason);
+
+public sealed record ReplayFilter(string? Queue, string? MessageType, string? Exception, DateTimeOffset? From, DateTimeOffset? To, string? Q);
+
+public sealed record ReplayRequest(IReadOnlyList<Guid>? MessageIds, string? Fingerprint, ReplayFilter? Filter, string? Reason);
+
+/// <param name="Status"><c>running</c> or <c>completed</c>.</param>
+public sealed record ReplayJob(
+    Guid JobId, string? Status, int Total, int Replayed, int AlreadyReplayed, int NotFound, int Failed,
+    string? RequestedBy, DateTimeOffset? CreatedAt, DateTimeOffset? FinishedAt)
+{
+    public int Done => Replayed + AlreadyReplayed + NotFound + Failed;
+
+    public bool IsFinished => Status == "completed" || FinishedAt is not null;
+
+    public bool HasFailures => Failed > 0 || NotFound > 0;
+}
+
+/// <summary>RFC 9457 problem details; <c>errors</c> is what ASP.NET Core adds for a validation problem.</summary>
+public sealed record Problem(string? Type, string? Title, int? Status, string? Detail, Dictionary<string, string[]>? Errors);

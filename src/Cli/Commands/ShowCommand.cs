@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Text.Json;
+using EventBackbone.Cli.Api;
+using EventBackbone.Cli.Output;
+
+namespace EventBackbone.Cli.Commands;
+
+internal static class ShowCommand
+{
+    public static Command Create(CliContext context, GlobalOptions global)
+    {
+        var messageId = MessageIdArgument();
+        var command = new Command("show", "One dead letter in full: failure, headers and body (the read is audited)");
+        command.Arguments.Add(messageId);
+        command.SetVerbAction(context, global, async (parse, session, cancellationToken) =>
+        {
+            var response = await session.Api.GetAsync($"{DeadLetterApiClient.Root}/{parse.GetValue(messageId)}", cancellationToken);
+            var detail = DeadLetterApiClient.Read<DeadLetterDetail>(response);
+            session.Print(response, () => Print(session.Out, detail));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    public static Argument<Guid> MessageIdArgument() =>
+        new("messageId") { Description = "The dead letter's message id (a GUID)", CustomParser = Parsers.MessageId };
+
+    private static void Print(TextWriter output, DeadLetterDetail detail)
+    {
+        var s = detail.Summary;
+        var fields = new (string Key, string? Value)[]
+        {
+            ("Message id", s.MessageId.ToString()),
+            ("Status", s.Status),
+            ("Message type", s.MessageType),
+            ("Source queue", s.SourceQueue),
+            ("Target queue", s.TargetQueue),
+            ("Reason", s.Reason),
+            ("Exception", s.ExceptionType),
+            ("Exception message", s.ExceptionMessage),
+            ("Fingerprint", s.Fingerprint),
+            ("Failures", s.FailureCount.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("First failed", Cells.Time(s.FirstFailedAt)),
+            ("Last failed", Cells.Time(s.LastFailedAt)),
+            ("Correlation id", detail.CorrelationId?.ToString()),
+            ("Consumer", detail.ConsumerType),
+            ("Host", detail.Host),
+            ("Content type", detail.ContentType),
+        };
+        var width = fields.Max(f => f.Key.Length) + 1;
+        foreach (var (key, value) in fields)
+        {
+            output.WriteLine($"{(key + ":").PadRight(width)} {(string.IsNullOrEmpty(value) ? "-" : value)}");
+        }
+
+        if (!string.IsNullOrWhiteSpace(detail.StackTrace))
+        {
+            output.WriteLine();
+            output.WriteLine("Stack trace:");
+            output.WriteLine(detail.StackTrace.TrimEnd());
+        }
+
+        output.WriteLine();
+        output.WriteLine("Headers:");
+        WriteHeaders(output, detail.Headers);
+        output.WriteLine();
+        output.WriteLine("Body:");
+        output.WriteLine(string.IsNullOrEmpty(detail.Body) ? "(empty)" : JsonOutput.TryPretty(detail.Body) ?? detail.Body);
+    }
+
+    /// <summary>One header a line; headers that are not a JSON object are shown as they are rather than hidden.</summary>
+    private static void WriteHeaders(TextWriter output, string? headers)
+    {
+        if (string.IsNullOrWhiteSpace(headers))
+        {
+            output.WriteLine("  (none)");
+            return;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(headers);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                var any = false;
+                foreach (var header in document.RootElement.EnumerateObject())
+                {
+                    var value = header.Value.ValueKind == JsonValueKind.String ? header.Value.GetString() : header.Value.GetRawText();
+                    output.WriteLine($"  {header.Name}: {value}");
+                    any = true;
+                }
+
+                if (!any)
+                {
+                    output.WriteLine("  (none)");
+                }
+
+                return;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: shown as it is below.
+        }
+
+        output.WriteLine("  " + headers);
+    }
+}
