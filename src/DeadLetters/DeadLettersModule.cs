@@ -25,6 +25,7 @@ public static class DeadLettersModule
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton(DeadLetterSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<DeadLetterStore>();
+        builder.Services.AddSingleton<DeadLetterMetrics>();
         builder.Services.AddSingleton<DeadLetterReplayer>();
         builder.Services.AddSingleton<ReplayJobRunner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReplayJobRunner>());

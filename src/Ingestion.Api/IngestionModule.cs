@@ -39,6 +39,7 @@ public static class IngestionModule
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
         builder.Services.AddSingleton<WebhookGroupCommit>();
+        builder.Services.AddSingleton<WebhookMetrics>();
         builder.Services.AddHostedService(services => services.GetRequiredService<WebhookGroupCommit>());
         builder.Services.AddSingleton(CommandSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<CommandCatalog>();

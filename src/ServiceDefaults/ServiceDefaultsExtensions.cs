@@ -2,6 +2,7 @@ using System.Text.Json;
 using EventBackbone.ServiceDefaults.Authentication;
 using EventBackbone.ServiceDefaults.Http;
 using EventBackbone.ServiceDefaults.Settings;
+using EventBackbone.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +19,7 @@ public static class ServiceDefaultsExtensions
     /// <summary>Health checks with this tag must pass before a host reports ready (database, broker).</summary>
     public const string ReadyTag = "ready";
 
-    /// <summary>Logging, Kestrel limits, problem details, bearer-token checks and health checks, the same for every host.</summary>
+    /// <summary>Logging, traces and metrics, Kestrel limits, problem details, bearer-token checks and health checks, the same for every host.</summary>
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
     {
         var settings = new SettingsReader(builder.Configuration);
@@ -55,6 +56,7 @@ public static class ServiceDefaultsExtensions
         // Every service validates bearer tokens itself, also behind the edge that checked them first.
         builder.AddBackboneAuthentication();
         builder.Services.AddHealthChecks();
+        builder.AddBackboneTelemetry();
         return builder;
     }
 
@@ -70,7 +72,7 @@ public static class ServiceDefaultsExtensions
         app.UseSerilogRequestLogging(options =>
             // Probes every few seconds would drown the lines an on-call engineer is looking for.
             options.GetLevel = (context, _, exception) =>
-                exception is null && context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal)
+                exception is null && (context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal) || context.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal))
                     ? LogEventLevel.Verbose
                     : LogEventLevel.Information);
         app.UseAuthentication();
@@ -86,6 +88,7 @@ public static class ServiceDefaultsExtensions
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = WriteHealthReport,
         });
+        app.MapBackboneTelemetry();
         return app;
     }
 

@@ -125,6 +125,20 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
         Assert.Equal("System.InvalidOperationException", await store.ScalarAsync<string>(
             "SELECT headers->>'MT-Fault-ExceptionType' FROM dead_letters WHERE message_id = @id", ("id", messageIds[0])));
 
+        // For the on-call dashboards: captured and waiting, by queue (the gauge is refreshed each discovery round).
+        using var scraper = app.CreateClient();
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                var metrics = await scraper.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+                return metrics.Split('\n').Any(line => line.StartsWith("backbone_dead_letters_captured_total{", StringComparison.Ordinal)
+                        && line.Contains("queue=\"buggy-orders_error\"", StringComparison.Ordinal) && line.EndsWith(" 7", StringComparison.Ordinal))
+                    && metrics.Split('\n').Any(line => line.StartsWith("backbone_dead_letters_waiting{", StringComparison.Ordinal)
+                        && line.Contains("queue=\"buggy-orders_error\"", StringComparison.Ordinal) && line.EndsWith(" 7", StringComparison.Ordinal));
+            },
+            TimeSpan.FromSeconds(15),
+            () => "The dead-letter metrics do not show the seven captured messages.");
+
         using var reader = Client(app, "operator", DeadLetterApi.ReadScope);
         var groups = await reader.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/dead-letters/groups", UriKind.Relative));
         Assert.Equal([5, 2], groups.EnumerateArray().Select(x => x.GetProperty("count").GetInt32()));

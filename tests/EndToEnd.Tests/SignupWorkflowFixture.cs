@@ -11,6 +11,9 @@ namespace EventBackbone.EndToEnd.Tests;
 /// </summary>
 public sealed class SignupWorkflowFixture : BackboneInfrastructure
 {
+    /// <summary>A webhook secret: the log specs look for it (and for the signatures made with it) in every host's output.</summary>
+    public const string GitHubSecret = "end-to-end-github-secret-never-logged";
+
     public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(4);
     private const string SigningKey = "end-to-end-signing-key-of-at-least-32-bytes";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
@@ -18,6 +21,9 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
     private Dictionary<string, string> _settings = [];
 
     public HostProcess Provider { get; private set; } = null!;
+
+    /// <summary>Every host exports its spans here, as it would to a real collector.</summary>
+    public OtlpCollector Collector { get; } = new();
 
     public HostProcess Api { get; private set; } = null!;
 
@@ -45,7 +51,14 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
             ["Backbone:Notifications:RedeliveryDelays:0"] = "00:00:01",
             ["Backbone:Notifications:RedeliveryDelays:1"] = "00:00:05",
             ["Backbone:Notifications:RedeliveryDelays:2"] = "00:00:20",
+            ["Backbone:Ingestion:Sources:github:Scheme"] = "GitHub",
+            ["Backbone:Ingestion:Sources:github:Secrets:0"] = GitHubSecret,
         };
+        foreach (var (key, value) in Collector.HostSettings())
+        {
+            _settings[key] = value;
+        }
+
         Workers = HostProcess.Start("Workers", _settings);
         Sagas = HostProcess.Start("Sagas", _settings);
         Api = HostProcess.Start("Ingestion.Api", _settings);
@@ -85,6 +98,19 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
         return [.. delivered.EnumerateArray()
             .Where(x => x.GetProperty("recipient").GetString() == recipient)
             .Select(x => x.GetProperty("template").GetString()!)];
+    }
+
+    /// <summary>A signed GitHub push webhook; answers the API's response.</summary>
+    public async Task<HttpResponseMessage> PostGitHubWebhookAsync(string body, string? signature = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Hub-Signature-256", signature ?? WebhookSigning.Sha256Header(GitHubSecret, body));
+        request.Headers.Add("X-GitHub-Event", "push");
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        return await Api.Client.SendAsync(request);
     }
 
     public async Task<Guid> RequestSignupAsync(string email)
@@ -130,6 +156,7 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
             }
         }
 
+        await Collector.DisposeAsync();
         await base.DisposeAsync();
     }
 }

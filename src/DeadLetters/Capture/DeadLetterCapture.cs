@@ -19,6 +19,7 @@ namespace EventBackbone.DeadLetters.Capture;
 public sealed partial class DeadLetterCapture(
     DeadLetterSettings settings,
     DeadLetterStore store,
+    DeadLetterMetrics metrics,
     IHttpClientFactory httpClients,
     TimeProvider clock,
     ILogger<DeadLetterCapture> logger) : BackgroundService
@@ -55,6 +56,7 @@ public sealed partial class DeadLetterCapture(
                         }
                     }
 
+                    metrics.Waiting(await store.WaitingByQueueAsync(stoppingToken));
                     await Task.Delay(settings.DiscoveryInterval, clock, stoppingToken);
                 }
             }
@@ -85,6 +87,7 @@ public sealed partial class DeadLetterCapture(
             {
                 var captured = CapturedMessage.From(queue, delivery.BasicProperties, delivery.Body, clock.GetUtcNow());
                 await store.UpsertAsync(captured, stoppingToken);
+                metrics.Captured(queue);
                 await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, stoppingToken);
             }
             catch (Exception failure) when (!stoppingToken.IsCancellationRequested)
@@ -152,5 +155,18 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         }
 
         await upsert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<Dictionary<string, long>> WaitingByQueueAsync(CancellationToken cancellationToken)
+    {
+        await using var count = dataSource.CreateCommand("SELECT source_queue, count(*) FROM dead_letters WHERE status = 'dead' GROUP BY source_queue");
+        await using var reader = await count.ExecuteReaderAsync(cancellationToken);
+        var waiting = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            waiting[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return waiting;
     }
 }

@@ -29,7 +29,8 @@ public enum ReplayOutcome
 /// for another replay if it is not — so a resumed group replay neither resends a confirmed message nor loses one.
 /// </para>
 /// </summary>
-public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<DeadLetterReplayer> logger)
+public sealed partial class DeadLetterReplayer(
+    DeadLetterSettings settings, NpgsqlDataSource dataSource, DeadLetterMetrics metrics, TimeProvider clock, ILogger<DeadLetterReplayer> logger)
     : IAsyncDisposable
 {
     /// <summary>Receives a copy of every replay; drained into the ledger (see <see cref="ResolveInDoubtAsync"/>).</summary>
@@ -105,6 +106,7 @@ public sealed partial class DeadLetterReplayer(DeadLetterSettings settings, Npgs
             """,
             CancellationToken.None, messageId, letter.FailureCount, clock.GetUtcNow(), actor, edited is null ? "replay" : "edit-and-replay",
             (object?)reason ?? DBNull.Value, (object?)jobId ?? DBNull.Value);
+        metrics.Replayed(letter.TargetQueue);
         return ReplayOutcome.Replayed;
     }
 

@@ -43,16 +43,19 @@ public static partial class WebhookEndpoints
         WebhookGroupCommit acceptance,
         TimeProvider clock,
         IDiagnosticContext diagnostics,
+        WebhookMetrics metrics,
         CancellationToken cancellationToken)
     {
         if (!SourceName().IsMatch(source) || !settings.Sources.TryGetValue(source, out var configured))
         {
+            metrics.Rejected("unknown", "unknown-source");
             return ProblemTypes.Problem(ProblemTypes.UnknownSource, StatusCodes.Status404NotFound,
                 "Unknown webhook source", $"No webhook source is named '{source}'.");
         }
 
         if (!MediaTypes.IsJson(request.ContentType))
         {
+            metrics.Rejected(source, "unsupported-media-type");
             return ProblemTypes.Problem(ProblemTypes.UnsupportedMediaType, StatusCodes.Status415UnsupportedMediaType,
                 "Unsupported media type", "Webhooks are accepted as application/json.");
         }
@@ -60,6 +63,7 @@ public static partial class WebhookEndpoints
         var body = await RequestBody.ReadBoundedAsync(request, configured.MaxBodyBytes, cancellationToken);
         if (body is null)
         {
+            metrics.Rejected(source, "body-too-large");
             return ProblemTypes.Problem(ProblemTypes.BodyTooLarge, StatusCodes.Status413PayloadTooLarge,
                 "Body too large", $"The body exceeds this source's limit of {configured.MaxBodyBytes} bytes.");
         }
@@ -73,6 +77,7 @@ public static partial class WebhookEndpoints
         if (!verification.IsValid)
         {
             // Only "signature" or "timestamp": never which part of the signature failed.
+            metrics.Rejected(source, verification.Failure == SignatureFailure.Timestamp ? "timestamp" : "signature");
             return verification.Failure == SignatureFailure.Timestamp
                 ? ProblemTypes.Problem(ProblemTypes.TimestampOutOfTolerance, StatusCodes.Status401Unauthorized,
                     "Timestamp out of tolerance", "The webhook's timestamp is too far from the current time.")
@@ -82,6 +87,7 @@ public static partial class WebhookEndpoints
 
         if (!IsWellFormedJson(body))
         {
+            metrics.Rejected(source, "malformed-body");
             return ProblemTypes.Problem(ProblemTypes.MalformedBody, StatusCodes.Status400BadRequest,
                 "Malformed body", "The body is not well-formed UTF-8 JSON.");
         }
@@ -93,6 +99,7 @@ public static partial class WebhookEndpoints
         // One request log line per webhook carries its event id and source (and is the only "accepted" line).
         diagnostics.Set("EventId", eventId);
         diagnostics.Set("Source", source);
+        metrics.Accepted(source, duplicate);
         var location = $"/api/v1/events/{eventId}";
         // A repeat of an accepted delivery is a success for the sender (so it stops retrying), with the original id.
         return duplicate

@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
@@ -40,6 +41,9 @@ public static class WebhookRateLimiting
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                var limited = context.HttpContext.GetRouteValue("source") as string ?? "";
+                context.HttpContext.RequestServices.GetRequiredService<WebhookMetrics>()
+                    .Rejected(settings.Sources.ContainsKey(limited) ? limited : "unknown", "rate-limited");
                 await ProblemTypes.Problem(ProblemTypes.RateLimited, StatusCodes.Status429TooManyRequests,
                         "Too many requests", $"This source's rate limit is exceeded; retry after {seconds} s.")
                     .ExecuteAsync(context.HttpContext);

@@ -50,7 +50,7 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
         if (!state.Delivered)
         {
             // Consumed and committed before, but its messages never reached the broker (crash after commit).
-            await DeliverStoredAsync(context, db, messageId, cancellationToken);
+            await DeliverStoredAsync(context, db, messageId, metrics, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         else
@@ -95,18 +95,18 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
 
         if (outgoing.Count > 0)
         {
-            await SendAsync(context, outgoing, cancellationToken);
+            await SendAsync(context, outgoing, scope.GetService<MessagingMetrics>(), cancellationToken);
             await MarkDeliveredAsync(db, messageId, cancellationToken);
         }
     }
 
-    private async Task DeliverStoredAsync(ConsumeContext context, TDbContext db, Guid messageId, CancellationToken cancellationToken)
+    private async Task DeliverStoredAsync(ConsumeContext context, TDbContext db, Guid messageId, MessagingMetrics metrics, CancellationToken cancellationToken)
     {
         var stored = await db.Set<OutboxMessage>().AsNoTracking()
             .Where(x => x.InboxMessageId == messageId && x.InboxConsumerId == options.ConsumerId)
             .OrderBy(x => x.SequenceNumber)
             .ToListAsync(cancellationToken);
-        await SendAsync(context, stored, cancellationToken);
+        await SendAsync(context, stored, metrics, cancellationToken);
         await MarkDeliveredAsync(db, messageId, cancellationToken);
     }
 
@@ -118,11 +118,13 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
             """, cancellationToken);
 
     /// <summary>In order, through the original context: sending through the inbox context would capture them again.</summary>
-    private static async Task SendAsync(ConsumeContext context, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    private static async Task SendAsync(ConsumeContext context, IReadOnlyList<OutboxMessage> messages, MessagingMetrics metrics, CancellationToken cancellationToken)
     {
         foreach (var message in messages)
         {
             await StoredMessageSender.SendAsync(context, message, cancellationToken);
+            // Counted with the delivery service's: "delivered" means every outbox message that reached the broker.
+            metrics.Delivered.Add(1);
         }
     }
 
