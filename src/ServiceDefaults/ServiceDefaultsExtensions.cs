@@ -35,7 +35,9 @@ public static class ServiceDefaultsExtensions
                 .MinimumLevel.Information()
                 .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
                 .MinimumLevel.Override("Microsoft.EntityFrameworkCore", LogEventLevel.Warning)
-                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Warning)
+                // A failing check is answered to the probe with its reason (/health/ready); logged as well, every probe
+                // during an outage (or while a host starts) would add an error line — a storm that buries the cause.
+                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Fatal)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", builder.Environment.ApplicationName);
             if (format == LogFormat.Json)
@@ -57,6 +59,10 @@ public static class ServiceDefaultsExtensions
         builder.AddBackboneAuthentication();
         builder.Services.AddHealthChecks();
         builder.AddBackboneTelemetry();
+        // SIGTERM: stop taking work, let in-flight requests and messages finish, then exit 0 — bounded, so a stuck
+        // consumer cannot hold a rolling deployment for ever (Kubernetes' grace period must be a little longer).
+        var shutdownTimeout = settings.Duration("Backbone:ShutdownTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(options => options.ShutdownTimeout = shutdownTimeout);
         return builder;
     }
 

@@ -176,6 +176,13 @@ public sealed partial class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM, as an orchestrator stops a host: answers its exit code once it has stopped by itself.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        _ = Kill(_process.Id, Sigterm);
+        return await WaitForExitAsync(timeout);
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
