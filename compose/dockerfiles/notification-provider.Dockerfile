@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# The notification provider stub, for development and tests (tests/NotificationProvider.Stub), built from the repository root:
+#   docker build -f compose/dockerfiles/notification-provider.Dockerfile -t eventbackbone/notification-provider .
+# notification-provider.Dockerfile.dockerignore beside this file keeps bin/ and obj/ of a local build out of the context.
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
+
+FROM ${SDK_IMAGE} AS build
+WORKDIR /repo
+# The settings every project inherits (SDK pin, warnings as errors, analyzers and their severities, exact package pins):
+# without them the image would be built differently from what CI checks.
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+# Project files alone first, so the restore layer is reused until a project file or a package pin changes.
+COPY tests/NotificationProvider.Stub/NotificationProvider.Stub.csproj tests/NotificationProvider.Stub/
+RUN dotnet restore tests/NotificationProvider.Stub/NotificationProvider.Stub.csproj
+COPY tests/NotificationProvider.Stub/ tests/NotificationProvider.Stub/
+RUN dotnet publish tests/NotificationProvider.Stub/NotificationProvider.Stub.csproj -c Release --no-restore -o /app
+
+FROM ${RUNTIME_IMAGE} AS runtime
+# curl for the container health check only (the compose file probes /health/ready with it); the base image has none.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends curl \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app ./
+# The image's unprivileged user (numeric, so Kubernetes' runAsNonRoot can verify it).
+USER $APP_UID
+EXPOSE 5090
+ENTRYPOINT ["dotnet", "EventBackbone.NotificationProvider.Stub.dll"]
