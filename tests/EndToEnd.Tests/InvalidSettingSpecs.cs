@@ -14,6 +14,8 @@ public sealed class InvalidSettingSpecs
         { "Workers", "ConnectionStrings:Workers", "Host=127.0.0.1;Colour=blue", "Invalid setting ConnectionStrings:Workers: is not a PostgreSQL connection string" },
         { "Ingestion.Api", "Backbone:Ingestion:MaxBodyBytes", "-1", "Invalid setting Backbone:Ingestion:MaxBodyBytes: '-1' is not a whole number from 1 to 67108864." },
         { "Sagas", "Backbone:Logging:Format", "Xml", "Invalid setting Backbone:Logging:Format: 'Xml' is not one of Text, Json." },
+        { "Workers", "Backbone:RabbitMq:QuorumQueues", "yes", "Invalid setting Backbone:RabbitMq:QuorumQueues: 'yes' is not true or false." },
+        { "Sagas", "Backbone:ShutdownTimeout", "forever", "Invalid setting Backbone:ShutdownTimeout:" },
     };
 
     [Theory]

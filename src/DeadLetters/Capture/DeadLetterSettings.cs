@@ -21,7 +21,7 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
             settings.AbsoluteUri("Backbone:RabbitMq:ManagementUrl") ?? new Uri($"http://{backbone.RabbitMq.Host}:15672"),
             settings.Duration("Backbone:DeadLetters:DiscoveryInterval", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             settings.Duration("Backbone:DeadLetters:ArchiveRetention", TimeSpan.FromDays(30), TimeSpan.Zero, TimeSpan.FromDays(3650)),
-            string.Equals(settings.Optional("Backbone:DeadLetters:EditAndReplay"), "true", StringComparison.OrdinalIgnoreCase));
+            settings.Bool("Backbone:DeadLetters:EditAndReplay", false));
     }
 
     /// <summary>A connection of this service's own; recovery is the caller's (it re-declares what it consumes).</summary>

@@ -5,6 +5,13 @@ namespace EventBackbone.Messaging.Transport;
 
 public sealed record RabbitMqSettings(string Host, int Port, string VirtualHost, string Username, string Password)
 {
+    /// <summary>
+    /// <c>Backbone:RabbitMq:QuorumQueues</c>: declare every receive endpoint's queue as a quorum queue (replicated, for a
+    /// broker cluster). Off by default: a single-node broker gains nothing, and a queue's type cannot change once
+    /// declared — switching an existing deployment means new queues, not a restart.
+    /// </summary>
+    public bool QuorumQueues { get; init; }
+
     public Uri AmqpUri => new($"amqp://{Host}:{Port}/{Uri.EscapeDataString(VirtualHost.TrimStart('/'))}");
 }
 
@@ -25,7 +32,10 @@ public sealed record BackboneSettings(TransportKind Transport, RabbitMqSettings 
             settings.Int("Backbone:RabbitMq:Port", 5672, 1, 65535),
             settings.String("Backbone:RabbitMq:VirtualHost", "/"),
             settings.String("Backbone:RabbitMq:Username", "guest"),
-            settings.String("Backbone:RabbitMq:Password", "guest"));
+            settings.String("Backbone:RabbitMq:Password", "guest"))
+        {
+            QuorumQueues = settings.Bool("Backbone:RabbitMq:QuorumQueues", false),
+        };
         return new BackboneSettings(transport, rabbit);
     }
 }

@@ -72,6 +72,17 @@ public static class BusRegistration
                     });
                     break;
                 case TransportKind.RabbitMq:
+                    if (settings.RabbitMq.QuorumQueues)
+                    {
+                        bus.AddConfigureEndpointsCallback((_, _, endpoint) =>
+                        {
+                            if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbitEndpoint)
+                            {
+                                rabbitEndpoint.SetQuorumQueue();
+                            }
+                        });
+                    }
+
                     bus.UsingRabbitMq((context, cfg) =>
                     {
                         var rabbit = settings.RabbitMq;

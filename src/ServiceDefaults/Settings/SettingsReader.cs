@@ -38,6 +38,18 @@ public sealed class SettingsReader(IConfiguration configuration)
         where TEnum : struct, Enum =>
         Optional(key) is null ? defaultValue : Enum<TEnum>(key);
 
+    /// <summary><c>true</c> or <c>false</c>; anything else stops the host, so a "yes" is not silently read as off.</summary>
+    public bool Bool(string key, bool defaultValue)
+    {
+        var raw = Optional(key);
+        if (raw is null)
+        {
+            return defaultValue;
+        }
+
+        return bool.TryParse(raw, out var value) ? value : throw new InvalidSettingException(key, $"'{raw}' is not true or false.");
+    }
+
     public int Int(string key, int defaultValue, int min, int max)
     {
         var raw = Optional(key);
