@@ -15,7 +15,7 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
     public const string GitHubSecret = "end-to-end-github-secret-never-logged";
 
     public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(4);
-    private const string SigningKey = "end-to-end-signing-key-of-at-least-32-bytes";
+    public const string SigningKey = "end-to-end-signing-key-of-at-least-32-bytes";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private Dictionary<string, string> _settings = [];

@@ -4,6 +4,7 @@ using EventBackbone.Messaging.Persistence;
 using EventBackbone.ServiceDefaults;
 using EventBackbone.ServiceDefaults.Settings;
 using MassTransit;
+using MassTransit.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -50,6 +51,10 @@ public static class BusRegistration
             {
                 module(bus);
             }
+
+            bus.AddConfigureEndpointsCallback((context, _, endpoint) => endpoint.AddPrePipeSpecification(
+                new FilterPipeSpecification<ConsumeContext>(new ConsumeLogScope(
+                    context.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ConsumeLogScope>>()))));
 
             if (postgres.Count == 1)
             {
