@@ -30,7 +30,10 @@ public static class DeadLettersModule
         builder.Services.AddSingleton<ReplayJobRunner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReplayJobRunner>());
         builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient);
-        builder.Services.AddHostedService<DeadLetterCapture>();
+        builder.Services.AddSingleton<DeadLetterCapture>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DeadLetterCapture>());
+        // Ready = its database (checked by AddServiceDatabase) and the broker it captures from.
+        builder.Services.AddHealthChecks().AddCheck<CaptureHealthCheck>("broker", tags: [EventBackbone.ServiceDefaults.ServiceDefaultsExtensions.ReadyTag]);
         builder.Services.AddSingleton<ArchiveRetention>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ArchiveRetention>());
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, RefusedCallAudit>();

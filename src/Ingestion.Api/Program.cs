@@ -1,4 +1,5 @@
 using EventBackbone.Ingestion.Api;
+using EventBackbone.Ingestion.Api.FrontDoor;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.ServiceDefaults;
 
@@ -9,9 +10,11 @@ return await BackboneHost.RunAsync(
         builder.AddServiceDefaults();
         builder.AddIngestion();
         builder.AddBackboneBus(IngestionModule.ConfigureBus);
+        builder.AddFrontDoor();
     },
     app =>
     {
         app.MapDefaultEndpoints();
         app.MapIngestionEndpoints();
+        app.MapFrontDoor();
     });

@@ -154,6 +154,26 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
     }
 
     [Fact]
+    public async Task The_service_is_ready_only_while_it_reaches_the_broker_it_captures_from()
+    {
+        await using var capturing = StartDeadLetters(infrastructure);
+        await using var cutOff = StartDeadLetters(infrastructure).WithWebHostBuilder(builder => builder.UseSetting("Backbone:RabbitMq:Port", "1"));
+        using var live = capturing.CreateClient();
+        using var isolated = cutOff.CreateClient();
+
+        await Eventually.HoldsAsync(
+            async () => (await live.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(30),
+            () => "The dead-letter service never became ready.");
+        using var notReady = await isolated.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        using var stillLive = await isolated.GetAsync(new Uri("/health/live", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Contains("broker", await notReady.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, stillLive.StatusCode);
+    }
+
+    [Fact]
     public async Task Calls_without_a_token_or_without_the_read_scope_are_refused()
     {
         await using var app = StartDeadLetters(infrastructure);

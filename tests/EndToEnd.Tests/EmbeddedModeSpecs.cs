@@ -34,6 +34,25 @@ public sealed class EmbeddedModeSpecs
     }
 
     [Fact]
+    public async Task In_embedded_mode_the_front_door_routes_resolve_in_process_and_still_need_a_token()
+    {
+        await using var backbone = HostProcess.Start("Embedded", new Dictionary<string, string>());
+        await backbone.WaitUntilReadyAsync(TimeSpan.FromSeconds(10));
+        await using var mint = HostProcess.StartAssembly("dev-token", RepositoryLayout.HostAssembly("Embedded"), new Dictionary<string, string>(),
+            ["dev-token", "--scope", "reports:read signups:read", "--subject", "embedded-operator"]);
+        Assert.Equal(0, await mint.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+
+        using var anonymous = await backbone.Client.GetAsync(new Uri("/api/v1/reports/signup-funnel", UriKind.Relative));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/reports/signup-funnel", UriKind.Relative));
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", mint.Output.Trim());
+        using var authorised = await backbone.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.True(authorised.StatusCode == HttpStatusCode.OK, $"{(int)authorised.StatusCode}\n{backbone.Logs}");
+        Assert.True((await authorised.Content.ReadFromJsonAsync<JsonElement>()).TryGetProperty("requested", out _));
+    }
+
+    [Fact]
     public async Task The_embedded_backbone_says_once_at_start_that_nothing_is_durable()
     {
         await using var backbone = HostProcess.Start("Embedded", new Dictionary<string, string>());

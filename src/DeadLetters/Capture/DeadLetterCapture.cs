@@ -37,6 +37,11 @@ public sealed partial class DeadLetterCapture(
 
     private readonly ConcurrentDictionary<string, IChannel> _consumers = new(StringComparer.Ordinal);
 
+    private volatile bool _capturing;
+
+    /// <summary>Connected to the broker and through a discovery round: what readiness means for this service.</summary>
+    public bool IsCapturing => _capturing;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -56,6 +61,7 @@ public sealed partial class DeadLetterCapture(
                         }
                     }
 
+                    _capturing = true;
                     metrics.Waiting(await store.WaitingByQueueAsync(stoppingToken));
                     await Task.Delay(settings.DiscoveryInterval, clock, stoppingToken);
                 }
@@ -71,6 +77,7 @@ public sealed partial class DeadLetterCapture(
             }
             finally
             {
+                _capturing = false;
                 _consumers.Clear();
             }
         }

@@ -41,11 +41,17 @@ public static class WebhookRateLimiting
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                var limited = context.HttpContext.GetRouteValue("source") as string ?? "";
-                context.HttpContext.RequestServices.GetRequiredService<WebhookMetrics>()
-                    .Rejected(settings.Sources.ContainsKey(limited) ? limited : "unknown", "rate-limited");
+                // One rejection handler serves every policy of the host: only a webhook has a source.
+                var webhook = context.HttpContext.GetRouteValue("source") is string;
+                if (webhook)
+                {
+                    var limited = (string)context.HttpContext.GetRouteValue("source")!;
+                    context.HttpContext.RequestServices.GetRequiredService<WebhookMetrics>()
+                        .Rejected(settings.Sources.ContainsKey(limited) ? limited : "unknown", "rate-limited");
+                }
+
                 await ProblemTypes.Problem(ProblemTypes.RateLimited, StatusCodes.Status429TooManyRequests,
-                        "Too many requests", $"This source's rate limit is exceeded; retry after {seconds} s.")
+                        "Too many requests", $"{(webhook ? "This source's" : "Your")} rate limit is exceeded; retry after {seconds} s.")
                     .ExecuteAsync(context.HttpContext);
             };
         });

@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using EventBackbone.ServiceDefaults.Settings;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Yarp.ReverseProxy.Configuration;
+
+namespace EventBackbone.Ingestion.Api.FrontDoor;
+
+/// <summary>
+/// Where the front door sends what it does not own: <c>Backbone:Gateway:Workers</c> (reports),
+/// <c>Backbone:Gateway:Sagas</c> (signups) and <c>Backbone:Gateway:DeadLetters</c> (dead letters), each a base URL.
+/// A route whose host is not configured is not proxied (in embedded mode those endpoints are in this process).
+/// </summary>
+public sealed record FrontDoorSettings(Uri? Workers, Uri? Sagas, Uri? DeadLetters, int RequestsPerSecond)
+{
+    public bool RoutesAnything => Workers is not null || Sagas is not null || DeadLetters is not null;
+
+    public static FrontDoorSettings Load(IConfiguration configuration)
+    {
+        var settings = new SettingsReader(configuration);
+        return new FrontDoorSettings(
+            settings.AbsoluteUri("Backbone:Gateway:Workers"),
+            settings.AbsoluteUri("Backbone:Gateway:Sagas"),
+            settings.AbsoluteUri("Backbone:Gateway:DeadLetters"),
+            settings.Int("Backbone:Gateway:RequestsPerSecond", 100, 1, 100_000));
+    }
+}
+
+/// <summary>
+/// Ingestion.Api is the one public entry: it proxies <c>/api/v1/reports</c>, <c>/api/v1/signups</c> and
+/// <c>/api/v1/dead-letters</c> to the hosts that own them (YARP). At the edge a caller needs a valid token (a forged or
+/// expired one never reaches a service) and is rate limited per subject; the request is logged here like every other.
+/// Each service still checks the token and its scopes itself: the edge is a first line, not the only one.
+/// </summary>
+public static class FrontDoor
+{
+    public const string AuthorizationPolicy = "front-door";
+    public const string RateLimiterPolicy = "front-door";
+
+    public static WebApplicationBuilder AddFrontDoor(this WebApplicationBuilder builder)
+    {
+        var settings = FrontDoorSettings.Load(builder.Configuration);
+        builder.Services.AddSingleton(settings);
+        if (!settings.RoutesAnything)
+        {
+            return builder;
+        }
+
+        var routes = new List<RouteConfig>();
+        var clusters = new List<ClusterConfig>();
+        void Route(string name, Uri? destination, params string[] paths)
+        {
+            if (destination is null)
+            {
+                return;
+            }
+
+            clusters.Add(new ClusterConfig
+            {
+                ClusterId = name,
+                Destinations = new Dictionary<string, DestinationConfig>(StringComparer.Ordinal) { [name] = new() { Address = destination.ToString() } },
+            });
+            routes.AddRange(paths.Select((path, index) => new RouteConfig
+            {
+                RouteId = $"{name}-{index.ToString(CultureInfo.InvariantCulture)}",
+                ClusterId = name,
+                Match = new RouteMatch { Path = path },
+                AuthorizationPolicy = AuthorizationPolicy,
+                RateLimiterPolicy = RateLimiterPolicy,
+            }));
+        }
+
+        Route("workers", settings.Workers, "/api/v1/reports/{**rest}");
+        Route("sagas", settings.Sagas, "/api/v1/signups/{**rest}");
+        Route("dead-letters", settings.DeadLetters, "/api/v1/dead-letters", "/api/v1/dead-letters/{**rest}");
+        builder.Services.AddReverseProxy().LoadFromMemory(routes, clusters);
+        builder.Services.AddAuthorizationBuilder().AddPolicy(AuthorizationPolicy, policy => policy.RequireAuthenticatedUser());
+        builder.Services.AddRateLimiter(options => options.AddPolicy(RateLimiterPolicy, context =>
+            // Per caller: one busy script must not starve the operators' console.
+            RateLimitPartition.GetTokenBucketLimiter(
+                context.User.FindFirstValue("sub") ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
+                _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = settings.RequestsPerSecond * 2,
+                    TokensPerPeriod = settings.RequestsPerSecond,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                })));
+        return builder;
+    }
+
+    public static WebApplication MapFrontDoor(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<FrontDoorSettings>().RoutesAnything)
+        {
+            app.MapReverseProxy();
+        }
+
+        return app;
+    }
+}
