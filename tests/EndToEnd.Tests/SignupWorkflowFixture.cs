@@ -14,6 +14,8 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
     /// <summary>A webhook secret: the log specs look for it (and for the signatures made with it) in every host's output.</summary>
     public const string GitHubSecret = "end-to-end-github-secret-never-logged";
 
+    public const string SignupFormSecret = "end-to-end-signup-form-secret";
+
     public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(4);
     public const string SigningKey = "end-to-end-signing-key-of-at-least-32-bytes";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
@@ -53,6 +55,12 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
             ["Backbone:Notifications:RedeliveryDelays:2"] = "00:00:20",
             ["Backbone:Ingestion:Sources:github:Scheme"] = "GitHub",
             ["Backbone:Ingestion:Sources:github:Secrets:0"] = GitHubSecret,
+            // A signup form posting signed webhooks: the Integrations module turns them into SignupRequested.
+            ["Backbone:Ingestion:Sources:signups:Scheme"] = "Hmac",
+            ["Backbone:Ingestion:Sources:signups:Header"] = "X-Signature",
+            ["Backbone:Ingestion:Sources:signups:Encoding"] = "Hex",
+            ["Backbone:Ingestion:Sources:signups:Prefix"] = "sha256=",
+            ["Backbone:Ingestion:Sources:signups:Secrets:0"] = SignupFormSecret,
         };
         foreach (var (key, value) in Collector.HostSettings())
         {

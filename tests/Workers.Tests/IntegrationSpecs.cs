@@ -1,5 +1,6 @@
 using EventBackbone.Contracts.Code;
 using EventBackbone.Contracts.Payments;
+using EventBackbone.Contracts.Signups;
 using EventBackbone.Contracts.Webhooks;
 using EventBackbone.Workers.Integrations;
 using MassTransit;
@@ -44,7 +45,22 @@ public sealed class IntegrationSpecs : IAsyncLifetime
         Assert.Equal(new PaymentReceived(webhook.EventId, "stripe", "obj_9", 1999, "eur", DateTimeOffset.FromUnixTimeSeconds(1764000000)), payment.Context.Message);
     }
 
+    [Fact]
+    public async Task A_signup_form_webhook_starts_a_signup_named_by_the_webhook()
+    {
+        var webhook = Webhook("signups", null, """{"type":"signup.requested","data":{"email":" ada@example.com ","displayName":"Ada"}}""");
+
+        await Harness.Bus.Publish(webhook);
+
+        var requested = await Harness.Published.SelectAsync<SignupRequested>(x => x.Context.Message.SignupId == webhook.EventId).FirstOrDefault();
+        Assert.NotNull(requested);
+        Assert.Equal(new SignupRequested(webhook.EventId, "ada@example.com", "Ada", webhook.ReceivedAt), requested.Context.Message);
+    }
+
     [Theory]
+    [InlineData("signups", null, """{"type":"signup.cancelled","data":{}}""", "ignored")]
+    [InlineData("signups", null, """{"type":"signup.requested","data":{"email":null}}""", "malformed")]
+    [InlineData("signups", null, """{"type":"signup.requested","data":{}}""", "malformed")]
     [InlineData("github", "issues", """{"action":"opened"}""", "ignored")]
     [InlineData("stripe", null, """{"id":"evt_2","type":"customer.created","data":{"object":{"id":"cus_1"}}}""", "ignored")]
     [InlineData("github", "push", """{"ref":"refs/heads/main"}""", "malformed")]
@@ -61,6 +77,7 @@ public sealed class IntegrationSpecs : IAsyncLifetime
         Assert.Equal(outcome, record.Outcome);
         Assert.False(await Harness.Published.Any<Fault<WebhookReceived>>());
         Assert.False(await Harness.Published.Any<CodePushed>(x => x.Context.Message.PushId == webhook.EventId));
+        Assert.False(await Harness.Published.Any<SignupRequested>(x => x.Context.Message.SignupId == webhook.EventId));
     }
 
     [Fact]

@@ -8,7 +8,11 @@ using Npgsql;
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
 /// <summary>A verified webhook, ready to be accepted.</summary>
-public sealed record VerifiedWebhook(string Source, string? EventType, string? DedupeKey, string ContentType, byte[] Body);
+public sealed record VerifiedWebhook(string Source, string? EventType, string? DedupeKey, string ContentType, byte[] Body)
+{
+    /// <summary>The request's activity: its message is published in the request's trace, whoever writes it.</summary>
+    public System.Diagnostics.Activity? Trace { get; init; }
+}
 
 /// <param name="EventId">The accepted event's id (the original one for a repeat).</param>
 /// <param name="Duplicate">A repeat of an already accepted delivery: nothing new is published.</param>
@@ -77,10 +81,21 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
             db.WebhookReceipts.Add(receipt);
             // The bus outbox turns this publish into a row of the same DbContext; nothing reaches the broker before
             // commit. The message id is the event id, so the event's status can tell whether its message has left.
-            await publishEndpoint.Publish(
-                new WebhookReceived(receipt.EventId, receipt.Source, receipt.EventType, receipt.ReceivedAt, receipt.ContentType, Encoding.UTF8.GetString(receipt.Body)),
-                context => context.MessageId = receipt.EventId,
-                cancellationToken);
+            // A group-commit writer runs this, not the request: without the request's activity the outbox would
+            // start a trace of its own and the webhook's consumers would be cut off from the request that accepted it.
+            var writer = System.Diagnostics.Activity.Current;
+            System.Diagnostics.Activity.Current = webhook.Trace ?? writer;
+            try
+            {
+                await publishEndpoint.Publish(
+                    new WebhookReceived(receipt.EventId, receipt.Source, receipt.EventType, receipt.ReceivedAt, receipt.ContentType, Encoding.UTF8.GetString(receipt.Body)),
+                    context => context.MessageId = receipt.EventId,
+                    cancellationToken);
+            }
+            finally
+            {
+                System.Diagnostics.Activity.Current = writer;
+            }
             results[i] = new Acceptance(receipt.EventId, Duplicate: false);
             if (key is { } first)
             {

@@ -95,7 +95,7 @@ public static partial class WebhookEndpoints
         // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
         var dedupeKey = verification.DedupeKey ?? (configured.Scheme is StripeScheme ? TopLevelId(body) : null);
         var (eventId, duplicate) = await acceptance.AcceptAsync(
-            new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body), cancellationToken);
+            new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body) { Trace = System.Diagnostics.Activity.Current }, cancellationToken);
         // One request log line per webhook carries its event id and source (and is the only "accepted" line).
         diagnostics.Set("EventId", eventId);
         diagnostics.Set("Source", source);

@@ -8,11 +8,15 @@ public enum IntegrationKind
     None,
     GitHub,
     Stripe,
+
+    /// <summary>A signup form or identity provider: <c>signup.requested</c> starts the signup workflow.</summary>
+    Signups,
 }
 
 /// <summary>
-/// <c>Backbone:Integrations:Sources:{source}</c> = <c>GitHub</c> | <c>Stripe</c> | <c>None</c>: which translation a
-/// webhook source gets. A source named <c>github</c> or <c>stripe</c> gets that one unless configured otherwise.
+/// <c>Backbone:Integrations:Sources:{source}</c> = <c>GitHub</c> | <c>Stripe</c> | <c>Signups</c> | <c>None</c>: which
+/// translation a webhook source gets. A source named <c>github</c>, <c>stripe</c> or <c>signups</c> gets that one unless
+/// configured otherwise.
 /// </summary>
 public sealed record IntegrationSettings(IReadOnlyDictionary<string, IntegrationKind> Sources)
 {
@@ -21,6 +25,7 @@ public sealed record IntegrationSettings(IReadOnlyDictionary<string, Integration
         {
             "github" => IntegrationKind.GitHub,
             "stripe" => IntegrationKind.Stripe,
+            "signups" => IntegrationKind.Signups,
             _ => IntegrationKind.None,
         };
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EventBackbone.Contracts.Code;
 using EventBackbone.Contracts.Payments;
+using EventBackbone.Contracts.Signups;
 using EventBackbone.Contracts.Webhooks;
 
 namespace EventBackbone.Workers.Integrations;
@@ -15,8 +16,10 @@ public sealed record Translation(object? DomainEvent, string Outcome, string? De
 
 /// <summary>
 /// Turns accepted webhooks into domain events: GitHub <c>push</c> → <see cref="CodePushed"/>; Stripe
-/// <c>checkout.session.completed</c> and <c>invoice.paid</c> → <see cref="PaymentReceived"/>. The domain event's id is
-/// the webhook's event id, so a translation repeated for any reason names the same push or payment.
+/// <c>checkout.session.completed</c> and <c>invoice.paid</c> → <see cref="PaymentReceived"/>; a signup form's
+/// <c>signup.requested</c> (<c>{"type":…,"data":{"email":…,"displayName":…}}</c>) → <see cref="SignupRequested"/>. The
+/// domain event's id is the webhook's event id, so a translation repeated for any reason names the same push, payment
+/// or signup.
 /// </summary>
 public static class WebhookTranslator
 {
@@ -38,6 +41,7 @@ public static class WebhookTranslator
             {
                 IntegrationKind.GitHub => GitHub(webhook, root),
                 IntegrationKind.Stripe => Stripe(webhook, root),
+                IntegrationKind.Signups => Signup(webhook, root),
                 _ => Translation.Ignored(webhook.EventType, $"No integration is configured for source '{webhook.Source}'."),
             };
         }
@@ -63,6 +67,26 @@ public static class WebhookTranslator
             root.TryGetProperty("pusher", out var pusher) && pusher.TryGetProperty("name", out var name) ? name.GetString() : null,
             webhook.ReceivedAt);
         return new Translation(pushed, "translated", null, webhook.EventType);
+    }
+
+    /// <summary>The address is checked where accounts are made (Users rejects an invalid one); here only its presence.</summary>
+    private static Translation Signup(WebhookReceived webhook, JsonElement root)
+    {
+        var type = root.GetProperty("type").GetString();
+        if (type != "signup.requested")
+        {
+            return Translation.Ignored(type, $"Signup event '{type}' is not translated.");
+        }
+
+        var data = root.GetProperty("data");
+        var email = data.GetProperty("email").GetString()?.Trim();
+        if (string.IsNullOrEmpty(email))
+        {
+            return Translation.Malformed(type, "The signup has no email address.");
+        }
+
+        var displayName = data.TryGetProperty("displayName", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+        return new Translation(new SignupRequested(webhook.EventId, email, displayName, webhook.ReceivedAt), "translated", null, type);
     }
 
     private static Translation Stripe(WebhookReceived webhook, JsonElement root)
