@@ -163,6 +163,12 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
             Assert.True(report.GetProperty("replayed").GetInt32() >= 2, report.ToString());
             await Eventually.HoldsAsync(() => Task.FromResult(ids.All(id => service.Processed.Any(x => x.MessageId == id))), TimeSpan.FromSeconds(15),
                 () => "Not every filtered message was replayed.");
+            // Each replay left a copy in the journal (for crash recovery); the job's end drains it.
+            await Eventually.HoldsAsync(
+                async () => JsonDocument.Parse(await infrastructure.VirtualHost.GetQueueJsonAsync(DeadLetterReplayer.JournalQueue)).RootElement
+                    .TryGetProperty("messages", out var count) && count.GetInt32() == 0,
+                TimeSpan.FromSeconds(30),
+                () => "The replay journal was not drained.");
         }
         finally
         {

@@ -96,6 +96,8 @@ public sealed partial class ReplayJobRunner(
                     try
                     {
                         await RunAsync(await _jobs.Reader.ReadAsync(idle.Token), stoppingToken);
+                        // Every replay left a copy in the journal: drained after each job, so it stays short.
+                        await replayer.ResolveInDoubtAsync(stoppingToken);
                     }
                     catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
                     {
