@@ -51,6 +51,7 @@ public static class BackboneCli
             GroupsCommand.Create(context, global),
             ShowCommand.Create(context, global),
             ReplayCommand.Create(context, global),
+            ReplayCommand.Job(context, global),
             StatusCommand.Archive(context, global),
             StatusCommand.Restore(context, global),
             DeleteCommand.Create(context, global),

@@ -202,4 +202,32 @@ public sealed class ReplayJobSpecs : IDisposable
 
         Assert.Equal(Samples.JobLocation, _cli.Api.Requests[1].PathAndQuery);
     }
+
+    [Fact]
+    public async Task A_job_is_shown_again_by_its_id_and_followed_until_it_completes()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Job("running", 40, 12));
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Job("completed", 40, 40));
+
+        var result = await _cli.RunAsync("dead-letters", "job", Samples.JobId, "--follow");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.All(_cli.Api.Requests, request => Assert.Equal($"/api/v1/dead-letters/replays/{Samples.JobId}", request.PathAndQuery));
+        Assert.Equal(2, _cli.Api.Requests.Count);
+        Assert.Contains("40 replayed", result.Out);
+    }
+
+    [Fact]
+    public async Task Resuming_a_job_asks_the_server_to_run_again_what_failed_and_reports_failures_that_remain()
+    {
+        _cli.Api.Respond(HttpStatusCode.Accepted, Samples.Job("running", 40, 38));
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Job("completed", 40, 39, failed: 1));
+
+        var result = await _cli.RunAsync("dead-letters", "job", Samples.JobId, "--resume");
+
+        Assert.Equal(ExitCodes.PartialFailure, result.ExitCode);
+        Assert.Equal(HttpMethod.Post, _cli.Api.Requests[0].Method);
+        Assert.Equal($"/api/v1/dead-letters/replays/{Samples.JobId}/resume", _cli.Api.Requests[0].PathAndQuery);
+        Assert.Equal(HttpMethod.Get, _cli.Api.Requests[1].Method);
+    }
 }

@@ -53,6 +53,39 @@ internal static class ReplayCommand
         return command;
     }
 
+    /// <summary>
+    /// <c>job &lt;jobId&gt;</c>: a replay job's progress — to follow one again after this tool was stopped, or, with
+    /// <c>--resume</c>, to run again what failed (e.g. while the broker was away). The server resumes a job interrupted
+    /// by its own crash by itself; nothing confirmed is sent twice either way.
+    /// </summary>
+    public static Command Job(CliContext context, GlobalOptions global)
+    {
+        var jobId = new Argument<Guid>("jobId") { Description = "The replay job's id (from 'replay')", CustomParser = Parsers.MessageId };
+        var follow = new Option<bool>("--follow") { Description = "Follow the job until it completes, with a progress bar" };
+        var resume = new Option<bool>("--resume") { Description = "Run again what has not been replayed (failed or not yet done), then follow" };
+        var command = new Command("job", "A replay job's progress; --follow to wait for it, --resume to run again what failed");
+        command.Arguments.Add(jobId);
+        command.Options.Add(follow);
+        command.Options.Add(resume);
+        command.SetVerbAction(context, global, async (parse, session, cancellationToken) =>
+        {
+            var id = parse.GetValue(jobId);
+            var location = JobUri(session.Api, id);
+            var response = parse.GetValue(resume)
+                ? await session.Api.PostAsync($"{DeadLetterApiClient.Root}/replays/{id}/resume", new { }, cancellationToken)
+                : await session.Api.GetAsync(location.AbsoluteUri, cancellationToken);
+            var job = DeadLetterApiClient.Read<ReplayJob>(response);
+            if (!job.IsFinished && (parse.GetValue(follow) || parse.GetValue(resume)))
+            {
+                (response, job) = await FollowAsync(session, location, job, cancellationToken);
+            }
+
+            session.Print(response, () => session.Out.WriteLine(Summary(job, location)));
+            return job.IsFinished && job.HasFailures ? ExitCodes.PartialFailure : ExitCodes.Success;
+        });
+        return command;
+    }
+
     private static async Task<int> ReplayOneAsync(Session session, Guid id, string? reason, CancellationToken cancellationToken)
     {
         var response = await session.Api.PostAsync($"{DeadLetterApiClient.Root}/{id}/replay", new ReasonBody(reason), cancellationToken);
@@ -97,7 +130,7 @@ internal static class ReplayCommand
         {
             progress.Finish();
             // The job runs on the server whatever happens to this process: say where to find it.
-            session.Error.WriteLine($"note: replay job {job.JobId} keeps running on the server; follow it at GET {location}");
+            session.Error.WriteLine($"note: replay job {job.JobId} keeps running on the server; follow it with 'backbone dead-letters job {job.JobId} --follow'");
             throw;
         }
 
@@ -112,6 +145,6 @@ internal static class ReplayCommand
         var counts = $"{job.Replayed} replayed, {job.AlreadyReplayed} already replayed, {job.NotFound} not found, {job.Failed} failed (of {job.Total})";
         return job.IsFinished
             ? $"Replay job {job.JobId} completed: {counts}."
-            : $"Replay job {job.JobId} is running: {job.Total} messages to replay. Follow it at GET {location}";
+            : $"Replay job {job.JobId} is running: {job.Total} messages to replay. Follow it with 'backbone dead-letters job {job.JobId} --follow' (GET {location}).";
     }
 }
