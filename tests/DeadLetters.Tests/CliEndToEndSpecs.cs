@@ -2,10 +2,8 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json;
 using EventBackbone.DeadLetters.Replay;
-using EventBackbone.ServiceDefaults.Authentication;
 using EventBackbone.TestInfrastructure;
 using MassTransit;
-using Microsoft.IdentityModel.Tokens;
 
 namespace EventBackbone.DeadLetters.Tests;
 
@@ -33,7 +31,7 @@ public sealed class CliEndToEndSpecs(DeadLetterInfrastructure infrastructure) : 
             var store = infrastructure.Database("DeadLetters");
             await Eventually.HoldsAsync(async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters") == 4, TimeSpan.FromSeconds(30),
                 () => $"The failed orders were not captured.\n{api.Logs}");
-            var everything = Token("operator", DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope, DeadLetterActions.EditScope, DeadLetterActions.DeleteScope);
+            var everything = DeadLetterCaptureSpecs.Token("operator", DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope, DeadLetterActions.EditScope, DeadLetterActions.DeleteScope);
 
             var list = await CliAsync(api, everything, "list", "--json");
             Assert.Equal(0, list.ExitCode);
@@ -50,7 +48,7 @@ public sealed class CliEndToEndSpecs(DeadLetterInfrastructure infrastructure) : 
 
             // Exit codes: 3 without a token or the scope, 4 for an unknown message, 2 for a malformed call.
             Assert.Equal(3, (await CliAsync(api, token: null, "list")).ExitCode);
-            Assert.Equal(3, (await CliAsync(api, Token("intruder", DeadLetterActions.ReplayScope), "list")).ExitCode);
+            Assert.Equal(3, (await CliAsync(api, DeadLetterCaptureSpecs.Token("intruder", DeadLetterActions.ReplayScope), "list")).ExitCode);
             Assert.Equal(4, (await CliAsync(api, everything, "show", Guid.NewGuid().ToString())).ExitCode);
             Assert.Equal(2, (await CliAsync(api, everything, "show", "not-a-guid")).ExitCode);
             Assert.Equal(2, (await CliAsync(api, everything, "delete", badTotal.ToString())).ExitCode);
@@ -85,12 +83,6 @@ public sealed class CliEndToEndSpecs(DeadLetterInfrastructure infrastructure) : 
         {
             await bus.StopAsync();
         }
-    }
-
-    private static string Token(string subject, params string[] scopes)
-    {
-        var auth = new BackboneAuthSettings("eventbackbone", "eventbackbone-api", null, [new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(DeadLetterCaptureSpecs.SigningKey))]);
-        return DevTokens.Mint(auth, subject, scopes, TimeSpan.FromMinutes(10), DateTime.UtcNow);
     }
 
     private static async Task<CliRun> CliAsync(HostProcess api, string? token, params string[] arguments)

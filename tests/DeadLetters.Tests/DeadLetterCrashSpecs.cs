@@ -1,10 +1,8 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using EventBackbone.ServiceDefaults.Authentication;
 using EventBackbone.TestInfrastructure;
 using MassTransit;
-using Microsoft.IdentityModel.Tokens;
 using RabbitMQ.Client;
 
 namespace EventBackbone.DeadLetters.Tests;
@@ -127,9 +125,8 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
     private static HttpClient Operator(HostProcess host)
     {
         var client = new HttpClient { BaseAddress = host.BaseAddress };
-        var auth = new BackboneAuthSettings("eventbackbone", "eventbackbone-api", null, [new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(DeadLetterCaptureSpecs.SigningKey))]);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
-            "Bearer", DevTokens.Mint(auth, "operator", ["dead-letters:read", "dead-letters:replay"], TimeSpan.FromMinutes(10), DateTime.UtcNow));
+            "Bearer", DeadLetterCaptureSpecs.Token("operator", DeadLetterApi.ReadScope, Replay.DeadLetterActions.ReplayScope));
         return client;
     }
 
