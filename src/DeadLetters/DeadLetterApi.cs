@@ -15,7 +15,15 @@ public sealed record DeadLetterSummary(
 public sealed record DeadLetterGroup(
     string Fingerprint, string? ExceptionType, string? MessageType, string? SampleExceptionMessage, int Count, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt);
 
-public sealed record DeadLetterDetail(DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, string Body, string Headers);
+/// <param name="Failures">Every failure of this message, oldest first: a replay that failed again adds one.</param>
+/// <param name="Replays">Every replay of it (one per failure at most), with who asked and whether the broker confirmed.</param>
+public sealed record DeadLetterDetail(
+    DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, string Body, string Headers,
+    IReadOnlyList<FailureRecord> Failures, IReadOnlyList<ReplayRecord> Replays);
+
+public sealed record FailureRecord(DateTimeOffset FailedAt, string SourceQueue, string? ExceptionType, string? ExceptionMessage, string? Host);
+
+public sealed record ReplayRecord(int FailureCount, string Status, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset? ConfirmedAt, Guid? JobId);
 
 /// <summary>The operators' read API: <c>/api/v1/dead-letters</c>, scope <c>dead-letters:read</c>. Every body read is audited.</summary>
 public static class DeadLetterApi
@@ -88,10 +96,16 @@ public static class DeadLetterApi
             MessageId = messageId,
         });
         await db.SaveChangesAsync(cancellationToken);
+        var failures = await db.Failures.AsNoTracking().Where(x => x.MessageId == messageId).OrderBy(x => x.FailedAt)
+            .Select(x => new FailureRecord(x.FailedAt, x.SourceQueue, x.ExceptionType, x.ExceptionMessage, x.Host))
+            .ToListAsync(cancellationToken);
+        var replays = await db.ReplayLedger.AsNoTracking().Where(x => x.MessageId == messageId).OrderBy(x => x.FailureCount)
+            .Select(x => new ReplayRecord(x.FailureCount, x.Status, x.RequestedBy, x.RequestedAt, x.ConfirmedAt, x.JobId))
+            .ToListAsync(cancellationToken);
         return Results.Ok(new DeadLetterDetail(
             SummaryOf(letter),
             letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType,
-            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers));
+            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays));
     }
 
     private static async Task<IResult> AuditAsync(int? limit, DeadLettersDbContext db, CancellationToken cancellationToken) =>

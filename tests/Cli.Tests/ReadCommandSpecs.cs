@@ -152,6 +152,26 @@ public sealed class ReadCommandSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Show_prints_the_history_of_failures_and_replays_in_time_order()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, $$"""
+            {"summary":{{Samples.Summary()}},"body":"{}","headers":"{}",
+             "failures":[{"failedAt":"2026-11-28T08:00:00Z","sourceQueue":"orders_error","exceptionType":"System.TimeoutException","exceptionMessage":"timed out"},
+                         {"failedAt":"2026-11-28T10:00:00Z","sourceQueue":"orders_error","exceptionType":"System.TimeoutException","exceptionMessage":"timed out again"}],
+             "replays":[{"failureCount":1,"status":"confirmed","requestedBy":"alice","requestedAt":"2026-11-28T09:00:00Z","confirmedAt":"2026-11-28T09:00:01Z"}]}
+            """);
+
+        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id);
+
+        var text = result.Out.ReplaceLineEndings("\n");
+        var first = text.IndexOf("failed in orders_error: System.TimeoutException timed out\n", StringComparison.Ordinal);
+        var replay = text.IndexOf("replay of failure 1 by alice: confirmed", StringComparison.Ordinal);
+        var again = text.IndexOf("timed out again", StringComparison.Ordinal);
+        Assert.True(first > 0 && replay > first && again > replay, text);
+        Assert.True(text.IndexOf("History:", StringComparison.Ordinal) < text.IndexOf("Headers:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Show_prints_a_body_that_is_not_json_as_it_is()
     {
         _cli.Api.Respond(HttpStatusCode.OK, $$"""

@@ -91,6 +91,54 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
     }
 
     [Fact]
+    public async Task A_message_that_fails_again_after_its_replay_keeps_one_record_with_its_history_and_can_be_replayed_again()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);
+        using var starter = app.CreateClient();
+        var service = new OrderService();
+        var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
+        try
+        {
+            var messageId = NewId.NextGuid();
+            await bus.Publish(new OrderPlaced(NewId.NextGuid(), "null-customer"), context => context.MessageId = messageId);
+            var store = infrastructure.Database("DeadLetters");
+            Task<int> FailuresAsync() => store.ScalarAsync<int>("SELECT failure_count FROM dead_letters WHERE message_id = @id AND status = 'dead'", ("id", messageId));
+            await Eventually.HoldsAsync(async () => await FailuresAsync() == 1, TimeSpan.FromSeconds(30), () => "The failed order was not captured.");
+            using var operatorClient = DeadLetterCaptureSpecs.Client(app, "operator", DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope);
+            var replay = new Uri($"/api/v1/dead-letters/{messageId}/replay", UriKind.Relative);
+
+            // Replayed too early: the bug is still there, so it fails again — the same record, a second failure.
+            Assert.Equal("replayed", await OutcomeAsync(operatorClient, replay));
+            await Eventually.HoldsAsync(async () => await FailuresAsync() == 2, TimeSpan.FromSeconds(30), () => "The second failure did not update the record.");
+            Assert.Equal(1, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", messageId)));
+            var detail = await operatorClient.GetFromJsonAsync<JsonElement>(new Uri($"/api/v1/dead-letters/{messageId}", UriKind.Relative));
+            Assert.Equal(2, detail.GetProperty("failures").GetArrayLength());
+            var first = Assert.Single(detail.GetProperty("replays").EnumerateArray());
+            Assert.Equal("confirmed", first.GetProperty("status").GetString());
+            Assert.Equal(1, first.GetProperty("failureCount").GetInt32());
+
+            // Fixed now: the new failure can be replayed (once), and it goes through.
+            service.BugFixed = true;
+            Assert.Equal("replayed", await OutcomeAsync(operatorClient, replay));
+            Assert.Equal("already-replayed", await OutcomeAsync(operatorClient, replay));
+            await Eventually.HoldsAsync(() => Task.FromResult(service.Processed.Count == 1), TimeSpan.FromSeconds(15), () => "The second replay never arrived.");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(messageId, Assert.Single(service.Processed).MessageId);
+            Assert.Equal(2, await store.ScalarAsync<long>("SELECT count(*) FROM replay_ledger WHERE message_id = @id AND status = 'confirmed'", ("id", messageId)));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+    }
+
+    private static async Task<string?> OutcomeAsync(HttpClient client, Uri replay)
+    {
+        using var response = await client.PostAsJsonAsync(replay, new { reason = "retry" });
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("outcome").GetString();
+    }
+
+    [Fact]
     public async Task An_edited_message_goes_out_as_a_new_message_linked_to_the_original_and_an_invalid_edit_is_refused()
     {
         await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure, editAndReplay: true);

@@ -12,9 +12,15 @@ public sealed record DeadLetterGroup(
     DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt);
 
 /// <param name="Headers">The transport headers as the text of a JSON object.</param>
+/// <param name="Failures">Each failure, oldest first (absent from an older API: then empty).</param>
+/// <param name="Replays">Each replay, with who asked and whether the broker confirmed it.</param>
 public sealed record DeadLetterDetail(
     DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType,
-    string? Body, string? Headers);
+    string? Body, string? Headers, IReadOnlyList<FailureRecord>? Failures = null, IReadOnlyList<ReplayRecord>? Replays = null);
+
+public sealed record FailureRecord(DateTimeOffset FailedAt, string? SourceQueue, string? ExceptionType, string? ExceptionMessage, string? Host);
+
+public sealed record ReplayRecord(int FailureCount, string? Status, string? RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset? ConfirmedAt, Guid? JobId);
 
 public sealed record AuditEntry(long Id, DateTimeOffset At, string? Actor, string? Action, Guid? MessageId, string? Detail);
 

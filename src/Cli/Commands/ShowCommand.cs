@@ -60,6 +60,21 @@ internal static class ShowCommand
             output.WriteLine(detail.StackTrace.TrimEnd());
         }
 
+        // What each attempt died of and who sent it back: the story of a message that failed again after a replay.
+        if (detail.Failures is { Count: > 0 } failures)
+        {
+            output.WriteLine();
+            output.WriteLine("History:");
+            var events = failures.Select(f => (f.FailedAt, $"failed in {f.SourceQueue}: {f.ExceptionType} {f.ExceptionMessage}".TrimEnd()))
+                .Concat((detail.Replays ?? []).Select(r => (r.RequestedAt,
+                    $"replay of failure {r.FailureCount} by {r.RequestedBy}: {r.Status}{(r.ConfirmedAt is { } at ? $" at {Cells.Time(at)}" : "")}")))
+                .OrderBy(x => x.Item1);
+            foreach (var (at, what) in events)
+            {
+                output.WriteLine($"  {Cells.Time(at)}  {what}");
+            }
+        }
+
         output.WriteLine();
         output.WriteLine("Headers:");
         WriteHeaders(output, detail.Headers);

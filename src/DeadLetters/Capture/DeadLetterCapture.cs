@@ -138,17 +138,23 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         // A failure after a replay (a later MT-Fault-Timestamp) counts; capturing the same failure twice (redelivered
         // after a crash between commit and ack) does not.
         await using var upsert = dataSource.CreateCommand("""
-            INSERT INTO dead_letters (message_id, correlation_id, source_queue, target_queue, reason, message_type, exception_type,
-                exception_message, stack_trace, consumer_type, host, fingerprint, content_type, body, headers,
-                first_failed_at, last_failed_at, failure_count, status)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $16, 1, 'dead')
-            ON CONFLICT (message_id) DO UPDATE SET
-                failure_count = dead_letters.failure_count + CASE WHEN EXCLUDED.last_failed_at > dead_letters.last_failed_at THEN 1 ELSE 0 END,
-                last_failed_at = GREATEST(dead_letters.last_failed_at, EXCLUDED.last_failed_at),
-                source_queue = EXCLUDED.source_queue, target_queue = EXCLUDED.target_queue, reason = EXCLUDED.reason,
-                exception_type = EXCLUDED.exception_type, exception_message = EXCLUDED.exception_message,
-                stack_trace = EXCLUDED.stack_trace, consumer_type = EXCLUDED.consumer_type, host = EXCLUDED.host,
-                fingerprint = EXCLUDED.fingerprint, headers = EXCLUDED.headers, body = EXCLUDED.body, status = 'dead'
+            WITH letter AS (
+                INSERT INTO dead_letters (message_id, correlation_id, source_queue, target_queue, reason, message_type, exception_type,
+                    exception_message, stack_trace, consumer_type, host, fingerprint, content_type, body, headers,
+                    first_failed_at, last_failed_at, failure_count, status)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $16, 1, 'dead')
+                ON CONFLICT (message_id) DO UPDATE SET
+                    failure_count = dead_letters.failure_count + CASE WHEN EXCLUDED.last_failed_at > dead_letters.last_failed_at THEN 1 ELSE 0 END,
+                    last_failed_at = GREATEST(dead_letters.last_failed_at, EXCLUDED.last_failed_at),
+                    source_queue = EXCLUDED.source_queue, target_queue = EXCLUDED.target_queue, reason = EXCLUDED.reason,
+                    exception_type = EXCLUDED.exception_type, exception_message = EXCLUDED.exception_message,
+                    stack_trace = EXCLUDED.stack_trace, consumer_type = EXCLUDED.consumer_type, host = EXCLUDED.host,
+                    fingerprint = EXCLUDED.fingerprint, headers = EXCLUDED.headers, body = EXCLUDED.body, status = 'dead'
+                RETURNING message_id)
+            -- The history: one row per failure, so the same failure captured twice is still one.
+            INSERT INTO dead_letter_failures (message_id, failed_at, source_queue, exception_type, exception_message, host)
+            SELECT message_id, $16, $3, $7, $8, $11 FROM letter
+            ON CONFLICT (message_id, failed_at) DO NOTHING
             """);
         object?[] values =
         [

@@ -13,6 +13,8 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
 
     public DbSet<ReplayJob> ReplayJobs => Set<ReplayJob>();
 
+    public DbSet<DeadLetterFailure> Failures => Set<DeadLetterFailure>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         var letter = modelBuilder.Entity<DeadLetter>();
@@ -32,6 +34,17 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
         letter.HasIndex(x => x.Fingerprint);
         letter.HasIndex(x => x.LastFailedAt);
         letter.HasIndex(x => x.SourceQueue);
+
+        var failure = modelBuilder.Entity<DeadLetterFailure>();
+        failure.ToTable("dead_letter_failures");
+        failure.HasKey(x => x.Id);
+        failure.Property(x => x.Id).UseIdentityAlwaysColumn();
+        failure.Property(x => x.SourceQueue).HasMaxLength(255);
+        failure.Property(x => x.ExceptionType).HasMaxLength(500);
+        failure.Property(x => x.Host).HasMaxLength(255);
+        failure.HasIndex(x => new { x.MessageId, x.FailedAt }).IsUnique();
+        // A deleted dead letter takes its history with it.
+        failure.HasOne<DeadLetter>().WithMany().HasForeignKey(x => x.MessageId).OnDelete(DeleteBehavior.Cascade);
 
         var audit = modelBuilder.Entity<AuditEntry>();
         audit.ToTable("dead_letter_audit");

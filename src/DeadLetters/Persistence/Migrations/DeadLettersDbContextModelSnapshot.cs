@@ -175,6 +175,53 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.ToTable("dead_letters", (string)null);
                 });
 
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.DeadLetterFailure", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ExceptionMessage")
+                        .HasColumnType("text")
+                        .HasColumnName("exception_message");
+
+                    b.Property<string>("ExceptionType")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("exception_type");
+
+                    b.Property<DateTimeOffset>("FailedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("failed_at");
+
+                    b.Property<string>("Host")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("host");
+
+                    b.Property<Guid>("MessageId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("SourceQueue")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("source_queue");
+
+                    b.HasKey("Id")
+                        .HasName("pk_dead_letter_failures");
+
+                    b.HasIndex("MessageId", "FailedAt")
+                        .IsUnique()
+                        .HasDatabaseName("ix_dead_letter_failures_message_id_failed_at");
+
+                    b.ToTable("dead_letter_failures", (string)null);
+                });
+
             modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJob", b =>
                 {
                     b.Property<Guid>("Id")
@@ -306,6 +353,16 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                         .HasDatabaseName("ix_replay_ledger_message_id_failure_count");
 
                     b.ToTable("replay_ledger", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.DeadLetterFailure", b =>
+                {
+                    b.HasOne("EventBackbone.DeadLetters.Persistence.DeadLetter", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_dead_letter_failures_dead_letters_message_id");
                 });
 
             modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJobItem", b =>
