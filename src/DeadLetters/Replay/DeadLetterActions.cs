@@ -84,7 +84,7 @@ public static class DeadLetterActions
                 statusCode: StatusCodes.Status422UnprocessableEntity);
         }
 
-        var status = await jobs.StartAsync(ids, BackboneAuthentication.CallerId(context.User), request.Reason, selection, cancellationToken);
+        var status = await jobs.StartJobAsync(ids, BackboneAuthentication.CallerId(context.User), request.Reason, selection, cancellationToken);
         return Results.Accepted($"/api/v1/dead-letters/replays/{status.JobId}", status);
     }
 

@@ -25,7 +25,7 @@ public sealed partial class ReplayJobRunner(
 
     private readonly Channel<Guid> _jobs = Channel.CreateUnbounded<Guid>();
 
-    public async Task<ReplayJobStatus> StartAsync(IReadOnlyList<Guid> messageIds, string actor, string? reason, string selection, CancellationToken cancellationToken)
+    public async Task<ReplayJobStatus> StartJobAsync(IReadOnlyList<Guid> messageIds, string actor, string? reason, string selection, CancellationToken cancellationToken)
     {
         var job = new ReplayJob { Id = Guid.NewGuid(), RequestedBy = actor, Reason = reason, Selection = selection, Status = "running", CreatedAt = clock.GetUtcNow() };
         job.Items.AddRange(messageIds.Distinct().Select((id, position) => new ReplayJobItem { JobId = job.Id, MessageId = id, Position = position }));

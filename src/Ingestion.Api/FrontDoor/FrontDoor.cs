@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Security.Claims;
 using System.Threading.RateLimiting;
+using EventBackbone.ServiceDefaults.Authentication;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -83,7 +83,9 @@ public static class FrontDoor
         builder.Services.AddRateLimiter(options => options.AddPolicy(RateLimiterPolicy, context =>
             // Per caller: one busy script must not starve the operators' console.
             RateLimitPartition.GetTokenBucketLimiter(
-                context.User.FindFirstValue("sub") ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
+                context.User.Identity?.IsAuthenticated == true
+                    ? BackboneAuthentication.CallerId(context.User)
+                    : context.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
                 _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = settings.RequestsPerSecond * 2,
