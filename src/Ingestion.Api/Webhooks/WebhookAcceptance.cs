@@ -1,6 +1,7 @@
 using System.Text;
 using EventBackbone.Contracts.Webhooks;
 using EventBackbone.Ingestion.Api.Persistence;
+using EventBackbone.Messaging.Transport;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -89,7 +90,13 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
             {
                 await publishEndpoint.Publish(
                     new WebhookReceived(receipt.EventId, receipt.Source, receipt.EventType, receipt.ReceivedAt, receipt.ContentType, Encoding.UTF8.GetString(receipt.Body)),
-                    context => context.MessageId = receipt.EventId,
+                    context =>
+                    {
+                        context.MessageId = receipt.EventId;
+                        // Every log line of every consumer of this webhook then names its source (and, by the
+                        // message id, its event id), without the consumers having to.
+                        context.Headers.Set(ConsumeLogScope.WebhookSourceHeader, receipt.Source);
+                    },
                     cancellationToken);
             }
             finally
