@@ -63,7 +63,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
             await fourth.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
             using var resumed = Operator(fourth);
             // Resumed on start, without being asked again.
-            var job = await ResumedJobAsync(resumed, location, fourth);
+            var job = await DeadLetterReplaySpecs.CompletedJobAsync(resumed, location, () => fourth.Logs);
             Assert.Equal(Messages, job.GetProperty("total").GetInt32());
             Assert.Equal(Messages, job.GetProperty("replayed").GetInt32());
         }
@@ -92,22 +92,6 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         finally
         {
             await bus.StopAsync();
-        }
-    }
-
-    private static async Task<JsonElement> ResumedJobAsync(HttpClient client, Uri location, HostProcess host)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var job = await client.GetFromJsonAsync<JsonElement>(location);
-            if (job.GetProperty("status").GetString() == "completed")
-            {
-                return job;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"The interrupted replay job was not resumed: {job}\n{host.Logs}");
-            await Task.Delay(100);
         }
     }
 

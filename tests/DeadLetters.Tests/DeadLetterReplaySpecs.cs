@@ -75,7 +75,12 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
     internal static async Task<JsonElement> CompletedJobAsync(HttpClient client, HttpResponseMessage accepted)
     {
         Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
-        var location = accepted.Headers.Location ?? throw new InvalidOperationException("A replay job has a Location.");
+        return await CompletedJobAsync(client, accepted.Headers.Location ?? throw new InvalidOperationException("A replay job has a Location."), () => "");
+    }
+
+    /// <param name="explain">More to show when the job does not complete within 60 s (e.g. the service's logs).</param>
+    internal static async Task<JsonElement> CompletedJobAsync(HttpClient client, Uri location, Func<string> explain)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
@@ -85,7 +90,7 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
                 return job;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"The replay job did not complete: {job}");
+            Assert.True(DateTime.UtcNow < deadline, $"The replay job did not complete: {job}\n{explain()}");
             await Task.Delay(100);
         }
     }
