@@ -50,5 +50,12 @@ public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructu
         var status = await api.Client.GetFromJsonAsync<JsonElement>(response.Headers.Location);
         Assert.Equal("published", status.GetProperty("status").GetString());
         Assert.Contains($"Consumed webhook {eventId}", workers.Output, StringComparison.Ordinal);
+        // No trace exporter is configured here, yet the trace context still crosses the outbox and the broker: the
+        // consumer's line names the trace of the request that accepted the webhook.
+        string TraceOf(string output, string marker) => output.Split('\n')
+            .Where(line => line.StartsWith('{') && line.Contains(marker, StringComparison.Ordinal))
+            .Select(line => JsonDocument.Parse(line).RootElement.TryGetProperty("@tr", out var trace) ? trace.GetString() : null)
+            .FirstOrDefault(trace => trace is not null) ?? $"no trace id on the line with {marker}";
+        Assert.Equal(TraceOf(api.Output, eventId.ToString()), TraceOf(workers.Output, $"Consumed webhook {eventId}"));
     }
 }
