@@ -155,11 +155,11 @@ static async Task<SignupTimeline> OneSignupAsync(HostProcess api, HostProcess sa
     accepted.EnsureSuccessStatusCode();
     var acceptedMs = Now();
     var signupId = (await accepted.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("commandId").GetGuid();
-    await PollAsync(async () =>
+    await BenchConsole.PollAsync(async () =>
     {
         var delivered = await provider.Client.GetFromJsonAsync<JsonElement>(new Uri($"/notifications?recipient={Uri.EscapeDataString(email)}", UriKind.Relative), cancellationToken);
         return delivered.GetArrayLength() > 0;
-    }, $"no welcome for signup {signupId}", cancellationToken);
+    }, $"no welcome for signup {signupId}", TimeSpan.FromSeconds(60), cancellationToken);
     var welcomedMs = Now();
     using (var verify = await api.Client.PostAsJsonAsync(new Uri("/api/v1/commands/verify-email", UriKind.Relative), new { signupId }, cancellationToken))
     {
@@ -168,7 +168,7 @@ static async Task<SignupTimeline> OneSignupAsync(HostProcess api, HostProcess sa
 
     var verifySentMs = Now();
     JsonElement signup = default;
-    await PollAsync(async () =>
+    await BenchConsole.PollAsync(async () =>
     {
         using var response = await sagas.Client.GetAsync(new Uri($"/api/v1/signups/{signupId}", UriKind.Relative), cancellationToken);
         if (!response.IsSuccessStatusCode)
@@ -178,7 +178,7 @@ static async Task<SignupTimeline> OneSignupAsync(HostProcess api, HostProcess sa
 
         signup = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         return signup.GetProperty("state").GetString() == "Completed";
-    }, $"signup {signupId} never completed", cancellationToken);
+    }, $"signup {signupId} never completed", TimeSpan.FromSeconds(60), cancellationToken);
     var totalMs = Now();
 
     // The saga's own clock for when it handled each event, relative to the client's request time.
@@ -186,20 +186,6 @@ static async Task<SignupTimeline> OneSignupAsync(HostProcess api, HostProcess sa
         .ToDictionary(x => x.GetProperty("what").GetString()!, x => (x.GetProperty("at").GetDateTimeOffset() - requestedAt).TotalMilliseconds);
     var sagaStarted = history.First(x => x.Key.StartsWith("Signup requested", StringComparison.Ordinal)).Value;
     return new SignupTimeline(acceptedMs, sagaStarted, history["Account created"], welcomedMs, verifySentMs, history["Email address verified"], totalMs);
-}
-
-static async Task PollAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken)
-{
-    var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 60);
-    while (!await condition())
-    {
-        if (Stopwatch.GetTimestamp() > deadline)
-        {
-            throw new TimeoutException(what);
-        }
-
-        await Task.Delay(20, cancellationToken);
-    }
 }
 
 static double Percentile(IEnumerable<double> values, int percent)
