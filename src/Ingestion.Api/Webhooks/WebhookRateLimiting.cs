@@ -42,16 +42,15 @@ public static class WebhookRateLimiting
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 // One rejection handler serves every policy of the host: only a webhook has a source.
-                var webhook = context.HttpContext.GetRouteValue("source") is string;
-                if (webhook)
+                var limited = context.HttpContext.GetRouteValue("source") as string;
+                if (limited is not null)
                 {
-                    var limited = (string)context.HttpContext.GetRouteValue("source")!;
                     context.HttpContext.RequestServices.GetRequiredService<WebhookMetrics>()
                         .Rejected(settings.Sources.ContainsKey(limited) ? limited : "unknown", "rate-limited");
                 }
 
                 await ProblemTypes.Problem(ProblemTypes.RateLimited, StatusCodes.Status429TooManyRequests,
-                        "Too many requests", $"{(webhook ? "This source's" : "Your")} rate limit is exceeded; retry after {seconds} s.")
+                        "Too many requests", $"{(limited is not null ? "This source's" : "Your")} rate limit is exceeded; retry after {seconds} s.")
                     .ExecuteAsync(context.HttpContext);
             };
         });
