@@ -2,7 +2,8 @@
 # Makes the real infrastructure EventBackbone runs on available on 127.0.0.1:
 #   RabbitMQ (AMQP 5672, management 15672) and PostgreSQL 15 (5432),
 #   the `backbone` role and one database per service; plus a second, expendable PostgreSQL cluster
-#   (`outage`, port 5433) that the outage tests stop and start without disturbing anything else.
+#   (`outage`, port 5433) and a second, expendable RabbitMQ node (`faults`, AMQP 5673, management 15673) that the
+#   outage and fault-injection tests stop and start without disturbing anything else.
 # Idempotent: running `up` twice changes nothing. `down` stops both servers; `env` prints the settings.
 #
 #   bash scripts/infra.sh up | down | status | env
@@ -75,6 +76,38 @@ rabbit_up() {
 
 rabbit_down() {
   if rabbit_running; then log "stopping RabbitMQ"; rabbitmqctl -q stop >/dev/null 2>&1 || true; fi
+  if rabbit_faults_running; then log "stopping RabbitMQ node $RABBIT_FAULTS_NODE"; rabbitmqctl -n "$RABBIT_FAULTS_NODE" -q stop >/dev/null 2>&1 || true; fi
+}
+
+# The fault-injection suite stops and starts this node's app (rabbitmqctl stop_app/start_app) under load; on the
+# shared node that would break every other suite running at the same time.
+RABBIT_FAULTS_NODE="faults@$(hostname -s)"
+RABBIT_FAULTS_PORT=5673
+RABBIT_FAULTS_MANAGEMENT_PORT=15673
+rabbit_faults_running() { have rabbitmqctl && timeout 20 rabbitmqctl -n "$RABBIT_FAULTS_NODE" -q status >/dev/null 2>&1; }
+
+rabbit_faults_up() {
+  local base=/var/lib/rabbitmq/faults logs=/var/log/rabbitmq/faults conf=/etc/rabbitmq/faults.conf
+  if rabbit_faults_running; then
+    # Left stopped (stop_app) by an interrupted run: start the app again; a no-op when it runs.
+    timeout 60 rabbitmqctl -n "$RABBIT_FAULTS_NODE" -q start_app >/dev/null 2>&1 || true
+  else
+    is_root || die "the RabbitMQ node $RABBIT_FAULTS_NODE is not running: run this script as root to start it."
+    mkdir -p "$base" "$logs" && chown -R rabbitmq:rabbitmq "$base" "$logs"
+    printf 'listeners.tcp.default = 127.0.0.1:%s\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = %s\nloopback_users.guest = true\n' \
+      "$RABBIT_FAULTS_PORT" "$RABBIT_FAULTS_MANAGEMENT_PORT" > "$conf"
+    log "starting RabbitMQ node $RABBIT_FAULTS_NODE"
+    (RABBITMQ_NODENAME="$RABBIT_FAULTS_NODE" RABBITMQ_NODE_PORT=$RABBIT_FAULTS_PORT RABBITMQ_DIST_PORT=$((RABBIT_FAULTS_PORT + 20000)) \
+      RABBITMQ_MNESIA_BASE="$base" RABBITMQ_LOG_BASE="$logs" RABBITMQ_CONFIG_FILE="$conf" RABBITMQ_PID_FILE="$base/pid" \
+      setsid nohup rabbitmq-server >>"$logs/start.log" 2>&1 &)
+    local deadline=$((SECONDS + 120))
+    until timeout 30 rabbitmqctl -n "$RABBIT_FAULTS_NODE" -q await_startup --timeout 25 >/dev/null 2>&1; do
+      [ $SECONDS -lt $deadline ] || die "RabbitMQ node $RABBIT_FAULTS_NODE did not start within 120 s; see $logs"
+      sleep 1
+    done
+  fi
+  wait_for_port 127.0.0.1 "$RABBIT_FAULTS_PORT" "RabbitMQ (faults node) AMQP"
+  wait_for_port 127.0.0.1 "$RABBIT_FAULTS_MANAGEMENT_PORT" "RabbitMQ (faults node) management"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -153,6 +186,9 @@ export Backbone__RabbitMq__Username=guest
 export Backbone__RabbitMq__Password=guest
 export Backbone__RabbitMq__ManagementUrl=http://127.0.0.1:15672
 export Backbone__Postgres__AdminConnectionString='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=postgres'
+export Backbone__RabbitMq__FaultsNode=$RABBIT_FAULTS_NODE
+export Backbone__RabbitMq__FaultsPort=$RABBIT_FAULTS_PORT
+export Backbone__RabbitMq__FaultsManagementUrl=http://127.0.0.1:$RABBIT_FAULTS_MANAGEMENT_PORT
 export Backbone__Postgres__OutageCluster=$PG_VERSION/$PG_OUTAGE_CLUSTER
 export Backbone__Postgres__OutageAdminConnectionString='Host=127.0.0.1;Port=$PG_OUTAGE_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=postgres'
 export ConnectionStrings__Ingestion='Host=127.0.0.1;Port=$PG_PORT;Username=$DB_ROLE;Password=$DB_PASSWORD;Database=backbone_ingestion'
@@ -163,9 +199,10 @@ ENV
 }
 
 case "${1:-up}" in
-  up)     rabbit_up; pg_up; log "RabbitMQ and PostgreSQL are up"; print_env ;;
+  up)     rabbit_up; rabbit_faults_up; pg_up; log "RabbitMQ and PostgreSQL are up"; print_env ;;
   down)   rabbit_down; pg_down ;;
-  status) printf 'rabbitmq: %s\npostgresql: %s\npostgresql (outage): %s\n' "$(rabbit_running && echo online || echo down)" \
+  status) printf 'rabbitmq: %s\nrabbitmq (faults): %s\npostgresql: %s\npostgresql (outage): %s\n' "$(rabbit_running && echo online || echo down)" \
+            "$(rabbit_faults_running && echo online || echo down)" \
             "$(pg_status || echo missing)" "$(pg_status "$PG_OUTAGE_CLUSTER" || echo missing)" ;;
   env)    print_env ;;
   *)      die "usage: bash scripts/infra.sh up|down|status|env" ;;

@@ -19,6 +19,7 @@ public sealed class DatabaseOutageSpecs(BackboneInfrastructure infrastructure) :
     public async Task While_PostgreSQL_is_stopped_webhooks_get_503_and_none_of_them_is_published_and_no_202_is_lost()
     {
         var postgres = ExpendablePostgres.FromEnvironment();
+        using var turn = await ExpendablePostgres.AcquireAsync();
         await postgres.EnsureRunningAsync();
         await using var ingestionDatabase = await ScratchDatabase.CreateAsync(postgres.Settings, "ingestion_outage");
         var settings = new Dictionary<string, string>(infrastructure.HostSettings())

@@ -20,6 +20,9 @@ public sealed class ExpendablePostgres
         Settings = InfrastructureSettings.FromEnvironment() with { PostgresAdminConnectionString = adminConnectionString };
     }
 
+    /// <summary>The name under which suites take turns with this cluster (<see cref="ExclusiveInfrastructure"/>).</summary>
+    public const string LockName = "postgres-outage-cluster";
+
     /// <summary>The shared settings with PostgreSQL pointing at this cluster (RabbitMQ unchanged).</summary>
     public InfrastructureSettings Settings { get; }
 
@@ -28,6 +31,9 @@ public sealed class ExpendablePostgres
         Environment.GetEnvironmentVariable("Backbone__Postgres__OutageAdminConnectionString") is { Length: > 0 } admin
             ? admin
             : "Host=127.0.0.1;Port=5433;Username=backbone;Password=backbone;Database=postgres");
+
+    /// <summary>Waits until no other suite is stopping and starting this cluster; dispose the answer to let them.</summary>
+    public static Task<ExclusiveInfrastructure> AcquireAsync() => ExclusiveInfrastructure.AcquireAsync(LockName, TimeSpan.FromMinutes(20));
 
     /// <summary>Fast shutdown: PostgreSQL aborts open transactions and drops every connection, as in a crash of the host.</summary>
     public Task StopAsync() => PgCtlClusterAsync("stop", "-m", "fast");

@@ -39,6 +39,9 @@ public sealed partial class HostProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>The host's process id: what <c>/proc</c> figures (memory, open files) are read by.</summary>
+    public int Pid => _process.Id;
+
     /// <summary>Everything the host wrote to stdout.</summary>
     public string Output
     {
