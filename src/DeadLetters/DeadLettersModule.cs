@@ -22,7 +22,7 @@ public static class DeadLettersModule
         builder.Services.TryAddSingleton(TimeProvider.System);
         var connectionString = new SettingsReader(builder.Configuration)
             .Required($"ConnectionStrings:{DatabaseName}", "the dead-letter store is PostgreSQL; there is no embedded mode");
-        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(ServiceDatabase.WithBoundedPool(connectionString)));
         builder.Services.AddSingleton(DeadLetterSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<DeadLetterStore>();
         builder.Services.AddSingleton<DeadLetterMetrics>();

@@ -28,6 +28,7 @@ public static class ServiceDatabase
         if (connectionString is not null)
         {
             ValidatePostgresConnectionString(key, connectionString);
+            connectionString = WithBoundedPool(connectionString);
             builder.Services.TryAddSingleton<OutboxSignal>();
             builder.Services.TryAddSingleton<OutboxNotifyInterceptor>();
             // Pooled: every request and every consumed message creates a DbContext, and building one from scratch was a
@@ -54,6 +55,32 @@ public static class ServiceDatabase
         builder.Services.AddHealthChecks()
             .AddDbContextCheck<TContext>($"{service.ToLowerInvariant()}-database", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
+    }
+
+    /// <summary>
+    /// Connections one pool of a host opens at most when its connection string does not say (Npgsql's own default is
+    /// 100). Found by the fault-injection suite: after a PostgreSQL restart under load every consumer endpoint, the
+    /// outbox delivery and the edge reconnected at full concurrency at once, and the hosts together took all of the
+    /// server's 100 connection slots ("remaining connection slots are reserved"), failing every other client of that
+    /// server. With a bound, work waits for a pooled connection instead.
+    /// </summary>
+    public const int DefaultMaxPoolSize = 20;
+
+    /// <summary>
+    /// <paramref name="connectionString"/> with <c>Maximum Pool Size</c> = <see cref="DefaultMaxPoolSize"/> unless it
+    /// sets one itself (under any of Npgsql's names for it).
+    /// </summary>
+    public static string WithBoundedPool(string connectionString)
+    {
+        // The generic builder keeps only the keys actually written; Npgsql's own builder answers every known key.
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.Keys.Cast<string>().Any(k => k.Replace(" ", "", StringComparison.Ordinal).Equals("MaximumPoolSize", StringComparison.OrdinalIgnoreCase)
+            || k.Replace(" ", "", StringComparison.Ordinal).Equals("MaxPoolSize", StringComparison.OrdinalIgnoreCase)))
+        {
+            return connectionString;
+        }
+
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = DefaultMaxPoolSize }.ConnectionString;
     }
 
     /// <summary>The one PostgreSQL configuration, shared by hosts and the design-time factories that write migrations.</summary>
