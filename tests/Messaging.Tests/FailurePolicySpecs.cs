@@ -13,6 +13,14 @@ public sealed class PolicyProbeConsumer(PolicyProbeAttempts attempts) : IConsume
     public Task Consume(ConsumeContext<PolicyProbe> context)
     {
         attempts.Record(context.Message.Id);
+        if (context.Message.Failure == "database-restarting")
+        {
+            // Unreachable for the first five attempts — more than the quick retries' four — then back.
+            return attempts.Of(context.Message.Id) <= 5
+                ? throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused)
+                : Task.CompletedTask;
+        }
+
         throw context.Message.Failure switch
         {
             "validation" => new ValidationException("email is required"),
@@ -29,7 +37,9 @@ public sealed class PolicyProbeConsumerDefinition : ConsumerDefinition<PolicyPro
         IConsumerConfigurator<PolicyProbeConsumer> consumerConfigurator,
         IRegistrationContext context) =>
         // No later redeliveries here (the harness has no durable scheduler); the immediate retries are what is tested.
-        endpointConfigurator.UseBackboneFailurePolicy(redeliveries: []);
+        // The database-outage pauses are shortened from about a minute; their count is what is tested.
+        endpointConfigurator.UseBackboneFailurePolicy(
+            redeliveries: [], databaseOutageRetries: [.. Enumerable.Repeat(TimeSpan.FromMilliseconds(50), FailurePolicy.DatabaseOutageRetries.Count)]);
 }
 
 public sealed class PolicyProbeAttempts
@@ -88,5 +98,17 @@ public sealed class FailurePolicySpecs : IAsyncLifetime
 
         Assert.True(await Harness.Published.Any<Fault<PolicyProbe>>(x => x.Context.Message.Message.Id == probe.Id));
         Assert.Equal(4, _provider.GetRequiredService<PolicyProbeAttempts>().Of(probe.Id));
+    }
+
+    [Fact]
+    public async Task A_database_that_is_restarting_is_waited_for_instead_of_dead_lettering_the_message()
+    {
+        var probe = new PolicyProbe(NewId.NextGuid(), "database-restarting");
+
+        await Harness.Bus.Publish(probe);
+
+        Assert.True(await Harness.Consumed.Any<PolicyProbe>(x => x.Context.Message.Id == probe.Id && x.Exception is null));
+        Assert.DoesNotContain(Harness.Published.Select<Fault<PolicyProbe>>(), x => x.Context.Message.Message.Id == probe.Id);
+        Assert.Equal(6, _provider.GetRequiredService<PolicyProbeAttempts>().Of(probe.Id));
     }
 }

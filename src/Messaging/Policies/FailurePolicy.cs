@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
+using EventBackbone.Messaging.Persistence;
 using MassTransit;
 
 namespace EventBackbone.Messaging.Policies;
@@ -8,11 +9,17 @@ namespace EventBackbone.Messaging.Policies;
 /// The failure policy every consumer and saga endpoint uses, from its definition:
 /// <c>endpointConfigurator.UseBackboneFailurePolicy();</c>. Transient faults are retried at once (100 ms, 500 ms, 1 s),
 /// then redelivered later through the durable scheduler (5 s, 30 s, 2 min by default), then go to the <c>_error</c>
-/// queue with MassTransit's fault headers. Non-transient faults skip both: retrying a message that can never succeed
+/// queue with MassTransit's fault headers. A database that is unreachable is waited for first (about a minute, in memory:
+/// the scheduler needs that database too); only a longer outage ends in the <c>_error</c> queue, for an operator to
+/// replay. Non-transient faults skip both: retrying a message that can never succeed
 /// only delays its dead-lettering and burns the retry budget of everything behind it.
 /// </summary>
 public static class FailurePolicy
 {
+    /// <summary>How long a message waits, in memory, for its database to come back (about a minute in all).</summary>
+    public static readonly IReadOnlyList<TimeSpan> DatabaseOutageRetries =
+        [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30)];
+
     public static readonly IReadOnlyList<TimeSpan> DefaultRedeliveries = [TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2)];
 
     /// <summary>
@@ -31,11 +38,13 @@ public static class FailurePolicy
     /// <param name="redeliveries">Delays of the later redeliveries; none turns them off.</param>
     /// <param name="configureRedelivery">More conditions for redelivery, e.g. which exceptions it alone handles.</param>
     /// <param name="configureRetry">More conditions for the immediate retries.</param>
+    /// <param name="databaseOutageRetries">Pauses while the database is unreachable; <see cref="DatabaseOutageRetries"/> by default.</param>
     public static void UseBackboneFailurePolicy(
         this IReceiveEndpointConfigurator endpoint,
         IReadOnlyList<TimeSpan>? redeliveries = null,
         Action<IRetryConfigurator>? configureRedelivery = null,
-        Action<IRetryConfigurator>? configureRetry = null)
+        Action<IRetryConfigurator>? configureRetry = null,
+        IReadOnlyList<TimeSpan>? databaseOutageRetries = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         redeliveries ??= DefaultRedeliveries;
@@ -55,8 +64,20 @@ public static class FailurePolicy
         endpoint.UseMessageRetry(retry =>
         {
             IgnoreNonTransient(retry);
+            // Waited for by the filter below, which has already given it about a minute.
+            retry.Ignore<Exception>(DatabaseUnavailableHandler.IsDatabaseUnavailable);
             configureRetry?.Invoke(retry);
             retry.Intervals(100, 500, 1000);
+        });
+
+        // Innermost: a database that is restarting or failing over is waited for here, in memory, for about a minute.
+        // Found by the fault-injection suite (tests/Reliability.Tests, database-restart): with only the quick retries, a 4 s restart
+        // exhausted them and the redelivery could not be scheduled either — the scheduler is that same database — so
+        // messages of every consumer went to their _error queues: accepted work dead-lettered by a transient fault.
+        endpoint.UseMessageRetry(retry =>
+        {
+            retry.Handle<Exception>(DatabaseUnavailableHandler.IsDatabaseUnavailable);
+            retry.Intervals([.. databaseOutageRetries ?? DatabaseOutageRetries]);
         });
     }
 
