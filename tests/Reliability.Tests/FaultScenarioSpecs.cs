@@ -1,0 +1,128 @@
+using Xunit.Abstractions;
+
+namespace EventBackbone.Reliability.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class FaultCollection : ICollectionFixture<FaultTopology>
+{
+    /// <summary>One collection: the scenarios share the topology and the expendable servers, so they run one at a time.</summary>
+    public const string Name = "fault injection";
+}
+
+/// <summary>
+/// Jepsen-style: a steady load of signed webhooks, duplicate deliveries, forged webhooks and signup commands, all with
+/// unique ids, plus a trickle of poison messages, while one kind of fault is injected; then exact accounting of every
+/// request (<see cref="Accounting"/>): lost = 0, duplicate effects = 0, nothing leaked, nothing left in flight.
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class FaultScenarioSpecs(FaultTopology topology, ITestOutputHelper output)
+{
+    [Fact]
+    public Task Killing_the_api_at_random_moments_loses_and_duplicates_nothing() => RunAsync("kill-api", KillRepeatedly(HostKind.Api));
+
+    [Fact]
+    public Task Killing_the_workers_at_random_moments_loses_and_duplicates_nothing() => RunAsync("kill-workers", KillRepeatedly(HostKind.Workers));
+
+    [Fact]
+    public Task Killing_the_sagas_at_random_moments_loses_and_duplicates_nothing() => RunAsync("kill-sagas", KillRepeatedly(HostKind.Sagas));
+
+    [Fact]
+    public Task Killing_the_dead_letter_service_at_random_moments_loses_no_poison_message() =>
+        RunAsync("kill-dead-letters", KillRepeatedly(HostKind.DeadLetters), poisonPerSecond: 3);
+
+    [Fact]
+    public Task Stopping_and_starting_RabbitMQ_under_load_loses_and_duplicates_nothing() => RunAsync("broker-restart", async cancel =>
+    {
+        await Task.Delay(ReliabilitySettings.LoadDuration * 0.3, cancel);
+        await topology.Broker.StopAppAsync();
+        await Task.Delay(TimeSpan.FromSeconds(5), cancel);
+        await topology.Broker.StartAppAsync();
+    });
+
+    [Fact]
+    public Task Restarting_PostgreSQL_under_load_loses_and_duplicates_nothing() => RunAsync("database-restart", async cancel =>
+    {
+        await Task.Delay(ReliabilitySettings.LoadDuration * 0.3, cancel);
+        await topology.Postgres.StopAsync();
+        await Task.Delay(TimeSpan.FromSeconds(4), cancel);
+        await topology.Postgres.StartAsync();
+    });
+
+    [Fact]
+    public Task A_provider_that_is_down_then_slow_then_failing_gets_each_notification_once() => RunAsync("provider-faults", async cancel =>
+    {
+        var phase = ReliabilitySettings.LoadDuration * 0.2;
+        await Task.Delay(phase, cancel);
+        await topology.SetProviderAsync("down");
+        await Task.Delay(phase, cancel);
+        // Slower than the provider client's 2 s attempt timeout: the call times out although the provider may still
+        // deliver — the Idempotency-Key must keep the retry from sending it twice.
+        await topology.SetProviderAsync("slow", delayMs: 2500);
+        await Task.Delay(phase, cancel);
+        await topology.SetProviderAsync("flaky");
+        await Task.Delay(phase, cancel);
+        await topology.SetProviderAsync("ok");
+    });
+
+    [Fact]
+    public Task A_poison_message_type_ends_in_the_dead_letter_store_and_holds_up_nothing() =>
+        RunAsync("poison", _ => Task.CompletedTask, poisonPerSecond: 10);
+
+    private Func<CancellationToken, Task> KillRepeatedly(HostKind kind) => async cancel =>
+    {
+        // Two kills at seeded random moments between 15 % and 75 % of the load (more in the long mode).
+        var random = new Random(ReliabilitySettings.Seed + (int)kind);
+        var kills = Math.Max(2, (int)(ReliabilitySettings.LoadDuration.TotalSeconds / 10));
+        var started = DateTime.UtcNow;
+        var moments = Enumerable.Range(0, kills)
+            .Select(_ => ReliabilitySettings.LoadDuration * (0.15 + (random.NextDouble() * 0.6)))
+            .Order();
+        foreach (var moment in moments)
+        {
+            var wait = moment - (DateTime.UtcNow - started);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancel);
+            }
+
+            await topology.KillAndRestartAsync(kind);
+        }
+    };
+
+    private async Task RunAsync(string scenario, Func<CancellationToken, Task> fault, double poisonPerSecond = 1)
+    {
+        await topology.RestoreAsync();
+        using var cancel = new CancellationTokenSource(ReliabilitySettings.LoadDuration + ReliabilitySettings.DrainTime + TimeSpan.FromMinutes(3));
+        var load = new LoadGenerator(() => topology[HostKind.Api].BaseAddress, topology.Token, scenario, ReliabilitySettings.Seed);
+        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name);
+
+        var loadRun = load.RunAsync(ReliabilitySettings.LoadDuration, ReliabilitySettings.Rate, cancel.Token);
+        var poisonRun = InjectPoisonAsync(poison, poisonPerSecond, cancel.Token);
+        var faultRun = fault(cancel.Token);
+        await Task.WhenAll(loadRun, poisonRun, faultRun);
+        await topology.RestoreAsync();
+
+        var accounting = await Accounting.AfterDrainAsync(scenario, topology, load, poison, ReliabilitySettings.DrainTime);
+        ReliabilitySettings.Report($"{accounting.Row} <!-- {accounting.Breakdown} -->");
+        output.WriteLine(accounting.ToString());
+        Assert.True(accounting.Accepted > 0, $"Nothing was accepted: the scenario tested nothing.\n{accounting}\n{Tail(topology.Problems())}");
+        Assert.True(
+            accounting.Clean,
+            $"Seed {ReliabilitySettings.Seed}: the accounting of '{scenario}' is not clean.\n{accounting}\n{Tail(topology.Problems())}");
+        Assert.Equal(accounting.PoisonSent, accounting.DeadLettered);
+    }
+
+    private static async Task InjectPoisonAsync(PoisonInjector poison, double perSecond, CancellationToken cancellationToken)
+    {
+        var count = (int)(ReliabilitySettings.LoadDuration.TotalSeconds * perSecond);
+        var interval = TimeSpan.FromSeconds(1 / perSecond);
+        for (var i = 0; i < count; i++)
+        {
+            await poison.InjectAsync(cancellationToken);
+            await Task.Delay(interval, cancellationToken);
+        }
+    }
+
+    /// <summary>The end of every host's output: enough to see what went wrong without drowning the message.</summary>
+    internal static string Tail(string logs) => logs.Length <= 20_000 ? logs : logs[^20_000..];
+}
