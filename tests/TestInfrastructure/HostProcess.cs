@@ -35,6 +35,9 @@ public sealed partial class HostProcess : IAsyncDisposable
 
     public DateTime StartedAt { get; } = DateTime.UtcNow;
 
+    /// <summary>The OS process id, e.g. to read its memory use from <c>/proc/{Pid}/status</c>.</summary>
+    public int Pid => _process.Id;
+
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
