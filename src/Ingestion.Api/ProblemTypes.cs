@@ -14,6 +14,7 @@ public static class ProblemTypes
     public const string UnsupportedMediaType = Base + "unsupported-media-type";
     public const string BodyTooLarge = Base + "body-too-large";
     public const string MalformedBody = Base + "malformed-body";
+    public const string UnstorableMetadata = Base + "unstorable-metadata";
     public const string EventNotFound = Base + "event-not-found";
     public const string InvalidSignature = Base + "invalid-signature";
     public const string RateLimited = Base + "rate-limited";

@@ -55,6 +55,11 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails(options =>
             // Also in the X-Request-Id header; in the body it survives clients that log only the body.
             options.CustomizeProblemDetails = context => context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier);
+        // A request Kestrel finds malformed only while the endpoint reads its body (trickled below the minimum data rate,
+        // broken chunk framing, cut short) is the client's fault: answered with Kestrel's status (408, 400, 413), not a
+        // 500 that reads as a server failure and would page someone.
+        builder.Services.Configure<ExceptionHandlerOptions>(options => options.StatusCodeSelector = exception =>
+            exception is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError);
         // Every service validates bearer tokens itself, also behind the edge that checked them first.
         builder.AddBackboneAuthentication();
         builder.Services.AddHealthChecks();

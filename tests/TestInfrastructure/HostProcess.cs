@@ -35,12 +35,12 @@ public sealed partial class HostProcess : IAsyncDisposable
 
     public DateTime StartedAt { get; } = DateTime.UtcNow;
 
+    /// <summary>The OS process id, e.g. to read its memory use from <c>/proc/{Pid}/status</c>.</summary>
+    public int Pid => _process.Id;
+
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
-
-    /// <summary>The host's process id: what <c>/proc</c> figures (memory, open files) are read by.</summary>
-    public int Pid => _process.Id;
 
     /// <summary>Everything the host wrote to stdout.</summary>
     public string Output

@@ -23,6 +23,21 @@ public static class JsonShape
             return;
         }
 
+        // Checked field by field below, but bound by the deserializer, which takes the last of several same-named
+        // members (names match case-insensitively): without this, {"email":"a@b.c","email":null} passed the checks
+        // and reached the command as null (a 500), or a checked value was swapped for an unchecked one.
+        var repeated = element.EnumerateObject().GroupBy(property => property.Name, StringComparer.OrdinalIgnoreCase)
+            .Where(group => group.Count() > 1).Select(group => group.Key).ToList();
+        foreach (var name in repeated)
+        {
+            Add(errors, path.Length == 0 ? name : $"{path}.{name}", "is given more than once.");
+        }
+
+        if (repeated.Count > 0)
+        {
+            return;
+        }
+
         var parameters = type.GetConstructors().MaxBy(constructor => constructor.GetParameters().Length)?.GetParameters() ?? [];
         // One per call: NullabilityInfoContext is not thread-safe, and a shared one failed concurrent requests with 500s
         // ("An item with the same key has already been added") the first time a command type was validated.

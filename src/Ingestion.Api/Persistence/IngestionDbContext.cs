@@ -10,6 +10,9 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
 
     public const string IdempotencyIndex = "ux_command_receipts_caller_idempotency_key";
 
+    /// <summary>The longest event type, content type or delivery id a webhook receipt stores.</summary>
+    public const int WebhookMetadataMaxLength = 200;
+
     public DbSet<WebhookReceipt> WebhookReceipts => Set<WebhookReceipt>();
 
     public DbSet<CommandReceipt> CommandReceipts => Set<CommandReceipt>();
@@ -22,9 +25,9 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
         receipt.ToTable("webhook_receipts");
         receipt.HasKey(x => x.EventId);
         receipt.Property(x => x.Source).HasMaxLength(64);
-        receipt.Property(x => x.EventType).HasMaxLength(200);
-        receipt.Property(x => x.ContentType).HasMaxLength(200);
-        receipt.Property(x => x.DedupeKey).HasMaxLength(200);
+        receipt.Property(x => x.EventType).HasMaxLength(WebhookMetadataMaxLength);
+        receipt.Property(x => x.ContentType).HasMaxLength(WebhookMetadataMaxLength);
+        receipt.Property(x => x.DedupeKey).HasMaxLength(WebhookMetadataMaxLength);
         // A sender's retry of the same delivery, even racing the first, cannot be accepted twice.
         receipt.HasIndex(x => new { x.Source, x.DedupeKey }).IsUnique().HasFilter("dedupe_key IS NOT NULL")
             .HasDatabaseName(DedupeIndex);

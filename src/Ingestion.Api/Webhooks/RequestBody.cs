@@ -21,7 +21,7 @@ internal static class RequestBody
         try
         {
             int read;
-            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            while ((read = await ReadAsync(request, chunk, cancellationToken)) > 0)
             {
                 if (body.Length + read > maxBytes)
                 {
@@ -37,5 +37,21 @@ internal static class RequestBody
         }
 
         return body.ToArray();
+    }
+
+    /// <summary>
+    /// Kestrel reports most malformed bodies as a BadHttpRequestException, but a chunk size that overflows as a plain
+    /// IOException: that is the client's fault too, and must be a 400, not a 500.
+    /// </summary>
+    private static async Task<int> ReadAsync(HttpRequest request, byte[] chunk, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await request.Body.ReadAsync(chunk, cancellationToken);
+        }
+        catch (IOException malformed) when (malformed is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new BadHttpRequestException("The request body is malformed.", StatusCodes.Status400BadRequest, malformed);
+        }
     }
 }

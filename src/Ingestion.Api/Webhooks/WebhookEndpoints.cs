@@ -93,7 +93,18 @@ public static partial class WebhookEndpoints
         }
 
         // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
-        var dedupeKey = verification.DedupeKey ?? (configured.Scheme is StripeScheme ? TopLevelId(body) : null);
+        var dedupeKey = verification.DedupeKey;
+        var readableId = configured.Scheme is not StripeScheme || TryReadTopLevelId(body, out dedupeKey);
+        // Refused here, alone: a value the receipt cannot store would fail the whole group commit it joined — a 500
+        // for every other webhook in it.
+        if (!readableId || !IsStorable(dedupeKey) || !IsStorable(verification.EventType) || !IsStorable(request.ContentType))
+        {
+            metrics.Rejected(source, "unstorable-metadata");
+            return ProblemTypes.Problem(ProblemTypes.UnstorableMetadata, StatusCodes.Status400BadRequest,
+                "Unstorable metadata",
+                $"The content type, event type and delivery id are each at most {IngestionDbContext.WebhookMetadataMaxLength} characters, without NUL characters.");
+        }
+
         var (eventId, duplicate) = await acceptance.AcceptAsync(
             new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body) { Trace = System.Diagnostics.Activity.Current }, cancellationToken);
         // One request log line per webhook carries its event id and source (and is the only "accepted" line).
@@ -123,17 +134,41 @@ public static partial class WebhookEndpoints
         return Results.Ok(new EventStatus(receipt.EventId, receipt.Source, receipt.ReceivedAt, waiting ? "accepted" : "published"));
     }
 
-    private static string? TopLevelId(byte[] body)
+    /// <returns>False when the body has an "id" string that no .NET string can hold (an escaped lone surrogate).</returns>
+    private static bool TryReadTopLevelId(byte[] body, out string? id)
     {
         using var document = JsonDocument.Parse(body);
-        return document.RootElement.ValueKind == JsonValueKind.Object
-            && document.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
-            ? id.GetString()
-            : null;
+        id = null;
+        if (document.RootElement.ValueKind != JsonValueKind.Object
+            || !document.RootElement.TryGetProperty("id", out var value) || value.ValueKind != JsonValueKind.String)
+        {
+            return true;
+        }
+
+        try
+        {
+            id = value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
+
+    /// <summary>PostgreSQL text holds no NUL, and the receipt's columns are bounded.</summary>
+    private static bool IsStorable(string? value) =>
+        value is null || (value.Length <= IngestionDbContext.WebhookMetadataMaxLength && !value.Contains('\0', StringComparison.Ordinal));
 
     private static bool IsWellFormedJson(byte[] body)
     {
+        // Utf8JsonReader checks JSON syntax but not the UTF-8 inside strings and names: invalid bytes there would be
+        // accepted and then turned into U+FFFD when the payload is published as text — not the bytes that were signed.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return false;
+        }
+
         try
         {
             // Validates UTF-8 and JSON syntax in one pass without building a document.
