@@ -212,6 +212,23 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
         Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
     }
 
+    [Fact]
+    public async Task An_empty_delivery_id_is_no_delivery_id_so_later_webhooks_without_one_are_not_taken_for_its_duplicates()
+    {
+        using var client = factory.CreateSignedClient();
+
+        // Found by the hostile-input pass: dedupe on "" answered every later empty-id webhook 200 with the first one's
+        // event id, so they were never published: accepted-looking and lost.
+        using var first = await PostDelivery(client, """{"n":1}""", "");
+        using var second = await PostDelivery(client, """{"n":2}""", "  ");
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        Assert.NotEqual(
+            (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid(),
+            (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("eventId").GetGuid());
+    }
+
     private static async Task<HttpResponseMessage> PostDelivery(HttpClient client, string body, string delivery)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/shop", UriKind.Relative)) { Content = Json(body) };

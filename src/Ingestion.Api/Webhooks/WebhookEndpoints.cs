@@ -95,6 +95,9 @@ public static partial class WebhookEndpoints
         // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
         var dedupeKey = verification.DedupeKey;
         var readableId = configured.Scheme is not StripeScheme || TryReadTopLevelId(body, out dedupeKey);
+        // An empty delivery id is no delivery id: deduplicating on "" would answer every later webhook without one as
+        // the first one's duplicate (200) and never publish it.
+        dedupeKey = string.IsNullOrWhiteSpace(dedupeKey) ? null : dedupeKey;
         // Refused here, alone: a value the receipt cannot store would fail the whole group commit it joined — a 500
         // for every other webhook in it.
         if (!readableId || !IsStorable(dedupeKey) || !IsStorable(verification.EventType) || !IsStorable(request.ContentType))
