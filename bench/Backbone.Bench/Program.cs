@@ -14,7 +14,8 @@ using RabbitMQ.Client;
 BenchOptions options;
 try
 {
-    options = BenchOptions.Parse(args, [.. ContenderCatalog.All.Select(c => c.Name)], ContenderCatalog.Baseline);
+    options = BenchOptions.Parse(
+        args, [.. ContenderCatalog.All.Select(c => c.Name)], ContenderCatalog.Default, ContenderCatalog.Baseline);
 }
 catch (ArgumentException invalid)
 {

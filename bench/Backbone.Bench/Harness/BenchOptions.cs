@@ -8,19 +8,21 @@ public sealed record BenchOptions(int Messages, int Rounds, int WarmupMessages, 
         Usage: dotnet run -c Release --project bench/Backbone.Bench -- [options]
           --messages N        messages per throughput phase (default 10000; the latency phase sends N/2)
           --rounds R          interleaved rounds per contender (default 7)
-          --contenders a,b    which contenders, in this order (default: all)
+          --contenders a,b    which contenders, in this order (default: raw-rabbitmq, masstransit-nondurable,
+                              raw-rabbitmq-outbox, eventbackbone-durable; also wolverine-durable, wolverine-durable-confirms)
           --baseline name     contender the ratios are taken against (default masstransit-nondurable)
           --smoke             300 messages, 1 round: checks that nothing is lost or duplicated
         """;
 
     /// <summary>Reads the command line; a malformed one throws <see cref="ArgumentException"/> with the reason.</summary>
-    public static BenchOptions Parse(IReadOnlyList<string> args, IReadOnlyList<string> known, string defaultBaseline)
+    public static BenchOptions Parse(
+        IReadOnlyList<string> args, IReadOnlyList<string> known, IReadOnlyList<string> defaults, string defaultBaseline)
     {
         int? messages = null;
         int? rounds = null;
         var smoke = false;
         var baseline = defaultBaseline;
-        IReadOnlyList<string> contenders = known;
+        IReadOnlyList<string> contenders = defaults;
         for (var i = 0; i < args.Count; i++)
         {
             switch (args[i])
