@@ -49,7 +49,7 @@ public sealed class WolverineDurableContender(bool publisherConfirms = false) : 
 
         // The same pool bound as eventbackbone-durable: the contenders of one run stay connected together, and
         // PostgreSQL allows 100 connections; Wolverine's data source and EF Core's connections each take up to this.
-        var connectionString = database.ConnectionString + ";Maximum Pool Size=30";
+        var connectionString = database.ConnectionString + ";Maximum Pool Size=30" + BenchEnvironment.PoolIdleLifetime;
         await using (var connection = new NpgsqlConnection(connectionString))
         {
             await connection.OpenAsync(cancellationToken);
