@@ -14,7 +14,8 @@ using RabbitMQ.Client;
 BenchOptions options;
 try
 {
-    options = BenchOptions.Parse(args, [.. ContenderCatalog.All.Select(c => c.Name)], ContenderCatalog.Baseline);
+    options = BenchOptions.Parse(
+        args, [.. ContenderCatalog.All.Select(c => c.Name)], ContenderCatalog.Default, ContenderCatalog.Baseline);
 }
 catch (ArgumentException invalid)
 {
@@ -36,6 +37,8 @@ await using var environment = new BenchEnvironment();
 try
 {
     await output.WriteLineAsync(await DescribeRunAsync(environment.Settings, options));
+    var meter = await ResourceMeter.FindAsync(environment.Settings.RabbitPort, environment.Settings.PostgresAdminConnectionString);
+    await output.WriteLineAsync($"resources: {meter.Describe()}");
     foreach (var name in options.Contenders)
     {
         var contender = ContenderCatalog.All.Single(c => c.Name == name).Create();
@@ -44,9 +47,9 @@ try
         await contender.StartAsync(environment, router, cancel.Token);
     }
 
-    var results = await new BenchRunner(options, output).RunAsync(contenders, cancel.Token);
+    var results = await new BenchRunner(options, meter, output).RunAsync(contenders, cancel.Token);
     await output.WriteLineAsync();
-    await output.WriteLineAsync(ResultTable.Render(results, [.. contenders.Select(c => c.Contender)], options.Baseline));
+    await output.WriteLineAsync(ResultTable.Render(results, [.. contenders.Select(c => c.Contender)], options.Baseline, options.LatencyLoads));
     await output.WriteLineAsync($"load average at the end: {LoadAverage()}");
 
     var broken = contenders
@@ -86,14 +89,15 @@ finally
 static async Task<string> DescribeRunAsync(InfrastructureSettings settings, BenchOptions options)
 {
     var text = new StringBuilder();
-    text.AppendLine($"Backbone.Bench {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {(options.Smoke ? "smoke" : "full")} run: "
+    text.AppendLine($"Backbone.Bench {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {(options.Smoke ? "smoke" : "full")}{(options.HeadToHead ? " head-to-head" : string.Empty)} run: "
         + $"{options.Messages} messages × {options.Rounds} round(s) (+1 warm-up of {options.WarmupMessages}), "
         + $"baseline {options.Baseline}");
     text.AppendLine($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, "
         + $"{RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}, "
         + $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC; load average at the start: {LoadAverage()}");
     text.AppendLine($"versions: RabbitMQ {await RabbitMqVersionAsync(settings)}, PostgreSQL {await PostgresVersionAsync(settings)}, "
-        + $"MassTransit {PackageVersion(typeof(IBus))}, RabbitMQ.Client {PackageVersion(typeof(IChannel))}, Npgsql {PackageVersion(typeof(NpgsqlConnection))}");
+        + $"MassTransit {PackageVersion(typeof(IBus))}, RabbitMQ.Client {PackageVersion(typeof(IChannel))}, Npgsql {PackageVersion(typeof(NpgsqlConnection))}, "
+        + $"Wolverine {PackageVersion(typeof(Wolverine.IMessageBus))}");
     return text.ToString();
 }
 

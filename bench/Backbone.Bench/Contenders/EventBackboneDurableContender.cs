@@ -43,7 +43,7 @@ public sealed class EventBackboneDurableContender : IContender
             ["Backbone:RabbitMq:Password"] = settings.RabbitPassword,
             // Bounded: the contenders of one run stay connected together, and PostgreSQL allows 100 connections; EF
             // Core's pool and the durable core's data source each take up to this many.
-            ["ConnectionStrings:Bench"] = database.ConnectionString + ";Maximum Pool Size=30",
+            ["ConnectionStrings:Bench"] = database.ConnectionString + ";Maximum Pool Size=30" + BenchEnvironment.PoolIdleLifetime,
         });
         builder.AddServiceDatabase<BenchDbContext>("Bench");
         builder.AddBackboneBus(bus => bus.AddConsumer<DurableEffectConsumer, DurableEffectConsumerDefinition>());

@@ -54,7 +54,7 @@ public sealed class RawRabbitMqOutboxContender : IContender
     {
         _arrivals = arrivals;
         var database = await environment.CreateDatabaseAsync("bench_outbox");
-        var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString)
+        var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString + BenchEnvironment.PoolIdleLifetime)
         {
             MaxPoolSize = PublishConcurrency + ConsumerConcurrency + 2,
         };

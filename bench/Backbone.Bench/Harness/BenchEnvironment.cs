@@ -11,6 +11,15 @@ public sealed class BenchEnvironment : IAsyncDisposable
     private readonly List<IAsyncDisposable> _scratch = [];
     private readonly Lock _gate = new();
 
+    /// <summary>
+    /// Appended to every contender's connection string. The contenders of a run stay connected together and each one's
+    /// pools would keep their peak connections open for Npgsql's default 300 s, i.e. through the next contenders'
+    /// phases: with four database pools that reached 91 of PostgreSQL's 100 connections (shared with whatever tests run
+    /// meanwhile) and a five-contender run failed with 53300 "remaining connection slots are reserved". Idle for 15 s,
+    /// a connection is closed, so a run holds about one contender's connections at a time.
+    /// </summary>
+    public const string PoolIdleLifetime = ";Connection Idle Lifetime=15";
+
     public InfrastructureSettings Settings { get; } = InfrastructureSettings.FromEnvironment();
 
     /// <summary>

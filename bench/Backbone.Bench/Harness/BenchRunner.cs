@@ -1,6 +1,24 @@
 namespace EventBackbone.Bench.Harness;
 
-/// <summary>One contender's figures in one round.</summary>
+/// <summary>Latency of one open-loop phase offered at <see cref="Fraction"/> of the round's peak.</summary>
+public sealed record LatencyAtLoad(double Fraction, double OfferedRatePerSecond, double P50Ms, double P99Ms, double P999Ms);
+
+/// <summary>
+/// What the throughput phase cost per message: CPU of this process, of the broker and of PostgreSQL (µs), and bytes
+/// sent over the loopback interface (broker and database traffic alike); plus the peak resident memory of each while
+/// the contender ran its phases (MiB). NaN where not measurable.
+/// </summary>
+public sealed record ResourceUse(
+    double ClientCpuUsPerMessage,
+    double BrokerCpuUsPerMessage,
+    double PostgresCpuUsPerMessage,
+    double LoopbackBytesPerMessage,
+    MemoryPeaks Memory)
+{
+    public static readonly ResourceUse None = new(double.NaN, double.NaN, double.NaN, double.NaN, new MemoryPeaks(double.NaN, double.NaN, double.NaN));
+}
+
+/// <summary>One contender's figures in one round. The 50 % load's p50/p99 keep their own fields, as before.</summary>
 public sealed record RoundResult(
     string Contender,
     int Round,
@@ -9,16 +27,18 @@ public sealed record RoundResult(
     double LatencyP50Ms,
     double LatencyP99Ms,
     int Lost,
-    int Duplicates);
+    int Duplicates,
+    IReadOnlyList<LatencyAtLoad> Loads,
+    ResourceUse Resources);
 
 /// <summary>
 /// Interleaves the contenders round by round (A1, B1, C1, A2, …) so that a slow spell of this shared, noisy machine
 /// lands on every contender rather than on whichever happened to run then.
 /// </summary>
-public sealed class BenchRunner(BenchOptions options, TextWriter output)
+public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextWriter output)
 {
-    /// <summary>The latency phase offers this fraction of the contender's peak, measured in the same round.</summary>
-    public const double LatencyLoadFraction = 0.5;
+    /// <summary>Resident memory is sampled this often while a contender runs its phases.</summary>
+    private static readonly TimeSpan MemorySampleInterval = TimeSpan.FromMilliseconds(50);
 
     public async Task<IReadOnlyList<RoundResult>> RunAsync(
         IReadOnlyList<(IContender Contender, ArrivalRouter Router)> contenders,
@@ -34,6 +54,11 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output)
             {
                 var result = await RunRoundAsync(contender, router, round, cancellationToken);
                 output.WriteLine(Describe(result, round == 0));
+                if (options.HeadToHead)
+                {
+                    output.WriteLine(DescribeMore(result));
+                }
+
                 results.Add(result);
             }
         }
@@ -49,29 +74,60 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output)
         // Collect the previous contender's garbage now, outside every timing, instead of in the middle of this one.
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        var peak = await driver.RunAsync(contender, messages, ratePerSecond: null, cancellationToken);
-        if (!double.IsFinite(peak.ThroughputPerSecond))
+        var sampler = meter.StartSampling(MemorySampleInterval);
+        await using (sampler)
         {
-            Report(contender, peak);
-            return new RoundResult(contender.Name, round, double.NaN, double.NaN, double.NaN, double.NaN, peak.Lost, peak.Duplicates);
+            var before = meter.Take();
+            var peak = await driver.RunAsync(contender, messages, ratePerSecond: null, cancellationToken);
+            var after = meter.Take();
+            if (!double.IsFinite(peak.ThroughputPerSecond))
+            {
+                Report(contender, peak);
+                return new RoundResult(
+                    contender.Name, round, double.NaN, double.NaN, double.NaN, double.NaN, peak.Lost, peak.Duplicates, [], ResourceUse.None);
+            }
+
+            var loads = new List<LatencyAtLoad>();
+            var lost = peak.Lost;
+            var duplicates = peak.Duplicates;
+            foreach (var fraction in options.LatencyLoads)
+            {
+                var offered = peak.ThroughputPerSecond * fraction;
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+
+                // N × fraction messages at that fraction of the peak rate: every latency phase lasts about as long as
+                // the throughput phase (at 50 %, half as many messages at half the rate, as before).
+                var paced = await driver.RunAsync(contender, Math.Max((int)(messages * fraction), 50), offered, cancellationToken);
+                Report(contender, paced);
+                lost += paced.Lost;
+                duplicates += paced.Duplicates;
+                loads.Add(new LatencyAtLoad(
+                    fraction,
+                    offered,
+                    Statistics.Percentile(paced.LatenciesMs, 50),
+                    Statistics.Percentile(paced.LatenciesMs, 99),
+                    Statistics.Percentile(paced.LatenciesMs, 99.9)));
+            }
+
+            var half = loads.FirstOrDefault(l => l.Fraction == 0.5);
+            return new RoundResult(
+                contender.Name,
+                round,
+                peak.ThroughputPerSecond,
+                half?.OfferedRatePerSecond ?? double.NaN,
+                half?.P50Ms ?? double.NaN,
+                half?.P99Ms ?? double.NaN,
+                lost,
+                duplicates,
+                loads,
+                new ResourceUse(
+                    (after.ClientCpuMs - before.ClientCpuMs) * 1000 / messages,
+                    (after.BrokerCpuMs - before.BrokerCpuMs) * 1000 / messages,
+                    (after.PostgresCpuMs - before.PostgresCpuMs) * 1000 / messages,
+                    before.LoopbackTxBytes < 0 ? double.NaN : (after.LoopbackTxBytes - before.LoopbackTxBytes) / (double)messages,
+                    sampler.Peaks));
         }
-
-        var offered = peak.ThroughputPerSecond * LatencyLoadFraction;
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-
-        // Half as many messages at half the rate: the latency phase lasts about as long as the throughput phase.
-        var paced = await driver.RunAsync(contender, Math.Max(messages / 2, 50), offered, cancellationToken);
-        Report(contender, paced);
-        return new RoundResult(
-            contender.Name,
-            round,
-            peak.ThroughputPerSecond,
-            offered,
-            Statistics.Percentile(paced.LatenciesMs, 50),
-            Statistics.Percentile(paced.LatenciesMs, 99),
-            peak.Lost + paced.Lost,
-            peak.Duplicates + paced.Duplicates);
     }
 
     private void Report(IContender contender, PhaseOutcome outcome)
@@ -92,4 +148,12 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output)
         $"{(warmup ? "warm-up" : $"round {result.Round}"),-8} {result.Contender,-24} {result.ThroughputPerSecond,9:F0} msg/s   "
         + $"at {result.OfferedRatePerSecond,7:F0} msg/s: p50 {result.LatencyP50Ms,7:F2} ms  p99 {result.LatencyP99Ms,7:F2} ms"
         + (result.Lost + result.Duplicates > 0 ? $"   LOST {result.Lost} DUPLICATED {result.Duplicates}" : string.Empty);
+
+    private static string DescribeMore(RoundResult result) =>
+        $"{string.Empty,-8} {string.Empty,-24} "
+        + string.Join("  ", result.Loads.Select(l => $"{l.Fraction * 100:F0} %: p50 {l.P50Ms:F2} p99 {l.P99Ms:F2} p99.9 {l.P999Ms:F2} ms"))
+        + $"  | CPU µs/msg client {result.Resources.ClientCpuUsPerMessage:F0} broker {result.Resources.BrokerCpuUsPerMessage:F0} "
+        + $"PostgreSQL {result.Resources.PostgresCpuUsPerMessage:F0} | lo {result.Resources.LoopbackBytesPerMessage:F0} B/msg "
+        + $"| peak MiB client {result.Resources.Memory.ClientMiB:F0} broker {result.Resources.Memory.BrokerMiB:F0} "
+        + $"PostgreSQL {result.Resources.Memory.PostgresMiB:F0}";
 }

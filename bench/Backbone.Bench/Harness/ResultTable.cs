@@ -11,14 +11,38 @@ public static class ResultTable
 {
     private sealed record Figure(string Name, Func<RoundResult, double> Select);
 
-    private static readonly Figure[] Figures =
-    [
-        new("throughput msg/s", r => r.ThroughputPerSecond),
-        new("latency p50 ms", r => r.LatencyP50Ms),
-        new("latency p99 ms", r => r.LatencyP99Ms),
-    ];
+    /// <summary>
+    /// The figures of a run: throughput, p50/p99/p99.9 at each latency load (named as before when 50 % is the only
+    /// one), then the resources per message and the memory peaks.
+    /// </summary>
+    private static List<Figure> Figures(IReadOnlyList<double> loads)
+    {
+        var figures = new List<Figure> { new("throughput msg/s", r => r.ThroughputPerSecond) };
+        foreach (var load in loads)
+        {
+            var suffix = loads.Count == 1 && load == 0.5 ? string.Empty : $" at {load * 100:F0} % of peak";
+            figures.Add(new($"latency p50 ms{suffix}", r => At(r, load)?.P50Ms ?? double.NaN));
+            figures.Add(new($"latency p99 ms{suffix}", r => At(r, load)?.P99Ms ?? double.NaN));
+            figures.Add(new($"latency p99.9 ms{suffix}", r => At(r, load)?.P999Ms ?? double.NaN));
+        }
 
-    public static string Render(IReadOnlyList<RoundResult> results, IReadOnlyList<IContender> contenders, string baseline)
+        figures.AddRange(
+        [
+            new("client CPU µs/msg", r => r.Resources.ClientCpuUsPerMessage),
+            new("broker CPU µs/msg", r => r.Resources.BrokerCpuUsPerMessage),
+            new("PostgreSQL CPU µs/msg", r => r.Resources.PostgresCpuUsPerMessage),
+            new("loopback bytes/msg", r => r.Resources.LoopbackBytesPerMessage),
+            new("peak RSS client MiB", r => r.Resources.Memory.ClientMiB),
+            new("peak RSS broker MiB", r => r.Resources.Memory.BrokerMiB),
+            new("peak RSS PostgreSQL MiB", r => r.Resources.Memory.PostgresMiB),
+        ]);
+        return figures;
+    }
+
+    private static LatencyAtLoad? At(RoundResult result, double load) => result.Loads.FirstOrDefault(l => l.Fraction == load);
+
+    public static string Render(
+        IReadOnlyList<RoundResult> results, IReadOnlyList<IContender> contenders, string baseline, IReadOnlyList<double> latencyLoads)
     {
         var measured = results.Where(r => r.Round > 0).ToList();
         var text = new StringBuilder();
@@ -30,7 +54,7 @@ public static class ResultTable
             var baselineRounds = measured.Where(r => r.Contender == baseline).ToList();
             var lost = results.Where(r => r.Contender == contender.Name).Sum(r => r.Lost);
             var duplicated = results.Where(r => r.Contender == contender.Name).Sum(r => r.Duplicates);
-            foreach (var figure in Figures)
+            foreach (var figure in Figures(latencyLoads))
             {
                 var values = rounds.Select(figure.Select).Where(double.IsFinite).ToList();
                 var median = Statistics.Median(values);

@@ -1,0 +1,324 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+
+namespace EventBackbone.Bench.Harness;
+
+/// <summary>CPU time (ms) and loopback bytes at one instant; a phase's figures are the difference of two.</summary>
+public sealed record ResourceSnapshot(double ClientCpuMs, double BrokerCpuMs, double PostgresCpuMs, long LoopbackTxBytes);
+
+/// <summary>Highest resident memory seen while sampling, in MiB; NaN where the process could not be read.</summary>
+public sealed record MemoryPeaks(double ClientMiB, double BrokerMiB, double PostgresMiB);
+
+/// <summary>
+/// Reads what the issue's figures need from Linux's /proc: CPU of this process, of the RabbitMQ node (the
+/// <c>beam.smp</c> that listens on the AMQP port) and of the PostgreSQL cluster (its postmaster and every child);
+/// resident memory of the same three; and the loopback interface's transmitted bytes. The servers are shared with
+/// whatever else runs on this machine, so their figures include that load too (bench/README.md says so).
+/// On a system without /proc every figure is NaN and the run goes on.
+/// </summary>
+public sealed class ResourceMeter
+{
+    /// <summary>USER_HZ: /proc reports CPU in these ticks, fixed at 100 per second by the kernel's ABI.</summary>
+    private const double TicksPerMs = 100 / 1000.0;
+
+    private readonly int? _brokerPid;
+    private readonly int? _postmasterPid;
+
+    private ResourceMeter(int? brokerPid, int? postmasterPid)
+    {
+        _brokerPid = brokerPid;
+        _postmasterPid = postmasterPid;
+    }
+
+    public string Describe() =>
+        $"RabbitMQ pid {_brokerPid?.ToString(CultureInfo.InvariantCulture) ?? "not found"}, "
+        + $"PostgreSQL postmaster pid {_postmasterPid?.ToString(CultureInfo.InvariantCulture) ?? "not found"}";
+
+    public static async Task<ResourceMeter> FindAsync(int amqpPort, string postgresAdminConnectionString)
+    {
+        if (!Directory.Exists("/proc/self"))
+        {
+            return new ResourceMeter(null, null);
+        }
+
+        // The postmaster is the parent of the backend serving this connection: exact even with two clusters running.
+        int? postmaster;
+        await using (var connection = new NpgsqlConnection(postgresAdminConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var query = new NpgsqlCommand("SELECT pg_backend_pid()", connection);
+            var backend = (int)(await query.ExecuteScalarAsync())!;
+            // Read locally only when the server is on this machine (its backend pid is then one of ours to see).
+            postmaster = ReadStatusField(backend, "PPid") is { } parent && CommandName((int)parent) == "postgres" ? (int)parent : null;
+        }
+
+        return new ResourceMeter(FindListener("beam.smp", amqpPort), postmaster);
+    }
+
+    public ResourceSnapshot Take()
+    {
+        using var self = Process.GetCurrentProcess();
+        return new ResourceSnapshot(
+            self.TotalProcessorTime.TotalMilliseconds,
+            _brokerPid is { } broker ? CpuTicks(broker, includeReapedChildren: false) / TicksPerMs : double.NaN,
+            _postmasterPid is { } postmaster ? PostgresCpuTicks(postmaster) / TicksPerMs : double.NaN,
+            LoopbackTxBytes());
+    }
+
+    /// <summary>
+    /// Samples resident memory every <paramref name="interval"/> until disposed and keeps the peaks. This process's
+    /// figure is VmRSS; the broker's too; PostgreSQL's is the sum over its processes of their private (anonymous) pages
+    /// plus the largest file-backed and the largest shared-memory share of any one of them: the binary, its libraries
+    /// and shared buffers are mapped by every backend and would otherwise be counted once per backend.
+    /// </summary>
+    public MemorySampler StartSampling(TimeSpan interval) => new(this, interval);
+
+    public sealed class MemorySampler : IAsyncDisposable
+    {
+        private readonly ResourceMeter _meter;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private double _client = double.NaN;
+        private double _broker = double.NaN;
+        private double _postgres = double.NaN;
+
+        internal MemorySampler(ResourceMeter meter, TimeSpan interval)
+        {
+            _meter = meter;
+            Sample(null);
+            _loop = Task.Run(() => LoopAsync(interval));
+        }
+
+        public MemoryPeaks Peaks => new(_client, _broker, _postgres);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            try
+            {
+                await _loop;
+            }
+            catch (OperationCanceledException)
+            {
+                // The sampler stops by cancellation.
+            }
+
+            _stop.Dispose();
+        }
+
+        private async Task LoopAsync(TimeSpan interval)
+        {
+            using var timer = new PeriodicTimer(interval);
+            var children = _meter._postmasterPid is { } postmaster ? ChildrenOf(postmaster) : [];
+            var refreshed = Stopwatch.GetTimestamp();
+            while (await timer.WaitForNextTickAsync(_stop.Token))
+            {
+                // Backends come and go with the connection pools; listing /proc each tick would cost more than reading.
+                if (_meter._postmasterPid is { } pid && Stopwatch.GetElapsedTime(refreshed) > TimeSpan.FromSeconds(1))
+                {
+                    children = ChildrenOf(pid);
+                    refreshed = Stopwatch.GetTimestamp();
+                }
+
+                Sample(children);
+            }
+        }
+
+        private void Sample(IReadOnlyList<int>? postgresChildren)
+        {
+            _client = Max(_client, ReadStatusField(Environment.ProcessId, "VmRSS") / 1024.0);
+            if (_meter._brokerPid is { } broker)
+            {
+                _broker = Max(_broker, ReadStatusField(broker, "VmRSS") / 1024.0);
+            }
+
+            if (_meter._postmasterPid is { } postmaster)
+            {
+                long anonymousKb = 0;
+                long fileKb = 0;
+                long sharedKb = 0;
+                foreach (var pid in (postgresChildren ?? ChildrenOf(postmaster)).Prepend(postmaster))
+                {
+                    anonymousKb += ReadStatusField(pid, "RssAnon") ?? 0;
+                    fileKb = Math.Max(fileKb, ReadStatusField(pid, "RssFile") ?? 0);
+                    sharedKb = Math.Max(sharedKb, ReadStatusField(pid, "RssShmem") ?? 0);
+                }
+
+                _postgres = Max(_postgres, (anonymousKb + fileKb + sharedKb) / 1024.0);
+            }
+        }
+
+        private static double Max(double peak, double? value) =>
+            value is not { } v || !double.IsFinite(v) ? peak : double.IsFinite(peak) ? Math.Max(peak, v) : v;
+    }
+
+    /// <summary>
+    /// The postmaster's own CPU, the CPU its exited children left in its cutime/cstime when it reaped them, and the CPU
+    /// of its live children: a backend that exits between two snapshots moves its ticks from one term to another
+    /// instead of vanishing.
+    /// </summary>
+    private static double PostgresCpuTicks(int postmaster)
+    {
+        var total = CpuTicks(postmaster, includeReapedChildren: true);
+        foreach (var child in ChildrenOf(postmaster))
+        {
+            total += CpuTicks(child, includeReapedChildren: false);
+        }
+
+        return total;
+    }
+
+    private static double CpuTicks(int pid, bool includeReapedChildren)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+
+        // The command name (field 2) is in parentheses and may contain spaces: count fields after the last ')'.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // fields[0] is field 3 (state); utime, stime, cutime, cstime are fields 14–17.
+        var ticks = double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture);
+        if (includeReapedChildren)
+        {
+            ticks += double.Parse(fields[13], CultureInfo.InvariantCulture) + double.Parse(fields[14], CultureInfo.InvariantCulture);
+        }
+
+        return ticks;
+    }
+
+    private static List<int> ChildrenOf(int parent)
+    {
+        var children = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && ReadStatusField(pid, "PPid") == parent)
+            {
+                children.Add(pid);
+            }
+        }
+
+        return children;
+    }
+
+    /// <summary>A numeric field of /proc/&lt;pid&gt;/status (memory fields are in kB); null when the process is gone.</summary>
+    private static long? ReadStatusField(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(field, StringComparison.Ordinal) && line.Length > field.Length && line[field.Length] == ':')
+                {
+                    var value = line[(field.Length + 1)..].Trim().Split(' ')[0];
+                    return long.Parse(value, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // Exited between listing and reading.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Another user's process on a hardened /proc.
+        }
+
+        return null;
+    }
+
+    /// <summary>The process called <paramref name="name"/> that owns the socket listening on <paramref name="port"/>.</summary>
+    private static int? FindListener(string name, int port)
+    {
+        var inodes = new HashSet<string>();
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                // local_address is HEXIP:HEXPORT, st 0A is LISTEN, the inode is column 10.
+                if (columns.Length > 9 && columns[3] == "0A"
+                    && int.Parse(columns[1][(columns[1].IndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture) == port)
+                {
+                    inodes.Add($"socket:[{columns[9]}]");
+                }
+            }
+        }
+
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                    || CommandName(pid) != name)
+                {
+                    continue;
+                }
+
+                foreach (var fd in Directory.EnumerateFiles($"{directory}/fd"))
+                {
+                    if (new FileInfo(fd).LinkTarget is { } target && inodes.Contains(target))
+                    {
+                        return pid;
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // Exited while being looked at.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours to inspect.
+            }
+        }
+
+        return null;
+    }
+
+    private static string? CommandName(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static long LoopbackTxBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/net/dev"))
+            {
+                var colon = line.IndexOf(':');
+                if (colon > 0 && line[..colon].Trim() == "lo")
+                {
+                    // Receive has 8 columns (bytes first), then transmit (bytes first).
+                    return long.Parse(line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[8], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // No /proc/net/dev: the figure is reported as missing.
+        }
+
+        return -1;
+    }
+}
