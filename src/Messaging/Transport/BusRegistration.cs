@@ -41,6 +41,9 @@ public static class BusRegistration
         {
             // Queue names come from consumer and saga names, so they are the same in every mode and on every host.
             bus.SetKebabCaseEndpointNameFormatter();
+            // MassTransit 8.5 reports bus and endpoint usage to usage-tracking.masstransit.io by default; a service of
+            // ours never calls outside its own infrastructure unasked (and on a closed network it only logs a warning).
+            bus.DisableUsageTelemetry();
             bus.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = "bus";
