@@ -24,7 +24,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         var messageIds = Enumerable.Range(0, Messages).Select(_ => NewId.NextGuid()).ToHashSet();
         await Task.WhenAll(messageIds.Select(id => bus.Publish(new OrderPlaced(NewId.NextGuid(), "null-customer"), context => context.MessageId = id)));
         await using var broker = await BrokerAsync();
-        await Eventually.HoldsAsync(async () => await DepthAsync(broker, $"{TargetQueue}_error") == Messages, TimeSpan.FromSeconds(60),
+        await Eventually.HoldsAsync(async () => await RabbitMqQueues.DepthAsync(broker, $"{TargetQueue}_error") == Messages, TimeSpan.FromSeconds(60),
             () => "The failed orders did not all reach the error queue.");
         // The fixed consumer must not take the replays before the broker has been counted.
         await bus.StopAsync();
@@ -38,7 +38,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         var capturedBeforeKill = await CapturedAsync(store);
         await using (var second = StartDeadLetters(infrastructure))
         {
-            await Eventually.HoldsAsync(async () => await CapturedAsync(store) == Messages && await DepthAsync(broker, $"{TargetQueue}_error") == 0,
+            await Eventually.HoldsAsync(async () => await CapturedAsync(store) == Messages && await RabbitMqQueues.DepthAsync(broker, $"{TargetQueue}_error") == 0,
                 TimeSpan.FromSeconds(60), () => $"Capture did not finish after the restart.\n{second.Logs}");
         }
 
@@ -57,7 +57,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         await Eventually.HoldsAsync(async () => (await replayer.GetFromJsonAsync<JsonElement>(location)).GetProperty("replayed").GetInt32() >= 50,
             TimeSpan.FromSeconds(60), () => $"The group replay did not start.\n{third.Logs}");
         await third.KillAsync();
-        var sentBeforeKill = await DepthAsync(broker, TargetQueue);
+        var sentBeforeKill = await RabbitMqQueues.DepthAsync(broker, TargetQueue);
         await using (var fourth = StartDeadLetters(infrastructure))
         {
             await fourth.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
@@ -70,8 +70,8 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
 
         Assert.InRange(sentBeforeKill, 50, Messages - 1);
         // At the broker: each message once, and only on the queue of the consumer that failed it.
-        Assert.Equal(Messages, await DepthAsync(broker, TargetQueue));
-        Assert.Equal(0, await DepthAsync(broker, "order-audit"));
+        Assert.Equal(Messages, await RabbitMqQueues.DepthAsync(broker, TargetQueue));
+        Assert.Equal(0, await RabbitMqQueues.DepthAsync(broker, "order-audit"));
         Assert.Equal(Messages, await store.ScalarAsync<long>("SELECT count(*) FROM replay_ledger WHERE status = 'confirmed'"));
         Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE status <> 'replayed'"));
 
@@ -127,22 +127,5 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
             UserName = settings.RabbitUsername,
             Password = settings.RabbitPassword,
         }.CreateConnectionAsync();
-    }
-
-    /// <summary>
-    /// The broker's own count (a passive declare), not the management API's figures that lag by seconds; -1 while the
-    /// queue does not exist (MassTransit declares an error queue at the first fault).
-    /// </summary>
-    private static async Task<long> DepthAsync(IConnection broker, string queue)
-    {
-        await using var channel = await broker.CreateChannelAsync();
-        try
-        {
-            return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
-        }
-        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException missing) when (missing.ShutdownReason?.ReplyCode == 404)
-        {
-            return -1;
-        }
     }
 }

@@ -139,11 +139,11 @@ public sealed class MalformedMessageSpecs(MalformedMessageFixture fixture) : ICl
         // Delivered a bounded number of times: the broker never redelivered, every queue is empty, and nothing comes
         // back (a loop would show as a queue filling again or a second failure on record).
         await Eventually.HoldsAsync(
-            async () => await DepthAsync(broker, Queue) == 0 && await DepthAsync(broker, $"{Queue}_error") <= 0 && await DepthAsync(broker, $"{Queue}_skipped") <= 0,
+            async () => await RabbitMqQueues.DepthAsync(broker, Queue) == 0 && await RabbitMqQueues.DepthAsync(broker, $"{Queue}_error") <= 0 && await RabbitMqQueues.DepthAsync(broker, $"{Queue}_skipped") <= 0,
             TimeSpan.FromSeconds(30),
             () => $"A queue still holds a malformed message.\n{fixture.AllLogs()}");
         await Task.Delay(TimeSpan.FromSeconds(3));
-        Assert.Equal(0, await DepthAsync(broker, Queue));
+        Assert.Equal(0, await RabbitMqQueues.DepthAsync(broker, Queue));
         Assert.Equal(1, await fixture.Database("Workers").ScalarAsync<long>("SELECT count(*) FROM inbound_webhooks WHERE source = @source", ("source", withoutId)));
         Assert.Equal(0, await store.ScalarAsync<long>(
             "SELECT count(*) FROM dead_letters WHERE failure_count <> 1 AND body = ANY(@bodies)", ("bodies", cases.Select(x => x.Body).ToArray())));
@@ -153,19 +153,4 @@ public sealed class MalformedMessageSpecs(MalformedMessageFixture fixture) : ICl
 
     private static string Envelope(Guid? messageId, string messageType, string message) =>
         "{" + (messageId is { } id ? $"\"messageId\":\"{id}\"," : "") + $"\"messageType\":[\"{messageType}\"],\"message\":{message},\"headers\":{{}}}}";
-
-    /// <summary>The broker's own count (a passive declare); -1 while the queue does not exist.</summary>
-    private static async Task<long> DepthAsync(IConnection broker, string queue)
-    {
-        // A channel of its own: a passive declare of a missing queue closes the channel it ran on.
-        await using var channel = await broker.CreateChannelAsync();
-        try
-        {
-            return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
-        }
-        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException missing) when (missing.ShutdownReason?.ReplyCode == 404)
-        {
-            return -1;
-        }
-    }
 }

@@ -1,8 +1,8 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using EventBackbone.TestInfrastructure;
 using Npgsql;
 
 namespace EventBackbone.Reliability.Tests;
@@ -315,10 +315,7 @@ public sealed record Accounting(
 
     public static async Task<List<(string Queue, int Messages)>> QueueDepthsAsync(FaultTopology topology)
     {
-        var broker = topology.Broker.Settings;
-        using var management = new HttpClient { BaseAddress = broker.RabbitManagementUrl, Timeout = TimeSpan.FromSeconds(10) };
-        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{broker.RabbitUsername}:{broker.RabbitPassword}")));
+        using var management = RabbitMqVirtualHost.ManagementClient(topology.Broker.Settings);
         var queues = await management.GetFromJsonAsync<JsonElement>(new Uri($"api/queues/{Uri.EscapeDataString(topology.VirtualHost.Name)}", UriKind.Relative));
         return [.. queues.EnumerateArray().Select(q => (
             q.GetProperty("name").GetString()!,

@@ -1,8 +1,8 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using EventBackbone.TestInfrastructure;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -121,10 +121,7 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
 
     private async Task<long> BrokerConnectionsAsync()
     {
-        var broker = topology.Broker.Settings;
-        using var management = new HttpClient { BaseAddress = broker.RabbitManagementUrl, Timeout = TimeSpan.FromSeconds(10) };
-        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{broker.RabbitUsername}:{broker.RabbitPassword}")));
+        using var management = RabbitMqVirtualHost.ManagementClient(topology.Broker.Settings);
         var connections = await management.GetFromJsonAsync<JsonElement>(
             new Uri($"api/vhosts/{Uri.EscapeDataString(topology.VirtualHost.Name)}/connections", UriKind.Relative));
         return connections.GetArrayLength();

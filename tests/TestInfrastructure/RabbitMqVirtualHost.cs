@@ -22,9 +22,7 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
     public static async Task<RabbitMqVirtualHost> CreateAsync(InfrastructureSettings settings)
     {
         await InfrastructureProbe.EnsureRabbitMqReachableAsync(settings.RabbitHost, settings.RabbitPort);
-        var management = new HttpClient { BaseAddress = settings.RabbitManagementUrl, Timeout = TimeSpan.FromSeconds(15) };
-        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{settings.RabbitUsername}:{settings.RabbitPassword}")));
+        var management = ManagementClient(settings);
         var name = $"test-{Guid.NewGuid():N}";
         try
         {
@@ -42,6 +40,15 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
         }
 
         return new RabbitMqVirtualHost(management, name);
+    }
+
+    /// <summary>An HTTP client for the broker's management API, signed in with the test user.</summary>
+    public static HttpClient ManagementClient(InfrastructureSettings settings)
+    {
+        var management = new HttpClient { BaseAddress = settings.RabbitManagementUrl, Timeout = TimeSpan.FromSeconds(15) };
+        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{settings.RabbitUsername}:{settings.RabbitPassword}")));
+        return management;
     }
 
     /// <summary>Messages ready in a queue of this vhost, from the management API (its figures lag by up to 5 s).</summary>
