@@ -234,12 +234,13 @@ public sealed record Accounting(
             problems.Add($"{poisonIds.Length - deadLettered} of {poisonIds.Length} poison messages are not in the dead-letter store");
         }
 
-        // ---- a message of the load itself in the dead-letter store means a transient fault was treated as final.
+        // ---- a message of the load itself in the dead-letter store means a transient fault was treated as final (the
+        // store is shared by every scenario, so poison is told apart by every id any scenario injected).
         var unexpectedDeadLetters = await RowsAsync(
             topology.Database("DeadLetters").ConnectionString,
             "SELECT source_queue, coalesce(exception_type, reason), left(coalesce(exception_message, ''), 300) FROM dead_letters WHERE NOT (message_id = ANY(@ids))",
             reader => $"{reader.GetString(0)}: {reader.GetString(1)}: {reader.GetString(2)}",
-            ("ids", poisonIds));
+            ("ids", topology.InjectedPoison.ToArray()));
         if (unexpectedDeadLetters.Count > 0)
         {
             problems.Add($"{unexpectedDeadLetters.Count} message(s) of the load were dead-lettered: {string.Join(" || ", unexpectedDeadLetters.Take(5))}");

@@ -94,7 +94,7 @@ public sealed class FaultScenarioSpecs(FaultTopology topology, ITestOutputHelper
         await topology.RestoreAsync();
         using var cancel = new CancellationTokenSource(ReliabilitySettings.LoadDuration + ReliabilitySettings.DrainTime + TimeSpan.FromMinutes(3));
         var load = new LoadGenerator(() => topology[HostKind.Api].BaseAddress, topology.Token, scenario, ReliabilitySettings.Seed);
-        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name);
+        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name, topology.InjectedPoison);
 
         var loadRun = load.RunAsync(ReliabilitySettings.LoadDuration, ReliabilitySettings.Rate, cancel.Token);
         var poisonRun = InjectPoisonAsync(poison, poisonPerSecond, cancel.Token);

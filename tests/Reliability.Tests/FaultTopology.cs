@@ -49,6 +49,9 @@ public sealed class FaultTopology : IAsyncLifetime
 
     public HostProcess Provider { get; private set; } = null!;
 
+    /// <summary>Every poison message any scenario injected: the dead-letter store is shared by all scenarios.</summary>
+    public System.Collections.Concurrent.ConcurrentBag<Guid> InjectedPoison { get; } = [];
+
     public string Token { get; private set; } = "";
 
     public HostProcess this[HostKind kind] => _hosts[kind];

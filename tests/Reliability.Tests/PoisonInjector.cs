@@ -10,7 +10,7 @@ namespace EventBackbone.Reliability.Tests;
 /// put straight into a consumer's queue as a misbehaving publisher would. They can never be consumed, so every one must
 /// end in the dead-letter store — not loop, not vanish, not hold up the real webhooks in the same queue.
 /// </summary>
-public sealed class PoisonInjector(InfrastructureSettings broker, string virtualHost) : IAsyncDisposable
+public sealed class PoisonInjector(InfrastructureSettings broker, string virtualHost, ConcurrentBag<Guid> everInjected) : IAsyncDisposable
 {
     /// <summary>A Workers queue that also carries the load's real webhooks.</summary>
     public const string Queue = "reporting-webhook-volume";
@@ -47,6 +47,7 @@ public sealed class PoisonInjector(InfrastructureSettings broker, string virtual
                     var channel = await ChannelAsync(cancellationToken);
                     await channel.BasicPublishAsync(string.Empty, Queue, mandatory: true, properties, body, cancellationToken);
                     Sent.Add(messageId);
+                    everInjected.Add(messageId);
                     return;
                 }
                 catch (Exception unavailable) when (unavailable is not OperationCanceledException && DateTime.UtcNow < deadline)

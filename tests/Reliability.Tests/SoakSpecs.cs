@@ -35,7 +35,7 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
     {
         await topology.RestoreAsync();
         var load = new LoadGenerator(() => topology[HostKind.Api].BaseAddress, topology.Token, "soak", ReliabilitySettings.Seed);
-        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name);
+        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name, topology.InjectedPoison);
         using var stop = new CancellationTokenSource();
         var samples = new List<SoakSample>();
         var started = DateTime.UtcNow;
