@@ -83,11 +83,16 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
         }
     }
 
-    /// <summary>SIGKILL the workflow host mid-flight and start a new one on the same database and queues.</summary>
-    public async Task KillAndRestartSagasAsync()
+    /// <summary>SIGKILL the workflow host mid-flight and start a new one (after <paramref name="downFor"/>) on the same database and queues.</summary>
+    public async Task KillAndRestartSagasAsync(TimeSpan? downFor = null)
     {
         await Sagas.KillAsync();
         await Sagas.DisposeAsync();
+        if (downFor is { } down)
+        {
+            await Task.Delay(down);
+        }
+
         Sagas = HostProcess.Start("Sagas", _settings);
         await Sagas.WaitUntilReadyAsync(StartTimeout);
         Sagas.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);

@@ -154,5 +154,26 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
         }
     }
 
+    [Fact]
+    public async Task A_timeout_that_came_due_while_the_workflow_host_was_down_fires_once_and_the_next_keeps_its_full_delay()
+    {
+        await workflow.SetProviderAsync("ok");
+        var signupId = await workflow.RequestSignupAsync(Email("overdue"));
+        await workflow.WaitForStateAsync(signupId, "AwaitingVerification", Patience);
+
+        // Down for longer than the verification timeout: the first timeout is overdue when the host comes back.
+        await workflow.KillAndRestartSagasAsync(downFor: SignupWorkflowFixture.VerificationTimeout * 2);
+
+        var expired = await workflow.WaitForStateAsync(signupId, "Expired", Patience);
+        var history = expired.GetProperty("history").EnumerateArray()
+            .Select(x => (At: x.GetProperty("at").GetDateTimeOffset(), What: x.GetProperty("what").GetString()!)).ToList();
+        var reminder = history.Single(x => x.What.StartsWith("Not verified in time", StringComparison.Ordinal)).At;
+        var expiry = history.Single(x => x.What.StartsWith("Not verified after the reminder", StringComparison.Ordinal)).At;
+        // The reminder schedules the second timeout afresh: it must not fire early because the first one was late.
+        Assert.True(
+            expiry - reminder >= SignupWorkflowFixture.VerificationTimeout - TimeSpan.FromMilliseconds(100),
+            $"Expired {(expiry - reminder).TotalMilliseconds:F0} ms after the reminder; the timeout is {SignupWorkflowFixture.VerificationTimeout.TotalSeconds} s.\n{expired}");
+    }
+
     private static string Email(string who) => $"{who}-{Guid.NewGuid():N}@example.com";
 }

@@ -89,17 +89,22 @@ public sealed class SignupStateMachine : MassTransitStateMachine<SignupState>
                 .Unschedule(VerificationTimeout)
                 .Then(context => Note(context, "Email address verified"))
                 .TransitionTo(Completed),
-            When(VerificationTimeout.Received, context => context.Saga.RemindersSent == 0)
-                .Then(context =>
-                {
-                    context.Saga.RemindersSent++;
-                    Note(context, "Not verified in time: reminder sent");
-                })
-                .Send(SendNotificationQueue, context => Notification(context.Saga, "verification-reminder"))
-                .Schedule(VerificationTimeout, context => new VerificationTimeoutExpired(context.Saga.CorrelationId)),
-            When(VerificationTimeout.Received, context => context.Saga.RemindersSent > 0)
-                .Then(context => Note(context, "Not verified after the reminder: expired"))
-                .TransitionTo(Expired));
+            // One handler deciding once: as two filtered When(...) bindings of the same event, MassTransit evaluated
+            // the second filter after the first binding had already counted the reminder, so every signup expired in
+            // the same instant as its reminder instead of one verification timeout later.
+            When(VerificationTimeout.Received)
+                .IfElse(context => context.Saga.RemindersSent == 0,
+                    first => first
+                        .Then(context =>
+                        {
+                            context.Saga.RemindersSent++;
+                            Note(context, "Not verified in time: reminder sent");
+                        })
+                        .Send(SendNotificationQueue, context => Notification(context.Saga, "verification-reminder"))
+                        .Schedule(VerificationTimeout, context => new VerificationTimeoutExpired(context.Saga.CorrelationId)),
+                    again => again
+                        .Then(context => Note(context, "Not verified after the reminder: expired"))
+                        .TransitionTo(Expired)));
 
         DuringAny(
             When(NotificationSent)
