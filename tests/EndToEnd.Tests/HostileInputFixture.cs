@@ -102,11 +102,8 @@ public sealed class HostileInputFixture() : BackboneInfrastructure("Ingestion")
     }
 
     /// <summary>VmRSS of the API process, in bytes.</summary>
-    public long ResidentBytes()
-    {
-        var line = File.ReadLines($"/proc/{Api.Pid}/status").First(x => x.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-    }
+    public long ResidentBytes() =>
+        Api.ResidentBytes() ?? throw new InvalidOperationException($"The API process (pid {Api.Pid}) has no memory figure: it is gone.\n{Api.Logs}");
 
     /// <summary>Counts of accepted webhooks and commands: a hostile request must never add to either.</summary>
     public async Task<(long Webhooks, long Commands)> AcceptedRowsAsync() =>

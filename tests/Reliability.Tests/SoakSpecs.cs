@@ -97,7 +97,7 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
 
     private async Task<SoakSample> SampleAsync(TimeSpan at)
     {
-        var rss = topology.Hosts.ToDictionary(h => h.Kind.ToString(), h => RssMegabytes(h.Host.Pid));
+        var rss = topology.Hosts.ToDictionary(h => h.Kind.ToString(), h => (h.Host.ResidentBytes() ?? 0) / (1024 * 1024));
         long outbox = 0, inbox = 0;
         foreach (var service in new[] { "Ingestion", "Workers", "Sagas" })
         {
@@ -125,18 +125,6 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
         var connections = await management.GetFromJsonAsync<JsonElement>(
             new Uri($"api/vhosts/{Uri.EscapeDataString(topology.VirtualHost.Name)}/connections", UriKind.Relative));
         return connections.GetArrayLength();
-    }
-
-    private static long RssMegabytes(int pid)
-    {
-        var status = $"/proc/{pid}/status";
-        if (!File.Exists(status))
-        {
-            return 0;
-        }
-
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
     }
 
     private static string Describe(List<SoakSample> samples)

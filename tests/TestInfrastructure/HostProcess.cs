@@ -38,6 +38,22 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// <summary>The OS process id, e.g. to read its memory use from <c>/proc/{Pid}/status</c>.</summary>
     public int Pid => _process.Id;
 
+    /// <summary>The host's resident memory (VmRSS) in bytes; null once the process and its <c>/proc</c> entry are gone.</summary>
+    public long? ResidentBytes()
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{Pid}/status").FirstOrDefault(x => x.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null
+                ? null
+                : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (Exception gone) when (gone is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
