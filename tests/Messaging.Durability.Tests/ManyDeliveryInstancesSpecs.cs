@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Probe;
 using EventBackbone.TestInfrastructure;
 using MassTransit;
@@ -10,13 +11,24 @@ public sealed class ManyDeliveryInstancesSpecs(ProbeInfrastructure infrastructur
 {
     private const int MessageCount = 2_000;
 
-    [Fact]
-    public async Task Two_delivery_services_on_one_outbox_send_every_message_exactly_once()
+    /// <param name="sendFromMemory">
+    /// True: each instance sends what it committed from memory, and claims only what is left. False: hand-off closed on
+    /// both, so every group is claimed and the two instances compete for each one with SKIP LOCKED.
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Two_delivery_services_on_one_outbox_send_every_message_exactly_once(bool sendFromMemory)
     {
         var received = new ReceivedMessages();
         using var receiver = await ProbeHosts.StartReceiverAsync(infrastructure, received);
         using var first = await ProbeHosts.StartServiceAsync(infrastructure);
         using var second = await ProbeHosts.StartServiceAsync(infrastructure);
+        if (!sendFromMemory)
+        {
+            first.Services.GetRequiredService<OutboxHandoff>().Close(typeof(ProbeDbContext));
+            second.Services.GetRequiredService<OutboxHandoff>().Close(typeof(ProbeDbContext));
+        }
 
         // Both instances write and both deliver, as two replicas of one service would.
         await Task.WhenAll(WriteAsync(first, 0, MessageCount / 2), WriteAsync(second, MessageCount / 2, MessageCount));

@@ -96,8 +96,9 @@ internal static class ProbeHosts
     {
         var settings = new Dictionary<string, string>(infrastructure.HostSettings())
         {
-            // Short lease: a killed probe's leased rows become deliverable again within seconds, not a minute.
+            // Short leases: a killed probe's claimed or handed-off rows become deliverable again within seconds, not a minute.
             ["Backbone:Messaging:DeliveryLease"] = "00:00:05",
+            ["Backbone:Messaging:HandoffLease"] = "00:00:03",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         return HostProcess.StartAssembly($"probe-{mode}", ProbeAssembly, settings, ["--Probe:Mode", mode, .. arguments]);

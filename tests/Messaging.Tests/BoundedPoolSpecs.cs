@@ -5,7 +5,8 @@ namespace EventBackbone.Messaging.Tests;
 
 /// <summary>
 /// Regression for the fault-injection suite's PostgreSQL restart: the hosts' pools, unbounded (Npgsql's 100 each), took
-/// every connection slot of the server when they all reconnected at once.
+/// every connection slot of the server when they all reconnected at once. Also the session-keeping defaults the durable
+/// pipeline benchmark asked for, and that an operator's own setting wins over them.
 /// </summary>
 public sealed class BoundedPoolSpecs
 {
@@ -28,5 +29,24 @@ public sealed class BoundedPoolSpecs
         var kept = new NpgsqlConnectionStringBuilder(ServiceDatabase.WithBoundedPool($"Host=db;Database=workers;{setting}"));
 
         Assert.Equal(64, kept.MaxPoolSize);
+    }
+
+    [Fact]
+    public void A_service_connection_keeps_its_session_and_prepares_repeated_statements_by_default()
+    {
+        var reused = new NpgsqlConnectionStringBuilder(ServiceDatabase.WithStatementReuse("Host=db;Database=workers;Username=u;Password=p"));
+
+        Assert.True(reused.NoResetOnClose);
+        Assert.Equal(ServiceDatabase.DefaultMaxAutoPrepare, reused.MaxAutoPrepare);
+        Assert.Equal("p", reused.Password);
+    }
+
+    [Fact]
+    public void Session_reset_and_auto_preparation_the_operator_set_are_kept()
+    {
+        var kept = new NpgsqlConnectionStringBuilder(ServiceDatabase.WithStatementReuse("Host=db;Database=workers;No Reset On Close=false;Max Auto Prepare=0"));
+
+        Assert.False(kept.NoResetOnClose);
+        Assert.Equal(0, kept.MaxAutoPrepare);
     }
 }

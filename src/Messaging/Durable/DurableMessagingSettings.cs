@@ -9,6 +9,7 @@ public sealed record DurableMessagingSettings(
     int DeliveryBatchSize,
     int DeliveryConcurrency,
     TimeSpan DeliveryLease,
+    TimeSpan HandoffLease,
     int MaxDeliveryAttempts,
     TimeSpan DuplicateDetectionWindow,
     int CleanupBatchSize,
@@ -25,6 +26,10 @@ public sealed record DurableMessagingSettings(
             settings.Int("Backbone:Messaging:DeliveryConcurrency", 4, 1, 64),
             // Longer than the slowest batch, or a second instance re-sends a batch still in flight.
             settings.Duration("Backbone:Messaging:DeliveryLease", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), TimeSpan.FromHours(1)),
+            // What a group sent from memory after commit is written leased for: how long a crash of this process can
+            // delay it before another instance's claim sends it. A group is sent from memory only while more than half
+            // of it is left, and its sends time out before it ends, so a claim never sends it while it is in flight.
+            settings.Duration("Backbone:Messaging:HandoffLease", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(10)),
             settings.Int("Backbone:Messaging:MaxDeliveryAttempts", 5, 1, 1000),
             // Must exceed the longest redelivery delay, or a late redelivery is taken for a new message.
             settings.Duration("Backbone:Messaging:DuplicateDetectionWindow", TimeSpan.FromHours(24), TimeSpan.FromSeconds(1), TimeSpan.FromDays(90)),

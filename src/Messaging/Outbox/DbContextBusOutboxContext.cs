@@ -5,6 +5,7 @@ using MassTransit.Middleware;
 using MassTransit.Middleware.Outbox;
 using MassTransit.Transports;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBackbone.Messaging.Outbox;
 
@@ -20,6 +21,7 @@ public sealed class DbContextBusOutboxContext<TDbContext> : ScopedBusContext, Ou
     private readonly IClientFactory _clientFactory;
     private readonly TDbContext _db;
     private readonly IServiceProvider _provider;
+    private readonly OutboxHandoff? _handoff;
     private readonly Lock _gate = new();
     private OutboxState? _group;
     private ISendEndpointProvider? _sendEndpointProvider;
@@ -32,6 +34,7 @@ public sealed class DbContextBusOutboxContext<TDbContext> : ScopedBusContext, Ou
         _db = db;
         _clientFactory = clientFactory;
         _provider = provider;
+        _handoff = provider.GetService<OutboxHandoff>();
     }
 
     public ISendEndpointProvider SendEndpointProvider =>
@@ -66,6 +69,13 @@ public sealed class DbContextBusOutboxContext<TDbContext> : ScopedBusContext, Ou
                 if (_group is null || _db.Entry(_group).State != EntityState.Added)
                 {
                     _group = NewGroup(null, null);
+                    // Leased to this process's delivery service, which sends the group from memory after commit.
+                    if (_handoff?.LeaseFor(typeof(TDbContext)) is { } lease)
+                    {
+                        _group.LockId = lease.LockId;
+                        _group.LockedUntil = lease.LockedUntil;
+                    }
+
                     _db.Add(_group);
                 }
 

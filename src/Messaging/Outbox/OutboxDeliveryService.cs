@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using EventBackbone.Messaging.Durable;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -8,60 +9,145 @@ using Npgsql;
 namespace EventBackbone.Messaging.Outbox;
 
 /// <summary>
-/// Sends committed bus-outbox groups to the broker and deletes them. Safe with any number of instances: a group is
-/// leased with <c>FOR UPDATE SKIP LOCKED</c> in one short statement, sent with no transaction open (publisher confirms
-/// per message), then deleted in one transaction per batch. A group that keeps failing is parked and blocks nothing.
+/// Sends committed bus-outbox groups to the broker and deletes them. Groups this process committed are handed over in
+/// memory right after the commit (<see cref="OutboxHandoff"/>) and sent without reading them back; everything else —
+/// groups of other processes, scheduled ones coming due, groups whose hand-off lease ran out after a crash — is
+/// leased with <c>FOR UPDATE SKIP LOCKED</c> in one short statement. Either way a group is sent with no transaction
+/// open (publisher confirms per message), then deleted in one statement per batch. Safe with any number of instances.
+/// A group that keeps failing is parked and blocks nothing.
 /// </summary>
 public sealed class OutboxDeliveryService<TDbContext>(
     ServiceDataSource<TDbContext> database,
     IBusControl bus,
     OutboxSignal signal,
+    OutboxHandoff handoff,
     DurableMessagingSettings settings,
     MessagingMetrics metrics,
     ILogger<OutboxDeliveryService<TDbContext>> logger) : BackgroundService
     where TDbContext : DbContext
 {
+    private const int HandoffCapacity = 10_000;
     private static readonly TimeSpan OutageWarningInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxOutageBackoff = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan LeaseSafetyMargin = TimeSpan.FromSeconds(1);
 
     private readonly Guid _instanceLock = NewId.NextGuid();
     private DateTime _lastOutageWarning = DateTime.MinValue;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private ChannelReader<HandedOffGroup>? _handedOff;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
-        var listener = ListenAsync(stoppingToken);
-        // Several workers, each leasing its own batch (SKIP LOCKED): while one waits for confirms, another claims and
-        // another records, so one batch's round trips do not cap the whole service.
-        await Task.WhenAll(Enumerable.Range(0, settings.DeliveryConcurrency).Select(worker => WorkAsync(worker == 0, stoppingToken)));
-        await listener;
+        // Before the host runs anything else: ExecuteAsync starts on the thread pool, and a group committed before the
+        // hand-off is open is written unleased and waits for a claim.
+        _handedOff = handoff.Open(typeof(TDbContext), _instanceLock, settings.HandoffLease, HandoffCapacity);
+        return base.StartAsync(cancellationToken);
     }
 
-    private async Task WorkAsync(bool polls, CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var handedOff = _handedOff ?? throw new InvalidOperationException("StartAsync opens the hand-off first.");
+        try
+        {
+            var listener = ListenAsync(stoppingToken);
+            // Several workers per path: while one waits for confirms, another claims or sends and another records, so
+            // one batch's round trips do not cap the whole service.
+            var claiming = Enumerable.Range(0, settings.DeliveryConcurrency)
+                .Select(worker => LoopAsync(ClaimAndDeliverAsync(polls: worker == 0), stoppingToken));
+            var handing = Enumerable.Range(0, settings.DeliveryConcurrency)
+                .Select(_ => LoopAsync(token => DeliverHandedOffAsync(handedOff, token), stoppingToken));
+            await Task.WhenAll(claiming.Concat(handing));
+            await listener;
+        }
+        finally
+        {
+            // Groups committed from now on are written unleased, for whichever instance claims them.
+            handoff.Close(typeof(TDbContext));
+            await ReleaseLeasesAsync();
+        }
+    }
+
+    /// <summary>
+    /// On a graceful stop, after the last send: what this instance still holds (handed off but not yet sent, or claimed
+    /// and not recorded) is released, so another instance sends it now instead of after its lease.
+    /// </summary>
+    private async Task ReleaseLeasesAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await using var command = database.DataSource.CreateCommand(
+                $"UPDATE {OutboxModel.OutboxStateTable} SET lock_id = NULL, locked_until = NULL WHERE lock_id = $1");
+            command.Parameters.AddWithValue(_instanceLock);
+            await command.ExecuteNonQueryAsync(timeout.Token);
+        }
+        catch (Exception failure) when (IsOutage(failure) || failure is OperationCanceledException)
+        {
+            logger.LogWarning("Outbox leases of this instance not released on stop ({Reason}); they run out by themselves", failure.Message);
+        }
+    }
+
+    private Func<CancellationToken, Task> ClaimAndDeliverAsync(bool polls) => async stoppingToken =>
+    {
+        await bus.WaitForHealthStatus(BusHealthStatus.Healthy, stoppingToken);
+        var claimed = await DeliverBatchAsync(stoppingToken);
+        if (claimed > 0)
+        {
+            if (claimed >= Math.Max(2, settings.DeliveryBatchSize / 4))
+            {
+                // A backlog: wake an idle peer to claim the next batch alongside this worker. Not for a trickle,
+                // where peers would only run empty claims.
+                signal.SetLocal();
+            }
+
+            return;
+        }
+
+        // One worker polls (and refreshes the backlog gauges); the others wait for a signal.
+        var wait = polls ? await NextWaitAsync(stoppingToken) : Timeout.InfiniteTimeSpan;
+        await signal.WaitAsync(wait, stoppingToken);
+    };
+
+    /// <summary>Sends what this process committed, as handed over after commit: up to a batch of groups at a time.</summary>
+    private async Task DeliverHandedOffAsync(ChannelReader<HandedOffGroup> handedOff, CancellationToken stoppingToken)
+    {
+        if (!await handedOff.WaitToReadAsync(stoppingToken))
+        {
+            await Task.Delay(Timeout.Infinite, stoppingToken);
+        }
+
+        await bus.WaitForHealthStatus(BusHealthStatus.Healthy, stoppingToken);
+        var batch = new List<HandedOffGroup>();
+        var now = DateTime.UtcNow;
+        while (batch.Count < settings.DeliveryBatchSize && handedOff.TryRead(out var group))
+        {
+            // Half its lease gone (the broker was down, or the backlog long): a claim may take it soon, so it is left
+            // to that claim rather than risk two senders.
+            if (group.LockedUntil - now > settings.HandoffLease / 2)
+            {
+                batch.Add(group);
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            var sendBy = batch.Min(x => x.LockedUntil) - LeaseSafetyMargin;
+            var outcomes = await Task.WhenAll(batch.Select(group => SendGroupAsync(group.OutboxId, group.Messages, sendBy, stoppingToken)));
+            await RecordOutcomesAsync(outcomes, stoppingToken);
+        }
+    }
+
+    /// <summary>Runs one step of a delivery loop after another; a failure backs off and never ends the loop.</summary>
+    private async Task LoopAsync(Func<CancellationToken, Task> step, CancellationToken stoppingToken)
     {
         var backoff = TimeSpan.Zero;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await bus.WaitForHealthStatus(BusHealthStatus.Healthy, stoppingToken);
-                var claimed = await DeliverBatchAsync(stoppingToken);
+                await step(stoppingToken);
                 backoff = TimeSpan.Zero;
-                if (claimed > 0)
-                {
-                    if (claimed >= Math.Max(2, settings.DeliveryBatchSize / 4))
-                    {
-                        // A backlog: wake an idle peer to claim the next batch alongside this worker. Not for a
-                        // trickle, where peers would only run empty claims.
-                        signal.SetLocal();
-                    }
-
-                    continue;
-                }
-
-                // One worker polls (and refreshes the backlog gauges); the others wait for a commit's signal.
-                var wait = polls ? await NextWaitAsync(stoppingToken) : Timeout.InfiniteTimeSpan;
-                await signal.WaitAsync(wait, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -106,8 +192,9 @@ public sealed class OutboxDeliveryService<TDbContext>(
 
         var groups = messages.GroupBy(x => x.OutboxId!.Value).ToDictionary(x => x.Key, x => x.ToList());
         // Groups are independent, so they are sent concurrently (pipelined confirms); within a group, in order.
+        var sendBy = DateTime.UtcNow + SendTimeout;
         var outcomes = await Task.WhenAll(claimed.Select(id =>
-            SendGroupAsync(id, groups.TryGetValue(id, out var group) ? group : [], cancellationToken)));
+            SendGroupAsync(id, groups.TryGetValue(id, out var group) ? group : [], sendBy, cancellationToken)));
         await RecordOutcomesAsync(outcomes, cancellationToken);
         return claimed.Count;
     }
@@ -179,7 +266,7 @@ public sealed class OutboxDeliveryService<TDbContext>(
     private static Uri? UriOrNull(NpgsqlDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : new Uri(reader.GetString(ordinal), UriKind.RelativeOrAbsolute);
 
-    private async Task<GroupOutcome> SendGroupAsync(Guid outboxId, List<OutboxMessage> messages, CancellationToken cancellationToken)
+    private async Task<GroupOutcome> SendGroupAsync(Guid outboxId, IReadOnlyList<OutboxMessage> messages, DateTime sendBy, CancellationToken cancellationToken)
     {
         var sent = new List<long>(messages.Count);
         foreach (var message in messages)
@@ -192,7 +279,7 @@ public sealed class OutboxDeliveryService<TDbContext>(
                 }
                 else
                 {
-                    await SendAsync(message, cancellationToken);
+                    await SendAsync(message, sendBy, cancellationToken);
                 }
 
                 sent.Add(message.SequenceNumber);
@@ -207,10 +294,12 @@ public sealed class OutboxDeliveryService<TDbContext>(
         return new GroupOutcome(outboxId, sent, null);
     }
 
-    private async Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
+    /// <summary>Times out at <paramref name="sendBy"/>: a send must not outlive the lease that makes it the only one.</summary>
+    private async Task SendAsync(OutboxMessage message, DateTime sendBy, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(SendTimeout);
+        var left = sendBy - DateTime.UtcNow;
+        timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         await StoredMessageSender.SendAsync(bus, message, timeout.Token);
         metrics.Delivered.Add(1);
     }

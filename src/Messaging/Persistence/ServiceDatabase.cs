@@ -28,8 +28,9 @@ public static class ServiceDatabase
         if (connectionString is not null)
         {
             ValidatePostgresConnectionString(key, connectionString);
-            connectionString = WithBoundedPool(connectionString);
+            connectionString = WithStatementReuse(WithBoundedPool(connectionString));
             builder.Services.TryAddSingleton<OutboxSignal>();
+            builder.Services.TryAddSingleton<OutboxHandoff>();
             builder.Services.TryAddSingleton<OutboxNotifyInterceptor>();
             // Pooled: every request and every consumed message creates a DbContext, and building one from scratch was a
             // visible share of the durable pipeline's CPU.
@@ -70,17 +71,46 @@ public static class ServiceDatabase
     /// <paramref name="connectionString"/> with <c>Maximum Pool Size</c> = <see cref="DefaultMaxPoolSize"/> unless it
     /// sets one itself (under any of Npgsql's names for it).
     /// </summary>
-    public static string WithBoundedPool(string connectionString)
+    public static string WithBoundedPool(string connectionString) =>
+        Sets(connectionString, "MaximumPoolSize", "MaxPoolSize")
+            ? connectionString
+            : new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = DefaultMaxPoolSize }.ConnectionString;
+
+    /// <summary>
+    /// <paramref name="connectionString"/> with pooled connections kept as they are between uses (<c>No Reset On
+    /// Close</c>) and the statements a service runs again and again prepared on them (<c>Max Auto Prepare</c>), unless
+    /// it sets either itself. Measured on the durable pipeline benchmark: Npgsql's reset sends <c>DISCARD ALL</c> each
+    /// time a pooled connection is reused — its own transaction on the server, 2.6 of the 5 commits per message —
+    /// and throws away every prepared statement; without it and with auto-preparation the pipeline went from 675 to
+    /// 991 messages/s. Safe because nothing in a service database keeps session state on a pooled connection: no SET,
+    /// no temporary tables, no session advisory locks, and LISTEN only on the connection the delivery service holds.
+    /// </summary>
+    public static string WithStatementReuse(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!Sets(connectionString, "NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        if (!Sets(connectionString, "MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>Statements prepared per connection: the outbox, inbox and saga statements and a service's own few.</summary>
+    public const int DefaultMaxAutoPrepare = 50;
+
+    /// <summary>Whether the connection string itself sets the key, under any of Npgsql's spellings of it.</summary>
+    private static bool Sets(string connectionString, params string[] compactKeys)
     {
         // The generic builder keeps only the keys actually written; Npgsql's own builder answers every known key.
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        if (given.Keys.Cast<string>().Any(k => k.Replace(" ", "", StringComparison.Ordinal).Equals("MaximumPoolSize", StringComparison.OrdinalIgnoreCase)
-            || k.Replace(" ", "", StringComparison.Ordinal).Equals("MaxPoolSize", StringComparison.OrdinalIgnoreCase)))
-        {
-            return connectionString;
-        }
-
-        return new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = DefaultMaxPoolSize }.ConnectionString;
+        return given.Keys.Cast<string>().Any(key => compactKeys.Any(compact =>
+            key.Replace(" ", "", StringComparison.Ordinal).Equals(compact, StringComparison.OrdinalIgnoreCase)));
     }
 
     /// <summary>The one PostgreSQL configuration, shared by hosts and the design-time factories that write migrations.</summary>
