@@ -6,7 +6,8 @@ using Npgsql;
 namespace EventBackbone.Messaging.Outbox;
 
 /// <summary>
-/// Wakes the delivery services of other instances (LISTEN <see cref="Channel"/>) after local outbox commits, with at
+/// Wakes the delivery services of other instances (LISTEN <see cref="Channel"/>) after local commits of outbox groups
+/// that are not sent from memory here (scheduled ones, or with no delivery service running in this process), with at
 /// most one NOTIFY per <see cref="CoalesceWindow"/>: one per commit would serialize commits on PostgreSQL's notify lock.
 /// Polling stays the fallback if a NOTIFY is lost (e.g. to a database restart).
 /// </summary>

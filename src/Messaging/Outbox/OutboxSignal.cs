@@ -1,7 +1,8 @@
 namespace EventBackbone.Messaging.Outbox;
 
 /// <summary>
-/// Commits that added outbox rows raise this. It wakes this process's delivery service at once, and asks
+/// Commits that added outbox groups this process does not send from memory (see <see cref="OutboxHandoff"/>) raise
+/// this. It wakes this process's delivery service's claim at once, and asks
 /// <see cref="OutboxNotifier{TDbContext}"/> to wake the other instances with PostgreSQL NOTIFY.
 /// </summary>
 public sealed class OutboxSignal
