@@ -199,6 +199,12 @@ public sealed class FaultTopology : IAsyncLifetime
             ["Backbone:Notifications:RedeliveryDelays:2"] = "00:00:20",
             // A short duplicate-detection window with frequent cleanup, so the soak sees the inbox reach its steady
             // size; every redelivery a scenario causes (crash, outage, provider redelivery ≤ 26 s) falls well inside it.
+            // That includes an outbox group re-sent after its sender was killed, then its re-sender too: it waits for
+            // the hand-off lease and then each claim lease, so those are short here. With the default 60 s claim lease
+            // the kill-api scenario (a SIGKILL every ~10 s) counted 6–16 webhooks twice in two runs — a re-send can come
+            // 70 s after the first copy, when the window has forgotten it — and none with these.
+            ["Backbone:Messaging:HandoffLease"] = "00:00:05",
+            ["Backbone:Messaging:DeliveryLease"] = "00:00:10",
             ["Backbone:Messaging:DuplicateDetectionWindow"] = DuplicateDetectionWindow.ToString(),
             ["Backbone:Messaging:CleanupInterval"] = CleanupInterval.ToString(),
             // New error queues are captured within a second, so a scenario's drain does not wait for discovery.

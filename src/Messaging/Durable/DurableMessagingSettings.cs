@@ -19,7 +19,7 @@ public sealed record DurableMessagingSettings(
     public static DurableMessagingSettings Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
-        return new DurableMessagingSettings(
+        var loaded = new DurableMessagingSettings(
             // Only the fallback: commits wake delivery at once (in-process signal, LISTEN/NOTIFY across instances).
             settings.Duration("Backbone:Messaging:PollInterval", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             settings.Int("Backbone:Messaging:DeliveryBatchSize", 100, 1, 10_000),
@@ -36,5 +36,16 @@ public sealed record DurableMessagingSettings(
             settings.Int("Backbone:Messaging:CleanupBatchSize", 1000, 1, 100_000),
             settings.Duration("Backbone:Messaging:CleanupInterval", TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
             settings.Duration("Backbone:Messaging:OrphanAfter", TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)));
+        if (loaded.DuplicateDetectionWindow <= loaded.HandoffLease + loaded.DeliveryLease)
+        {
+            // A group whose sender was killed is re-sent once the hand-off lease runs out, and again after a claim lease
+            // if its re-sender dies too. A window that has forgotten the first copy by then lets the copy take effect
+            // twice: the fault-injection suite's kill-api scenario, with a 60 s window, counted 6–16 webhooks twice in
+            // two runs while the claim lease was 60 s, and none with 10 s.
+            throw new InvalidSettingException("Backbone:Messaging:DuplicateDetectionWindow",
+                $"must be longer than HandoffLease + DeliveryLease ({loaded.HandoffLease + loaded.DeliveryLease}): an outbox group re-sent after a crash arrives that late.");
+        }
+
+        return loaded;
     }
 }
