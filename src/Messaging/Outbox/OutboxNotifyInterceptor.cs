@@ -76,12 +76,29 @@ public sealed class OutboxNotifyInterceptor(OutboxSignal signal, OutboxHandoff h
             return;
         }
 
+        // One pass over the tracked entries (each Entries() call runs change detection over all of them again).
         List<OutboxState>? groups = null;
-        foreach (var entry in context.ChangeTracker.Entries<OutboxState>())
+        Dictionary<Guid, List<OutboxMessage>>? messages = null;
+        foreach (var entry in context.ChangeTracker.Entries())
         {
-            if (entry.State == EntityState.Added)
+            if (entry.State != EntityState.Added)
             {
-                (groups ??= []).Add(entry.Entity);
+                continue;
+            }
+
+            if (entry.Entity is OutboxState group)
+            {
+                (groups ??= []).Add(group);
+            }
+            else if (entry.Entity is OutboxMessage { OutboxId: { } outboxId } message)
+            {
+                messages ??= [];
+                if (!messages.TryGetValue(outboxId, out var groupMessages))
+                {
+                    messages[outboxId] = groupMessages = [];
+                }
+
+                groupMessages.Add(message);
             }
         }
 
@@ -97,39 +114,18 @@ public sealed class OutboxNotifyInterceptor(OutboxSignal signal, OutboxHandoff h
 
         var pending = _pending.GetOrCreateValue(context);
         pending.ClearSaving();
-        Dictionary<Guid, List<OutboxMessage>>? messages = null;
         foreach (var group in groups)
         {
             if (group.LockId is { } lockId && group.LockedUntil is { } lockedUntil && group.NotBefore is null)
             {
-                messages ??= AddedMessages(context);
                 pending.Saving.Add(new HandedOffGroup(group.OutboxId, lockId, lockedUntil,
-                    messages.TryGetValue(group.OutboxId, out var groupMessages) ? groupMessages : []));
+                    messages is not null && messages.TryGetValue(group.OutboxId, out var groupMessages) ? groupMessages : []));
             }
             else
             {
                 pending.SavingUnleased = true;
             }
         }
-    }
-
-    private static Dictionary<Guid, List<OutboxMessage>> AddedMessages(DbContext context)
-    {
-        var messages = new Dictionary<Guid, List<OutboxMessage>>();
-        foreach (var entry in context.ChangeTracker.Entries<OutboxMessage>())
-        {
-            if (entry.State == EntityState.Added && entry.Entity.OutboxId is { } outboxId)
-            {
-                if (!messages.TryGetValue(outboxId, out var group))
-                {
-                    messages[outboxId] = group = [];
-                }
-
-                group.Add(entry.Entity);
-            }
-        }
-
-        return messages;
     }
 
     /// <summary>The insert succeeded; without a transaction of the caller's it is also committed.</summary>
