@@ -5,6 +5,9 @@ namespace EventBackbone.TestInfrastructure;
 /// <summary>A throwaway PostgreSQL database, dropped when the test is done, so runs never share state.</summary>
 public sealed class ScratchDatabase : IAsyncDisposable
 {
+    // 40 × 250 ms: long enough for an autovacuum worker to finish with a small database.
+    private const int DropAttempts = 40;
+
     private readonly InfrastructureSettings _settings;
 
     private ScratchDatabase(InfrastructureSettings settings, string name)
@@ -49,6 +52,21 @@ public sealed class ScratchDatabase : IAsyncDisposable
         await using var admin = new NpgsqlConnection(_settings.PostgresAdminConnectionString);
         await admin.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException refused) when (refused.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < DropAttempts)
+            {
+                // FORCE must terminate every session in the database, and PostgreSQL 15 refuses that to a
+                // non-superuser when one of them is an autovacuum worker (it belongs to no role): CI failed a
+                // whole run on this race once. The worker is done with a scratch database within moments.
+                await Task.Delay(TimeSpan.FromMilliseconds(250));
+            }
+        }
     }
+
 }
