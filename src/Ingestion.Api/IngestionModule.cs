@@ -2,6 +2,7 @@ using EventBackbone.Ingestion.Api.Commands;
 using EventBackbone.Ingestion.Api.Persistence;
 using EventBackbone.Ingestion.Api.Webhooks;
 using EventBackbone.Messaging.Persistence;
+using EventBackbone.Messaging.Transport;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -38,6 +39,15 @@ public static class IngestionModule
         }));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
+        if (builder.Services.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(IngestionDbContext)).IsPostgres)
+        {
+            builder.Services.AddScoped<IWebhookReceiptStore, SqlWebhookReceiptStore>();
+        }
+        else
+        {
+            builder.Services.AddScoped<IWebhookReceiptStore, EfWebhookReceiptStore>();
+        }
+
         builder.Services.AddSingleton<WebhookGroupCommit>();
         builder.Services.AddSingleton<WebhookMetrics>();
         builder.Services.AddHostedService(services => services.GetRequiredService<WebhookGroupCommit>());

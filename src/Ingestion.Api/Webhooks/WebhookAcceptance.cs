@@ -3,8 +3,6 @@ using EventBackbone.Contracts.Webhooks;
 using EventBackbone.Ingestion.Api.Persistence;
 using EventBackbone.Messaging.Transport;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
@@ -24,7 +22,7 @@ public readonly record struct Acceptance(Guid EventId, bool Duplicate);
 /// transaction, so a 202 means both are durable and the event will be published, and a failed commit publishes nothing.
 /// Several concurrent webhooks share that transaction (see <see cref="WebhookGroupCommit"/>).
 /// </summary>
-public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint publishEndpoint, TimeProvider clock)
+public sealed class WebhookAcceptance(IWebhookReceiptStore store, TimeProvider clock)
 {
     /// <returns>One result per webhook, in order.</returns>
     public async Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
@@ -33,11 +31,7 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
         {
             return await AcceptTogetherAsync(webhooks, cancellationToken);
         }
-        catch (DbUpdateException race) when (race.InnerException is PostgresException
-        {
-            SqlState: PostgresErrorCodes.UniqueViolation,
-            ConstraintName: IngestionDbContext.DedupeIndex,
-        })
+        catch (Exception race) when (store.IsDedupeRace(race))
         {
             // A copy of one of these deliveries committed concurrently (another writer or instance) after our check;
             // the whole batch rolled back. Each is retried alone so the copy is answered as a duplicate and the others
@@ -45,7 +39,6 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
             var results = new Acceptance[webhooks.Count];
             for (var i = 0; i < webhooks.Count; i++)
             {
-                db.ChangeTracker.Clear();
                 results[i] = (await AcceptTogetherAsync([webhooks[i]], cancellationToken))[0];
             }
 
@@ -56,8 +49,10 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
     private async Task<Acceptance[]> AcceptTogetherAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
     {
         var results = new Acceptance[webhooks.Count];
-        var accepted = await AlreadyAcceptedAsync(webhooks, cancellationToken);
+        var keyed = webhooks.Where(x => x.DedupeKey is not null).Select(x => (x.Source, x.DedupeKey!)).Distinct().ToList();
+        var accepted = keyed.Count == 0 ? [] : await store.FindAcceptedAsync(keyed, cancellationToken);
         var now = clock.GetUtcNow();
+        var write = store.Begin();
         for (var i = 0; i < webhooks.Count; i++)
         {
             var webhook = webhooks[i];
@@ -79,8 +74,8 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
                 Body = webhook.Body,
                 ReceivedAt = now,
             };
-            db.WebhookReceipts.Add(receipt);
-            // The bus outbox turns this publish into a row of the same DbContext; nothing reaches the broker before
+            write.Add(receipt);
+            // The outbox turns this publish into a row of the same transaction; nothing reaches the broker before
             // commit. The message id is the event id, so the event's status can tell whether its message has left.
             // A group-commit writer runs this, not the request: without the request's activity the outbox would
             // start a trace of its own and the webhook's consumers would be cut off from the request that accepted it.
@@ -88,7 +83,7 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
             System.Diagnostics.Activity.Current = webhook.Trace ?? writer;
             try
             {
-                await publishEndpoint.Publish(
+                await write.Outbox.Publish(
                     new WebhookReceived(receipt.EventId, receipt.Source, receipt.EventType, receipt.ReceivedAt, receipt.ContentType, Encoding.UTF8.GetString(receipt.Body)),
                     context =>
                     {
@@ -103,6 +98,7 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
             {
                 System.Diagnostics.Activity.Current = writer;
             }
+
             results[i] = new Acceptance(receipt.EventId, Duplicate: false);
             if (key is { } first)
             {
@@ -110,26 +106,7 @@ public sealed class WebhookAcceptance(IngestionDbContext db, IPublishEndpoint pu
             }
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        await write.CommitAsync(cancellationToken);
         return results;
-    }
-
-    /// <summary>The receipts already committed for the deliveries in this batch that carry a dedupe key; one query.</summary>
-    private async Task<Dictionary<(string Source, string DedupeKey), Guid>> AlreadyAcceptedAsync(
-        IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
-    {
-        var keyed = webhooks.Where(x => x.DedupeKey is not null).ToList();
-        if (keyed.Count == 0)
-        {
-            return [];
-        }
-
-        var sources = keyed.Select(x => x.Source).Distinct().ToList();
-        var keys = keyed.Select(x => x.DedupeKey!).Distinct().ToList();
-        var found = await db.WebhookReceipts.AsNoTracking()
-            .Where(x => sources.Contains(x.Source) && keys.Contains(x.DedupeKey!))
-            .Select(x => new { x.Source, x.DedupeKey, x.EventId })
-            .ToListAsync(cancellationToken);
-        return found.ToDictionary(x => (x.Source, x.DedupeKey!), x => x.EventId);
     }
 }
