@@ -269,6 +269,10 @@ public sealed class OutboxDeliveryService<TDbContext>(
     private async Task<GroupOutcome> SendGroupAsync(Guid outboxId, IReadOnlyList<OutboxMessage> messages, DateTime sendBy, CancellationToken cancellationToken)
     {
         var sent = new List<long>(messages.Count);
+        // One deadline for the whole group: a send must not outlive the lease that makes it the only one.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var left = sendBy - DateTime.UtcNow;
+        timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         foreach (var message in messages)
         {
             try
@@ -279,7 +283,8 @@ public sealed class OutboxDeliveryService<TDbContext>(
                 }
                 else
                 {
-                    await SendAsync(message, sendBy, cancellationToken);
+                    await StoredMessageSender.SendAsync(bus, message, timeout.Token);
+                    metrics.Delivered.Add(1);
                 }
 
                 sent.Add(message.SequenceNumber);
@@ -292,16 +297,6 @@ public sealed class OutboxDeliveryService<TDbContext>(
         }
 
         return new GroupOutcome(outboxId, sent, null);
-    }
-
-    /// <summary>Times out at <paramref name="sendBy"/>: a send must not outlive the lease that makes it the only one.</summary>
-    private async Task SendAsync(OutboxMessage message, DateTime sendBy, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var left = sendBy - DateTime.UtcNow;
-        timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        await StoredMessageSender.SendAsync(bus, message, timeout.Token);
-        metrics.Delivered.Add(1);
     }
 
     private async Task RecordOutcomesAsync(GroupOutcome[] outcomes, CancellationToken cancellationToken)
