@@ -17,6 +17,10 @@ var connections = BenchConsole.ReadInt(args, "--connections", 32);
 // Long enough for tiered compilation to finish under load: the API host measured 1 224 µs of CPU per webhook in its
 // first 10 s after a 3 s warm-up and 260–320 µs from then on, so a 3 s warm-up charged JIT time to round 1 of the
 // contender with the most code to compile (ours; the bare endpoint is nearly all framework code, warm after 3 s).
+// A durable queue bound to the contract's exchange, as the Workers' webhook-received queue is (nobody consumes it): the
+// broker then stores every published webhook, on the same two cores. Without it the exchange routes to nowhere.
+var boundQueue = args.Contains("--queue");
+const string QueueName = "webhook-received";
 var warmUp = TimeSpan.FromSeconds(smoke ? 3 : BenchConsole.ReadInt(args, "--warm-up", 20));
 if (!Wrk.IsInstalled())
 {
@@ -68,6 +72,11 @@ try
         new Dictionary<string, string> { ["ConnectionStrings:Baseline"] = baselineDatabase.ConnectionString + $";Maximum Pool Size={connections}" },
         [BareInsertServer.Command]);
     await api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+    if (boundQueue)
+    {
+        await BindQueueAsync(settings, vhost.Name);
+    }
+
     await baseline.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
 
     // Distinct bodies of a realistic size (~600 B), each signed as its sender would; no dedupe header, so every
@@ -103,7 +112,8 @@ try
     var closedLoop = Wrk.WriteScript(Path.Combine(workDirectory.FullName, "closed.lua"), requests, delayMs: null);
 
     Console.WriteLine($"Webhooks.Bench {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {(smoke ? "smoke" : "full")} run: {rounds} round(s) × "
-        + $"{duration.TotalSeconds:0} s per phase after a {warmUp.TotalSeconds:0} s warm-up, {connections} connections, wrk -t2; load average at the start: {BenchConsole.LoadAverage()}");
+        + $"{duration.TotalSeconds:0} s per phase after a {warmUp.TotalSeconds:0} s warm-up, {connections} connections, "
+        + $"{(boundQueue ? $"durable queue {QueueName} bound" : "no queue bound")}, wrk -t2; load average at the start: {BenchConsole.LoadAverage()}");
     var results = new List<Measured>();
     var succeeded = contenders.ToDictionary(c => c.Name, _ => 0L);
     // Round 0 is a discarded warm-up (peak load for --warm-up seconds, then a short paced phase): JIT, connection pools
@@ -158,6 +168,24 @@ try
         ? $"outbox drained {(DateTime.UtcNow - drainStarted).TotalSeconds:0.0} s after the last request: every accepted webhook was published"
         : $"OUTBOX NOT DRAINED: {pending} accepted webhooks still unpublished after 120 s");
 
+    if (boundQueue)
+    {
+        // Every accepted webhook reached the broker and was stored once (a few more: wrk's cut-off in-flight requests).
+        var accepted = succeeded["eventbackbone-webhooks"];
+        var stored = await apiDatabase.ScalarAsync<long>("SELECT count(*) FROM webhook_receipts");
+        long queued = -1;
+        var countStarted = DateTime.UtcNow;
+        // The management API's figures lag by up to 5 s.
+        while (queued != stored && DateTime.UtcNow - countStarted < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(1000, cancel.Token);
+            queued = System.Text.Json.JsonDocument.Parse(await vhost.GetQueueJsonAsync(QueueName)).RootElement.GetProperty("messages").GetInt64();
+        }
+
+        broken |= queued != stored;
+        Console.WriteLine($"{QueueName}: {queued} messages queued for {stored} stored webhooks ({accepted} answered 2xx) {(queued == stored ? "(consistent)" : "INCONSISTENT")}");
+    }
+
     Console.WriteLine();
     Console.WriteLine(Table(results, contenders[0].Name));
     Console.WriteLine($"load average at the end: {BenchConsole.LoadAverage()}");
@@ -197,6 +225,27 @@ finally
     }
 
     workDirectory.Delete(recursive: true);
+}
+
+static async Task BindQueueAsync(InfrastructureSettings settings, string vhost)
+{
+    using var management = RabbitMqVirtualHost.ManagementClient(settings);
+    var exchange = Uri.EscapeDataString("EventBackbone.Contracts.Webhooks:WebhookReceived");
+    foreach (var (path, body, method) in new[]
+    {
+        // Declared as MassTransit declares a message type's exchange, so its own declaration later agrees.
+        ($"api/exchanges/{vhost}/{exchange}", """{"type":"fanout","durable":true}""", HttpMethod.Put),
+        ($"api/queues/{vhost}/{QueueName}", """{"durable":true}""", HttpMethod.Put),
+        ($"api/bindings/{vhost}/e/{exchange}/q/{QueueName}", "{}", HttpMethod.Post),
+    })
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        using var response = await management.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
 }
 
 static string Table(List<Measured> results, string baseline)
