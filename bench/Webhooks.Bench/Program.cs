@@ -65,7 +65,7 @@ try
         // The limit under test is the pipeline's, not the per-source rate limit.
         ["Backbone:Ingestion:Sources:bench:RatePerSecond"] = "1000000",
         ["Backbone:Ingestion:Sources:bench:Burst"] = "1000000",
-    });
+    }, outputFile: Path.Combine(workDirectory.FullName, "ingestion-api.log"));
     baseline = HostProcess.StartAssembly(
         "Webhooks.Bench baseline",
         typeof(BareInsertServer).Assembly.Location,
