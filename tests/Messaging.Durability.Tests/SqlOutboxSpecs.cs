@@ -142,6 +142,26 @@ public sealed class SqlOutboxSpecs(ProbeInfrastructure infrastructure) : IClassF
         await host.StopAsync();
     }
 
+    [Fact]
+    public async Task A_delayed_send_is_refused_rather_than_sent_at_once()
+    {
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
+        var batch = host.Services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch();
+        var id = ProbeDbContext.IdFor(600);
+
+        // Without a due time of its own the message would go out with the batch, ignoring its delay.
+        await Assert.ThrowsAsync<NotSupportedException>(() => batch.PublishEndpoint.Publish(new ProbeMessage(id, 600), context =>
+        {
+            context.MessageId = id;
+            context.Delay = TimeSpan.FromMinutes(5);
+        }));
+        await batch.CommitAsync(CancellationToken.None);
+
+        Assert.Equal(0, await infrastructure.Database("Probe").ScalarAsync<long>(
+            "SELECT count(*) FROM outbox_messages WHERE message_id = @id", ("id", id)));
+        await host.StopAsync();
+    }
+
     private static NpgsqlBatchCommand RecordSent(int sequence, Guid messageId) =>
         new("INSERT INTO sent_log (sequence, message_id) VALUES ($1, $2)") { Parameters = { new() { Value = sequence }, new() { Value = messageId } } };
 
