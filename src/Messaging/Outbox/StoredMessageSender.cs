@@ -38,8 +38,9 @@ internal static class StoredMessageSender
     /// Restores what the send context carried when the message was captured — ids, addresses, headers, transport
     /// properties — and sends the stored body bytes as they are. MassTransit's own outbox pipe parses the stored
     /// envelope and serializes it again on every send; on the webhook edge that was a tenth of the API's CPU
-    /// (Webhooks.Bench profile), for an envelope that comes out the same. The receiving side takes its trace parent
-    /// from the transport headers, which are written from the restored headers as before.
+    /// (Webhooks.Bench profile). The body keeps the envelope exactly as it was captured (its embedded headers are the
+    /// publisher's, not refreshed with this delivery's send span); the receiving side takes its trace parent from the
+    /// transport headers, which are written from the restored headers as before (OutboxEnvelopeSpecs, TracingSpecs).
     /// </summary>
     private sealed class StoredMessageSendPipe(OutboxMessage message) : IPipe<SendContext>
     {
