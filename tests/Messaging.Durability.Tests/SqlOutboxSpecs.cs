@@ -162,6 +162,19 @@ public sealed class SqlOutboxSpecs(ProbeInfrastructure infrastructure) : IClassF
         await host.StopAsync();
     }
 
+    [Fact]
+    public async Task A_batch_with_nothing_to_write_commits_without_error_and_writes_no_group()
+    {
+        // What a group commit of nothing but repeats of accepted webhooks leaves: no receipt, no message.
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure);
+
+        await host.Services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch().CommitAsync(CancellationToken.None);
+
+        Assert.Equal(0, await infrastructure.Database("Probe").ScalarAsync<long>(
+            "SELECT count(*) FROM outbox_state s WHERE NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.outbox_id = s.outbox_id)"));
+        await host.StopAsync();
+    }
+
     private static NpgsqlBatchCommand RecordSent(int sequence, Guid messageId) =>
         new("INSERT INTO sent_log (sequence, message_id) VALUES ($1, $2)") { Parameters = { new() { Value = sequence }, new() { Value = messageId } } };
 

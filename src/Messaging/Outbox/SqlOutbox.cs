@@ -97,6 +97,12 @@ public sealed class SqlOutboxBatch : OutboxSendContext
         }
 
         _committed = true;
+        if (_statements.Count == 0 && _messages.Count == 0)
+        {
+            // Nothing to write (a group commit of repeats only): no connection, no round trip.
+            return;
+        }
+
         await using var batch = _dataSource.CreateBatch();
         foreach (var statement in _statements)
         {
