@@ -146,11 +146,18 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
         for (var i = 0; i < signups.Count; i++)
         {
             var verified = i % 2 == 0;
-            await workflow.WaitForStateAsync(signups[i], verified ? "Completed" : "Expired", Patience);
-            string[] expected = verified ? ["welcome"] : ["welcome", "verification-reminder"];
+            var final = await workflow.WaitForStateAsync(signups[i], verified ? "Completed" : "Expired", Patience);
+            // A verified signup gets a reminder too when its first timeout came due before the verification did: the
+            // restart of a killed host under a loaded suite can take longer than the 4 s timeout (a CI-like run sent
+            // one). The saga's own history says whether it did; the notifications must match it exactly, once each.
+            var reminded = final.GetProperty("history").EnumerateArray()
+                .Any(x => x.GetProperty("what").GetString()!.StartsWith("Not verified in time", StringComparison.Ordinal));
+            Assert.True(verified || reminded, $"An expired signup without a reminder in its history:\n{final}");
+            string[] expected = reminded ? ["verification-reminder", "welcome"] : ["welcome"];
             var email = emails[i];
             await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count >= expected.Length, Patience, workflow.AllLogs);
-            Assert.Equal(expected, await workflow.DeliveredToAsync(email));
+            // Arrival order is not part of the contract: a welcome held up by the crash can arrive after the reminder.
+            Assert.Equal(expected, (await workflow.DeliveredToAsync(email)).Order(StringComparer.Ordinal));
         }
     }
 
