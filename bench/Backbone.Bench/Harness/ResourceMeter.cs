@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EventBackbone.TestInfrastructure;
 using Npgsql;
 
 namespace EventBackbone.Bench.Harness;
@@ -19,9 +20,6 @@ public sealed record MemoryPeaks(double ClientMiB, double BrokerMiB, double Post
 /// </summary>
 public sealed class ResourceMeter
 {
-    /// <summary>USER_HZ: /proc reports CPU in these ticks, fixed at 100 per second by the kernel's ABI.</summary>
-    private const double TicksPerMs = 100 / 1000.0;
-
     private readonly int? _brokerPid;
     private readonly int? _postmasterPid;
 
@@ -61,8 +59,8 @@ public sealed class ResourceMeter
         using var self = Process.GetCurrentProcess();
         return new ResourceSnapshot(
             self.TotalProcessorTime.TotalMilliseconds,
-            _brokerPid is { } broker ? CpuTicks(broker, includeReapedChildren: false) / TicksPerMs : double.NaN,
-            _postmasterPid is { } postmaster ? PostgresCpuTicks(postmaster) / TicksPerMs : double.NaN,
+            _brokerPid is { } broker ? CpuTicks(broker, includeReapedChildren: false) / ProcessCpu.TicksPerMs : double.NaN,
+            _postmasterPid is { } postmaster ? PostgresCpuTicks(postmaster) / ProcessCpu.TicksPerMs : double.NaN,
             LoopbackTxBytes());
     }
 
@@ -169,29 +167,8 @@ public sealed class ResourceMeter
         return total;
     }
 
-    private static double CpuTicks(int pid, bool includeReapedChildren)
-    {
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-
-        // The command name (field 2) is in parentheses and may contain spaces: count fields after the last ')'.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // fields[0] is field 3 (state); utime, stime, cutime, cstime are fields 14–17.
-        var ticks = double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture);
-        if (includeReapedChildren)
-        {
-            ticks += double.Parse(fields[13], CultureInfo.InvariantCulture) + double.Parse(fields[14], CultureInfo.InvariantCulture);
-        }
-
-        return ticks;
-    }
+    private static double CpuTicks(int pid, bool includeReapedChildren) =>
+        ProcessCpu.Ticks(pid, includeReapedChildren) ?? 0;
 
     private static List<int> ChildrenOf(int parent)
     {
