@@ -139,6 +139,8 @@ public static class DeadLetterActions
     private static async Task<IResult> SetStatusAsync(
         Guid messageId, string from, string to, string action, string? reason, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
+        // One transaction with its audit row: two saves let a dropped connection archive or restore with no record of who.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var changed = await db.DeadLetters.Where(x => x.MessageId == messageId && x.Status == from)
             .ExecuteUpdateAsync(x => x.SetProperty(letter => letter.Status, to), cancellationToken);
         if (changed == 0)
@@ -150,6 +152,7 @@ public static class DeadLetterActions
         }
 
         await AuditAsync(db, context, clock, action, messageId, reason, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return Results.Ok(new { messageId, status = to });
     }
 
@@ -161,12 +164,16 @@ public static class DeadLetterActions
                 statusCode: StatusCodes.Status422UnprocessableEntity);
         }
 
+        // A deletion is only ever committed with its audit row (a dropped connection between two saves left a deletion
+        // nobody could account for); without the commit, disposing the transaction rolls both back.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (await db.DeadLetters.Where(x => x.MessageId == messageId).ExecuteDeleteAsync(cancellationToken) == 0)
         {
             return NotFound(messageId);
         }
 
         await AuditAsync(db, context, clock, "delete", messageId, reason, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return Results.NoContent();
     }
 
