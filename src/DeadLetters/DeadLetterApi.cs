@@ -44,6 +44,12 @@ public static class DeadLetterApi
         api.MapGet("/groups", GroupsAsync).WithName("DeadLetterGroups");
         api.MapGet("/audit", AuditAsync).WithName("DeadLetterAudit");
         api.MapGet("/{messageId:guid}", ShowAsync).WithName("ShowDeadLetter");
+        // Any other path under the prefix wants a token before it hears "not found": without this, probing for endpoints
+        // got 404s that the refused-call audit never saw (and the front door's forwarded refusals were lost the same way).
+        endpoints.Map("/api/v1/dead-letters/{**rest}", () => Results.Problem(
+                type: "https://eventbackbone.dev/problems/not-found", statusCode: StatusCodes.Status404NotFound, title: "Not found"))
+            .RequireAuthorization(policy => policy.AddAuthenticationSchemes(Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme).RequireAuthenticatedUser())
+            .ExcludeFromDescription();
         return endpoints;
     }
 
@@ -108,8 +114,71 @@ public static class DeadLetterApi
             System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays));
     }
 
-    private static async Task<IResult> AuditAsync(int? limit, DeadLettersDbContext db, CancellationToken cancellationToken) =>
-        Results.Ok(await db.Audit.AsNoTracking().OrderByDescending(x => x.Id).Take(Math.Clamp(limit ?? 100, 1, 1000)).ToListAsync(cancellationToken));
+    /// <summary>
+    /// Newest first, filtered by <c>actor</c>, <c>action</c>, <c>messageId</c> and <c>from</c>/<c>to</c> (when), a page of
+    /// <c>limit</c> (≤ 1000) at a time; a fuller result names its next page in <c>Link: &lt;…&gt;; rel="next"</c> (the same
+    /// filters and an opaque <c>cursor</c>). Without filters and paging a flood of refusals pushed an insider's
+    /// deletions out of the only page anyone could read.
+    /// </summary>
+    private static async Task<IResult> AuditAsync(
+        string? actor, string? action, Guid? messageId, DateTimeOffset? from, DateTimeOffset? to, string? cursor, int? limit,
+        HttpContext context, DeadLettersDbContext db, CancellationToken cancellationToken)
+    {
+        var entries = db.Audit.AsNoTracking();
+        if (cursor is not null)
+        {
+            if (AuditCursor.TryParse(cursor) is not (var at, var id))
+            {
+                return Results.Problem(type: "https://eventbackbone.dev/problems/invalid-cursor", statusCode: StatusCodes.Status400BadRequest,
+                    title: "Invalid cursor", detail: "Use the cursor of a next link exactly as the API gave it.");
+            }
+
+            // Keyset on (at, id): rows written during paging neither shift a page nor repeat, and ties in time are split by id.
+            entries = entries.Where(x => x.At < at || (x.At == at && x.Id < id));
+        }
+
+        if (actor is not null)
+        {
+            entries = entries.Where(x => x.Actor == actor);
+        }
+
+        if (action is not null)
+        {
+            entries = entries.Where(x => x.Action == action);
+        }
+
+        if (messageId is not null)
+        {
+            entries = entries.Where(x => x.MessageId == messageId);
+        }
+
+        if (from is { } since)
+        {
+            var utc = since.ToUniversalTime();
+            entries = entries.Where(x => x.At >= utc);
+        }
+
+        if (to is { } until)
+        {
+            var utc = until.ToUniversalTime();
+            entries = entries.Where(x => x.At < utc);
+        }
+
+        var size = Math.Clamp(limit ?? 100, 1, 1000);
+        // One more than the page tells whether there is a next page without counting.
+        var page = await entries.OrderByDescending(x => x.At).ThenByDescending(x => x.Id).Take(size + 1).ToListAsync(cancellationToken);
+        if (page.Count > size)
+        {
+            page.RemoveAt(size);
+            var last = page[^1];
+            var query = context.Request.Query.Where(x => !string.Equals(x.Key, "cursor", StringComparison.OrdinalIgnoreCase))
+                .SelectMany(x => x.Value.Select(value => new KeyValuePair<string, string?>(x.Key, value)))
+                .Append(new KeyValuePair<string, string?>("cursor", AuditCursor.Format(last.At, last.Id)));
+            context.Response.Headers.Link = $"<{context.Request.PathBase}{context.Request.Path}{QueryString.Create(query)}>; rel=\"next\"";
+        }
+
+        return Results.Ok(page);
+    }
 
     internal static IQueryable<DeadLetter> Filter(
         IQueryable<DeadLetter> letters, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q)
@@ -150,5 +219,31 @@ public static class DeadLetterApi
         }
 
         return letters;
+    }
+}
+
+/// <summary>The audit's page cursor: the last row's time and id, base64url so callers treat it as opaque.</summary>
+internal static class AuditCursor
+{
+    public static string Format(DateTimeOffset at, long id) =>
+        System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes(
+            $"{at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)}.{id.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+
+    public static (DateTimeOffset At, long Id)? TryParse(string cursor)
+    {
+        try
+        {
+            var parts = System.Text.Encoding.ASCII.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(cursor)).Split('.');
+            return parts.Length == 2
+                && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
+                && ticks <= DateTimeOffset.MaxValue.UtcTicks
+                && long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id)
+                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+                    : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 }
