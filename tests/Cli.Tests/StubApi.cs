@@ -22,7 +22,8 @@ public sealed class StubApi : HttpMessageHandler
     /// <summary>Called before each answer, e.g. to move a test clock on.</summary>
     public Action<RecordedRequest>? OnRequest { get; set; }
 
-    public StubApi Respond(HttpStatusCode status, string? json = null, string? location = null, string contentType = "application/json")
+    /// <param name="link">An RFC 8288 <c>Link</c> header, e.g. the audit's next page.</param>
+    public StubApi Respond(HttpStatusCode status, string? json = null, string? location = null, string contentType = "application/json", string? link = null)
     {
         _answers.Enqueue(_ =>
         {
@@ -35,6 +36,11 @@ public sealed class StubApi : HttpMessageHandler
             if (location is not null)
             {
                 response.Headers.Location = new Uri(location, UriKind.RelativeOrAbsolute);
+            }
+
+            if (link is not null)
+            {
+                response.Headers.Add("Link", link);
             }
 
             return response;

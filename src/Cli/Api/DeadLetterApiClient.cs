@@ -45,7 +45,17 @@ public sealed class DeadLetterApiClient
     /// <param name="path">Relative to <see cref="BaseAddress"/> (no leading slash), or an absolute URI such as a Location header.</param>
     public async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, new Uri(BaseAddress, path));
+        var target = new Uri(BaseAddress, path);
+        if (Uri.Compare(target, BaseAddress, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
+        {
+            // A Location or next link is the server's to write; the token is only for the origin the operator gave. A
+            // compromised or misconfigured API must not be able to send this tool, token and all, to another host.
+            throw new CliException(
+                ExitCodes.Unavailable,
+                $"the API pointed to {target.GetLeftPart(UriPartial.Authority)}, not to {BaseAddress.GetLeftPart(UriPartial.Authority)}, the origin given: not sending the token there");
+        }
+
+        using var request = new HttpRequestMessage(method, target);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (_token is not null)
         {
@@ -81,7 +91,7 @@ public sealed class DeadLetterApiClient
             }
 
             var location = response.Headers.Location is { } where ? new Uri(request.RequestUri!, where) : null;
-            return new ApiResponse(response.StatusCode, text, location);
+            return new ApiResponse(response.StatusCode, text, location, NextLink(response, request.RequestUri!));
         }
     }
 
@@ -106,6 +116,29 @@ public sealed class DeadLetterApiClient
             .Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}")
             .ToList();
         return set.Count == 0 ? "" : "?" + string.Join('&', set);
+    }
+
+    /// <summary>RFC 8288 <c>Link: &lt;uri&gt;; rel="next"</c>, resolved against the request (the audit's next page).</summary>
+    private static Uri? NextLink(HttpResponseMessage response, Uri requestUri)
+    {
+        if (!response.Headers.TryGetValues("Link", out var values))
+        {
+            return null;
+        }
+
+        foreach (var link in values.SelectMany(value => value.Split(',')))
+        {
+            var parts = link.Split(';', StringSplitOptions.TrimEntries);
+            var target = parts[0];
+            if (target.Length > 2 && target[0] == '<' && target[^1] == '>'
+                && parts.Skip(1).Any(p => p.Equals("rel=\"next\"", StringComparison.OrdinalIgnoreCase) || p.Equals("rel=next", StringComparison.OrdinalIgnoreCase))
+                && Uri.TryCreate(requestUri, target[1..^1], out var next))
+            {
+                return next;
+            }
+        }
+
+        return null;
     }
 
     private static CliException Failure(HttpStatusCode status, string? reasonPhrase, string body)

@@ -11,6 +11,9 @@ internal static class Parsers
     public static Guid MessageId(ArgumentResult result) =>
         ParseGuid(result, result.Tokens.Count > 0 ? result.Tokens[0].Value : "");
 
+    public static Guid? OptionalMessageId(ArgumentResult result) =>
+        ParseGuid(result, result.Tokens.Count > 0 ? result.Tokens[0].Value : "");
+
     public static Guid[] MessageIds(ArgumentResult result) =>
         result.Tokens.Select(token => ParseGuid(result, token.Value)).ToArray();
 

@@ -110,9 +110,10 @@ internal static class ReplayCommand
         return job.IsFinished && job.HasFailures ? ExitCodes.PartialFailure : ExitCodes.Success;
     }
 
+    // The bar's own \r redraws it, so it writes to the raw stderr; it prints only numbers and its own text.
     private static async Task<(ApiResponse Response, ReplayJob Job)> FollowAsync(Session session, Uri location, ReplayJob job, CancellationToken cancellationToken)
     {
-        var progress = new ReplayProgress(session.Error, session.Context.ErrorIsTerminal, session.Context.Clock);
+        var progress = new ReplayProgress(session.Context.Error, session.Context.ErrorIsTerminal, session.Context.Clock);
         ApiResponse response;
         try
         {

@@ -21,7 +21,8 @@ internal static class VerbAction
             }
             catch (CliException failure)
             {
-                Report(context.Error, failure, parse);
+                using var error = new Output.TerminalSafeWriter(context.Error);
+                Report(error, failure, parse);
                 return failure.ExitCode;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

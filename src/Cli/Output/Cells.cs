@@ -33,8 +33,9 @@ public static class Cells
             return "-";
         }
 
-        // One line per row: a multi-line exception message would break the table.
-        var line = text.ReplaceLineEndings(" ");
+        // One line per row: a multi-line exception message would break the table; terminal sequences go before the
+        // width is counted (they print nothing, or worse than nothing).
+        var line = TerminalText.Strip(text).ReplaceLineEndings(" ").Replace('\t', ' ');
         return line.Length <= width ? line : string.Concat(line.AsSpan(0, Math.Max(0, width - Ellipsis.Length)), Ellipsis);
     }
 

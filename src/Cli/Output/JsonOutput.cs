@@ -47,6 +47,7 @@ public static class JsonOutput
             return;
         }
 
-        output.WriteLine(TryPretty(text) ?? text);
+        // Not JSON, so nothing escaped it: what would drive the terminal is removed as in a table.
+        output.WriteLine(TryPretty(text) ?? TerminalText.Strip(text));
     }
 }
