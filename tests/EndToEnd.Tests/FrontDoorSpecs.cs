@@ -71,10 +71,11 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
     {
         var everything = await topology.TokenAsync("operator", "commands:signup reports:read signups:read dead-letters:read");
         var reportsOnly = await topology.TokenAsync("analyst", "reports:read");
-        using var anonymous = new HttpClient { BaseAddress = topology.Api.BaseAddress };
+        // From another loopback address than the front door's own, so the audit shows whose address it recorded.
+        using var anonymous = FromAddress("127.0.0.2");
         using var operatorClient = Client(everything);
         using var analyst = Client(reportsOnly);
-        using var forged = Client(everything[..^4] + "AAAA");
+        using var forged = FromAddress("127.0.0.2", everything[..^4] + "AAAA");
 
         using var signup = await operatorClient.PostAsJsonAsync(new Uri("/api/v1/commands/request-signup", UriKind.Relative), new { email = $"front-{Guid.NewGuid():N}@example.com" });
         Assert.True(signup.IsSuccessStatusCode, topology.AllLogs());
@@ -90,8 +91,8 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
         var letters = await operatorClient.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/dead-letters?limit=5", UriKind.Relative));
         Assert.Equal(JsonValueKind.Array, letters.ValueKind);
 
-        // Without a valid token the edge refuses; nothing reaches the service behind it.
-        foreach (var path in new[] { "/api/v1/reports/signup-funnel", $"/api/v1/signups/{signupId}", "/api/v1/dead-letters" })
+        // Without a valid token the edge refuses; the call itself never reaches the service behind it.
+        foreach (var path in new[] { "/api/v1/reports/signup-funnel", $"/api/v1/signups/{signupId}", "/api/v1/dead-letters", "/API/V1/DEAD-LETTERS/nothing/here" })
         {
             using var missing = await anonymous.GetAsync(new Uri(path, UriKind.Relative));
             using var invalid = await forged.GetAsync(new Uri(path, UriKind.Relative));
@@ -99,8 +100,12 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
             Assert.Equal(HttpStatusCode.Unauthorized, invalid.StatusCode);
         }
 
+        // But each refused dead-letter call is in the dead-letter audit, with what was tried and the caller's address.
         var audit = topology.Database("DeadLetters");
-        Assert.Equal(0, await audit.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-401'"));
+        Assert.Equal(2, await audit.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-401' AND actor = 'anonymous' AND detail LIKE 'GET /api/v1/dead-letters from % (X-Forwarded-For: 127.0.0.2)'"));
+        Assert.Equal(2, await audit.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-401' AND detail LIKE 'GET /API/V1/DEAD-LETTERS/nothing/here from % (X-Forwarded-For: 127.0.0.2)'"));
         // A valid token without the scope passes the edge; the service checks its own scope and says 403.
         using var noScope = await analyst.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
         using var noSignups = await analyst.GetAsync(new Uri($"/api/v1/signups/{signupId}", UriKind.Relative));
@@ -109,6 +114,62 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
         Assert.Equal(HttpStatusCode.OK, (await analyst.GetAsync(new Uri("/api/v1/reports/signup-funnel", UriKind.Relative))).StatusCode);
         // The service behind the edge audited its own refusal, with the caller the edge passed on.
         Assert.Equal(1, await audit.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-403' AND actor = 'analyst'"));
+    }
+
+    [Fact]
+    public async Task A_flood_of_refused_dead_letter_calls_is_audited_within_a_budget_per_caller_address()
+    {
+        const int calls = 60;
+        using var flooder = FromAddress("127.0.0.3");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answers = await Task.WhenAll(Enumerable.Range(0, calls).Select(async _ =>
+        {
+            using var answer = await flooder.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
+            return answer.StatusCode;
+        }));
+        var elapsed = clock.Elapsed;
+
+        var refused = answers.Count(x => x == HttpStatusCode.Unauthorized);
+        var limited = answers.Count(x => x == HttpStatusCode.TooManyRequests);
+        Assert.Equal(calls, refused + limited);
+        // Every 401 the edge answered is on record ...
+        var audited = await topology.Database("DeadLetters").ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-401' AND detail LIKE '% (X-Forwarded-For: 127.0.0.3)'");
+        Assert.Equal(refused, audited);
+        // ... and no more were passed on than the budget (default 5 a second, a burst of 10) allows in the time it took,
+        // however slow the machine: a flood of anonymous calls is not a flood of audit inserts.
+        var budget = 10 + (5 * ((int)Math.Ceiling(elapsed.TotalSeconds) + 1));
+        Assert.True(audited <= budget, $"{audited} refused calls audited in {elapsed}, budget {budget}");
+    }
+
+    /// <summary>A client whose connections come from <paramref name="address"/> (any 127.x address is loopback on Linux).</summary>
+    private HttpClient FromAddress(string address, string? token = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(address), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        var client = new HttpClient(handler) { BaseAddress = topology.Api.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
     }
 
     private HttpClient Client(string token)

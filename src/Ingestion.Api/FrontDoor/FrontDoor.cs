@@ -16,7 +16,8 @@ namespace EventBackbone.Ingestion.Api.FrontDoor;
 /// <c>Backbone:Gateway:Sagas</c> (signups) and <c>Backbone:Gateway:DeadLetters</c> (dead letters), each a base URL.
 /// A route whose host is not configured is not proxied (in embedded mode those endpoints are in this process).
 /// </summary>
-public sealed record FrontDoorSettings(Uri? Workers, Uri? Sagas, Uri? DeadLetters, int RequestsPerSecond)
+/// <param name="RefusedCallsAuditedPerSecond">Per caller address: refused dead-letter calls passed on to the service's audit (see <see cref="RefusedCallForwarding"/>).</param>
+public sealed record FrontDoorSettings(Uri? Workers, Uri? Sagas, Uri? DeadLetters, int RequestsPerSecond, int RefusedCallsAuditedPerSecond = 5)
 {
     public bool RoutesAnything => Workers is not null || Sagas is not null || DeadLetters is not null;
 
@@ -27,7 +28,8 @@ public sealed record FrontDoorSettings(Uri? Workers, Uri? Sagas, Uri? DeadLetter
             settings.AbsoluteUri("Backbone:Gateway:Workers"),
             settings.AbsoluteUri("Backbone:Gateway:Sagas"),
             settings.AbsoluteUri("Backbone:Gateway:DeadLetters"),
-            settings.Int("Backbone:Gateway:RequestsPerSecond", 100, 1, 100_000));
+            settings.Int("Backbone:Gateway:RequestsPerSecond", 100, 1, 100_000),
+            settings.Int("Backbone:Gateway:RefusedCallsAuditedPerSecond", 5, 1, 10_000));
     }
 }
 
@@ -41,6 +43,7 @@ public static class FrontDoor
 {
     public const string AuthorizationPolicy = "front-door";
     public const string RateLimiterPolicy = "front-door";
+    internal const string DeadLettersCluster = "dead-letters";
 
     public static WebApplicationBuilder AddFrontDoor(this WebApplicationBuilder builder)
     {
@@ -77,8 +80,16 @@ public static class FrontDoor
 
         Route("workers", settings.Workers, "/api/v1/reports/{**rest}");
         Route("sagas", settings.Sagas, "/api/v1/signups/{**rest}");
-        Route("dead-letters", settings.DeadLetters, "/api/v1/dead-letters", "/api/v1/dead-letters/{**rest}");
+        Route(DeadLettersCluster, settings.DeadLetters, "/api/v1/dead-letters", "/api/v1/dead-letters/{**rest}");
         builder.Services.AddReverseProxy().LoadFromMemory(routes, clusters);
+        if (settings.DeadLetters is not null)
+        {
+            // README promises every refused dead-letter call is audited, also those refused here at the edge.
+            builder.Services.AddHttpClient(RefusedCallForwarding.ClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, RefusedCallForwarding>();
+        }
+
         builder.Services.AddAuthorizationBuilder().AddPolicy(AuthorizationPolicy, policy => policy.RequireAuthenticatedUser());
         builder.Services.AddRateLimiter(options => options.AddPolicy(RateLimiterPolicy, context =>
             // Per caller: one busy script must not starve the operators' console.
