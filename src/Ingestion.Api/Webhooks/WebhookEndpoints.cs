@@ -59,7 +59,7 @@ public static partial class WebhookEndpoints
             return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status429TooManyRequests, wait, "Too many refused webhooks from your address");
         }
 
-        if (!known || !settings.Sources.TryGetValue(source, out var configured))
+        if (!SourceName().IsMatch(source) || !settings.Sources.TryGetValue(source, out var configured))
         {
             unverified.Failed(client);
             metrics.Rejected("unknown", "unknown-source");
@@ -75,47 +75,45 @@ public static partial class WebhookEndpoints
                 "Unsupported media type", "Webhooks are accepted as application/json.");
         }
 
-        byte[] body;
-        SignatureVerification verification;
-        using (var slot = bodyReads.TryEnter(client))
+        // Disposed early below, once the body is verified: the slot and the pooled array are not held across the commit.
+        using var slot = bodyReads.TryEnter(client);
+        if (slot is null)
         {
-            if (slot is null)
-            {
-                metrics.Rejected(source, "busy");
-                return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status503ServiceUnavailable, TimeSpan.FromSeconds(1), "Too many webhook bodies are being read");
-            }
-
-            using var received = await RequestBody.ReadPooledAsync(request, configured.MaxBodyBytes, cancellationToken);
-            if (received is null)
-            {
-                unverified.Failed(client);
-                metrics.Rejected(source, "body-too-large");
-                return ProblemTypes.Problem(ProblemTypes.BodyTooLarge, StatusCodes.Status413PayloadTooLarge,
-                    "Body too large", $"The body exceeds this source's limit of {configured.MaxBodyBytes} bytes.");
-            }
-
-            // The raw bytes are verified before anything parses them.
-            verification = configured.Scheme.Verify(
-                new WebhookRequest(name => request.Headers.TryGetValue(name, out var value) ? value.ToString() : null, received.Memory),
-                configured.Secrets,
-                clock.GetUtcNow(),
-                configured.Tolerance);
-            if (!verification.IsValid)
-            {
-                unverified.Failed(client);
-                // Only "signature" or "timestamp": never which part of the signature failed.
-                metrics.Rejected(source, verification.Failure == SignatureFailure.Timestamp ? "timestamp" : "signature");
-                return verification.Failure == SignatureFailure.Timestamp
-                    ? ProblemTypes.Problem(ProblemTypes.TimestampOutOfTolerance, StatusCodes.Status401Unauthorized,
-                        "Timestamp out of tolerance", "The webhook's timestamp is too far from the current time.")
-                    : ProblemTypes.Problem(ProblemTypes.InvalidSignature, StatusCodes.Status401Unauthorized,
-                        "Invalid signature", "The webhook's signature is missing or does not verify.");
-            }
-
-            // Verified: the receipt and outbox row keep an exact copy; the pooled array goes back, and so does the
-            // slot, before the database is waited for.
-            body = received.Memory.ToArray();
+            metrics.Rejected(source, "busy");
+            return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status503ServiceUnavailable, TimeSpan.FromSeconds(1), "Too many webhook bodies are being read");
         }
+
+        using var received = await RequestBody.ReadPooledAsync(request, configured.MaxBodyBytes, cancellationToken);
+        if (received is null)
+        {
+            unverified.Failed(client);
+            metrics.Rejected(source, "body-too-large");
+            return ProblemTypes.Problem(ProblemTypes.BodyTooLarge, StatusCodes.Status413PayloadTooLarge,
+                "Body too large", $"The body exceeds this source's limit of {configured.MaxBodyBytes} bytes.");
+        }
+
+        // The raw bytes are verified before anything parses them.
+        var verification = configured.Scheme.Verify(
+            new WebhookRequest(name => request.Headers.TryGetValue(name, out var value) ? value.ToString() : null, received.Memory),
+            configured.Secrets,
+            clock.GetUtcNow(),
+            configured.Tolerance);
+        if (!verification.IsValid)
+        {
+            unverified.Failed(client);
+            // Only "signature" or "timestamp": never which part of the signature failed.
+            metrics.Rejected(source, verification.Failure == SignatureFailure.Timestamp ? "timestamp" : "signature");
+            return verification.Failure == SignatureFailure.Timestamp
+                ? ProblemTypes.Problem(ProblemTypes.TimestampOutOfTolerance, StatusCodes.Status401Unauthorized,
+                    "Timestamp out of tolerance", "The webhook's timestamp is too far from the current time.")
+                : ProblemTypes.Problem(ProblemTypes.InvalidSignature, StatusCodes.Status401Unauthorized,
+                    "Invalid signature", "The webhook's signature is missing or does not verify.");
+        }
+
+        // Verified: the receipt and outbox row keep an exact copy, never the pooled array.
+        var body = received.Memory.ToArray();
+        received.Dispose();
+        slot.Dispose();
 
         if (sourceBuckets.TrySpend(source) is { } sourceWait)
         {
