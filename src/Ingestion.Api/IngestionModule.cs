@@ -22,7 +22,7 @@ public static class IngestionModule
         builder.AddServiceDatabase<IngestionDbContext>(DatabaseName);
         var webhooks = WebhookIngestionSettings.Load(builder.Configuration);
         builder.Services.AddSingleton(webhooks);
-        builder.Services.AddWebhookRateLimiting(webhooks);
+        builder.Services.AddWebhookRateLimiting(webhooks, WebhookEdgeSettings.Load(builder.Configuration));
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
             document.Components ??= new OpenApiComponents();

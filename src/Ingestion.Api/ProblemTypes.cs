@@ -18,6 +18,7 @@ public static class ProblemTypes
     public const string EventNotFound = Base + "event-not-found";
     public const string InvalidSignature = Base + "invalid-signature";
     public const string RateLimited = Base + "rate-limited";
+    public const string ServerBusy = Base + "server-busy";
     public const string TimestampOutOfTolerance = Base + "timestamp-out-of-tolerance";
     public const string UnknownCommand = Base + "unknown-command";
     public const string InvalidCommand = Base + "invalid-command";

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -53,20 +54,24 @@ public static class HostileHttp
     }
 
     /// <summary>A complete request: <paramref name="head"/>, then <paramref name="body"/> (if any).</summary>
-    public static Task<HostileResponse> SendAsync(Uri server, byte[] head, byte[]? body = null, TimeSpan? bound = null) =>
-        SendAsync(server, head, body is null ? null : (stream, token) => stream.WriteAsync(body, token).AsTask(), bound);
+    /// <param name="from">The loopback address to send from (e.g. 127.0.0.2), so the server sees another client.</param>
+    public static Task<HostileResponse> SendAsync(Uri server, byte[] head, byte[]? body = null, TimeSpan? bound = null, IPAddress? from = null) =>
+        SendAsync(server, head, body is null ? null : (stream, token) => stream.WriteAsync(body, token).AsTask(), bound, from);
 
     /// <summary>
     /// Sends <paramref name="head"/>, then lets <paramref name="writeBody"/> write (slowly, chunked, endlessly…) while the
     /// answer is read at the same time: a server that answers early and closes must be seen answering, not as a reset.
+    /// <paramref name="stop"/> ends the request early, like the bound (the response then counts as timed out).
     /// </summary>
     public static async Task<HostileResponse> SendAsync(
-        Uri server, byte[] head, Func<Stream, CancellationToken, Task>? writeBody, TimeSpan? bound = null)
+        Uri server, byte[] head, Func<Stream, CancellationToken, Task>? writeBody, TimeSpan? bound = null, IPAddress? from = null, CancellationToken stop = default)
     {
         var limit = bound ?? DefaultBound;
         var clock = Stopwatch.StartNew();
-        using var cancel = new CancellationTokenSource(limit);
-        using var client = new TcpClient { NoDelay = true };
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        cancel.CancelAfter(limit);
+        using var client = from is null ? new TcpClient() : new TcpClient(new IPEndPoint(from, 0));
+        client.NoDelay = true;
         await client.ConnectAsync(server.Host, server.Port, cancel.Token);
         await using var stream = client.GetStream();
         var writing = WriteAsync(stream, head, writeBody, cancel.Token);

@@ -12,7 +12,7 @@ namespace EventBackbone.EndToEnd.Tests;
 /// scheme and a JWT signing key: hostile requests go over a real socket, so Kestrel's own limits are what answers them.
 /// Its memory is sampled for the whole class, so a case that makes it buffer without bound shows as a peak.
 /// </summary>
-public sealed class HostileInputFixture() : BackboneInfrastructure("Ingestion")
+public class HostileInputFixture() : BackboneInfrastructure("Ingestion")
 {
     public const string SigningKey = "hostile-input-signing-key-of-at-least-32-bytes";
     public const string GitHubSecret = "hostile-github-secret";
@@ -72,7 +72,13 @@ public sealed class HostileInputFixture() : BackboneInfrastructure("Ingestion")
             ["Backbone:Ingestion:Sources:stripe:Secrets:0"] = StripeSecret,
             ["Backbone:Ingestion:Sources:standard:Scheme"] = "StandardWebhooks",
             ["Backbone:Ingestion:Sources:standard:Secrets:0"] = StandardSecret,
+            // The fuzz passes send their controls from the address their garbage comes from, and expect each hostile
+            // case's own answer (413, 400…), not the 429 that an address sending nothing but junk earns by default:
+            // the per-address budgets are EdgeLoadSpecs' subject, with their defaults.
+            ["Backbone:Ingestion:UnverifiedPerAddressPerSecond"] = "1000000",
+            ["Backbone:Ingestion:UnverifiedPerSecond"] = "1000000",
         };
+        Configure(settings);
         Api = HostProcess.Start("Ingestion.Api", settings);
         await Api.WaitUntilReadyAsync(StartTimeout);
 
@@ -86,6 +92,11 @@ public sealed class HostileInputFixture() : BackboneInfrastructure("Ingestion")
         BaselineRss = ResidentBytes();
         _peakRss = BaselineRss;
         _sampling = SampleAsync(_stopSampling.Token);
+    }
+
+    /// <summary>A derived fixture's changes to the API's settings (and environment) before it starts.</summary>
+    protected virtual void Configure(Dictionary<string, string> settings)
+    {
     }
 
     public override async Task DisposeAsync()
@@ -135,13 +146,16 @@ public sealed class HostileInputFixture() : BackboneInfrastructure("Ingestion")
 
     /// <summary>A correctly signed webhook for any configured source, plus <paramref name="extraHeaders"/>.</summary>
     public Task<HostileResponse> SendSignedAsync(
-        string source, byte[] body, string contentType = "application/json", IEnumerable<(string Name, string Value)>? extraHeaders = null) =>
+        string source, byte[] body, string contentType = "application/json", IEnumerable<(string Name, string Value)>? extraHeaders = null,
+        IPAddress? from = null, TimeSpan? bound = null) =>
         HostileHttp.SendAsync(
             Api.BaseAddress,
             HostileHttp.Head("POST", $"/api/v1/webhooks/{source}", Api.BaseAddress,
                 [("Content-Type", contentType), ("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture)),
                  .. SignatureHeaders(source, body), .. extraHeaders ?? []]),
-            body);
+            body,
+            bound,
+            from);
 
     /// <summary>The headers that make <paramref name="body"/> verify for <paramref name="source"/>.</summary>
     public static IEnumerable<(string Name, string Value)> SignatureHeaders(string source, byte[] body, string? deliveryId = null)

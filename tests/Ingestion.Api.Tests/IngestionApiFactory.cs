@@ -55,6 +55,14 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Secrets:0", "limited-secret");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:RatePerSecond", "1");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Burst", "2");
+        builder.UseSetting("Backbone:Ingestion:Sources:scarce:Scheme", "GitHub");
+        builder.UseSetting("Backbone:Ingestion:Sources:scarce:Secrets:0", "scarce-secret");
+        builder.UseSetting("Backbone:Ingestion:Sources:scarce:RatePerSecond", "1");
+        builder.UseSetting("Backbone:Ingestion:Sources:scarce:Burst", "1");
+        // In-process requests have no client address, so every spec's deliberately refused webhooks would share one
+        // unverified budget and later specs would be 429s; WebhookEdgeSpecs tests the budgets with their own limits.
+        builder.UseSetting("Backbone:Ingestion:UnverifiedPerAddressPerSecond", "1000000");
+        builder.UseSetting("Backbone:Ingestion:UnverifiedPerSecond", "1000000");
         builder.ConfigureServices(services => services.AddMassTransitTestHarness());
     }
 

@@ -18,8 +18,8 @@ public static partial class WebhookEndpoints
         var api = endpoints.MapGroup("/api/v1");
         api.MapPost("/webhooks/{source}", AcceptAsync)
             .WithName("AcceptWebhook")
-            .RequireRateLimiting(WebhookRateLimiting.Policy)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .Produces<AcceptedEvent>(StatusCodes.Status202Accepted)
             .Produces<AcceptedEvent>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -44,10 +44,24 @@ public static partial class WebhookEndpoints
         TimeProvider clock,
         IDiagnosticContext diagnostics,
         WebhookMetrics metrics,
+        WebhookEdgeSettings edge,
+        UnverifiedTraffic unverified,
+        BodyReadSlots bodyReads,
+        SourceBuckets sourceBuckets,
         CancellationToken cancellationToken)
     {
+        var known = SourceName().IsMatch(source) && settings.Sources.ContainsKey(source);
+        var client = ClientAddress.Key(request.HttpContext, edge.TrustedProxies);
+        // Before anything is read: an address (or an instance) that has been sending junk pays nothing more for it.
+        if (unverified.RefusedFor(client) is { } wait)
+        {
+            metrics.Rejected(known ? source : "unknown", "unverified-rate-limited");
+            return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status429TooManyRequests, wait, "Too many refused webhooks from your address");
+        }
+
         if (!SourceName().IsMatch(source) || !settings.Sources.TryGetValue(source, out var configured))
         {
+            unverified.Failed(client);
             metrics.Rejected("unknown", "unknown-source");
             return ProblemTypes.Problem(ProblemTypes.UnknownSource, StatusCodes.Status404NotFound,
                 "Unknown webhook source", $"No webhook source is named '{source}'.");
@@ -55,14 +69,24 @@ public static partial class WebhookEndpoints
 
         if (!MediaTypes.IsJson(request.ContentType))
         {
+            unverified.Failed(client);
             metrics.Rejected(source, "unsupported-media-type");
             return ProblemTypes.Problem(ProblemTypes.UnsupportedMediaType, StatusCodes.Status415UnsupportedMediaType,
                 "Unsupported media type", "Webhooks are accepted as application/json.");
         }
 
-        var body = await RequestBody.ReadBoundedAsync(request, configured.MaxBodyBytes, cancellationToken);
-        if (body is null)
+        // Disposed early below, once the body is verified: the slot and the pooled array are not held across the commit.
+        using var slot = bodyReads.TryEnter(client);
+        if (slot is null)
         {
+            metrics.Rejected(source, "busy");
+            return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status503ServiceUnavailable, TimeSpan.FromSeconds(1), "Too many webhook bodies are being read");
+        }
+
+        using var received = await RequestBody.ReadPooledAsync(request, configured.MaxBodyBytes, cancellationToken);
+        if (received is null)
+        {
+            unverified.Failed(client);
             metrics.Rejected(source, "body-too-large");
             return ProblemTypes.Problem(ProblemTypes.BodyTooLarge, StatusCodes.Status413PayloadTooLarge,
                 "Body too large", $"The body exceeds this source's limit of {configured.MaxBodyBytes} bytes.");
@@ -70,12 +94,13 @@ public static partial class WebhookEndpoints
 
         // The raw bytes are verified before anything parses them.
         var verification = configured.Scheme.Verify(
-            new WebhookRequest(name => request.Headers.TryGetValue(name, out var value) ? value.ToString() : null, body),
+            new WebhookRequest(name => request.Headers.TryGetValue(name, out var value) ? value.ToString() : null, received.Memory),
             configured.Secrets,
             clock.GetUtcNow(),
             configured.Tolerance);
         if (!verification.IsValid)
         {
+            unverified.Failed(client);
             // Only "signature" or "timestamp": never which part of the signature failed.
             metrics.Rejected(source, verification.Failure == SignatureFailure.Timestamp ? "timestamp" : "signature");
             return verification.Failure == SignatureFailure.Timestamp
@@ -83,6 +108,17 @@ public static partial class WebhookEndpoints
                     "Timestamp out of tolerance", "The webhook's timestamp is too far from the current time.")
                 : ProblemTypes.Problem(ProblemTypes.InvalidSignature, StatusCodes.Status401Unauthorized,
                     "Invalid signature", "The webhook's signature is missing or does not verify.");
+        }
+
+        // Verified: the receipt and outbox row keep an exact copy, never the pooled array.
+        var body = received.Memory.ToArray();
+        received.Dispose();
+        slot.Dispose();
+
+        if (sourceBuckets.TrySpend(source) is { } sourceWait)
+        {
+            metrics.Rejected(source, "rate-limited");
+            return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status429TooManyRequests, sourceWait, "This source's rate limit is exceeded");
         }
 
         if (!IsWellFormedJson(body))
