@@ -72,6 +72,34 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
                     b.ToTable("command_receipts", (string)null);
                 });
 
+            modelBuilder.Entity("EventBackbone.Ingestion.Api.Persistence.WebhookBodyDigest", b =>
+                {
+                    b.Property<string>("Source")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("source");
+
+                    b.Property<byte[]>("BodySha256")
+                        .HasColumnType("bytea")
+                        .HasColumnName("body_sha256");
+
+                    b.Property<Guid>("EventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.Property<DateTimeOffset>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("received_at");
+
+                    b.HasKey("Source", "BodySha256")
+                        .HasName("pk_webhook_body_digests");
+
+                    b.HasIndex("ReceivedAt")
+                        .HasDatabaseName("ix_webhook_body_digests_received_at");
+
+                    b.ToTable("webhook_body_digests", (string)null);
+                });
+
             modelBuilder.Entity("EventBackbone.Ingestion.Api.Persistence.WebhookReceipt", b =>
                 {
                     b.Property<Guid>("EventId")
