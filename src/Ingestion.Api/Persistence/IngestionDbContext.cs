@@ -35,6 +35,8 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
         // A sender's retry of the same delivery, even racing the first, cannot be accepted twice.
         receipt.HasIndex(x => new { x.Source, x.DedupeKey }).IsUnique().HasFilter("dedupe_key IS NOT NULL")
             .HasDatabaseName(DedupeIndex);
+        // Retention finds expired receipts by age without scanning a week of bodies' rows.
+        receipt.HasIndex(x => x.ReceivedAt);
 
         // The key makes two copies of one body racing each other accepted once, like the dedupe index.
         var digest = modelBuilder.Entity<WebhookBodyDigest>();
@@ -53,5 +55,6 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
         // A retried command, even racing the first attempt, is accepted once per caller and key.
         command.HasIndex(x => new { x.Caller, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
             .HasDatabaseName(IdempotencyIndex);
+        command.HasIndex(x => x.AcceptedAt);
     }
 }

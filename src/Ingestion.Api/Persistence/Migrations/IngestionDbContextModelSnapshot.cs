@@ -64,6 +64,9 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
                     b.HasKey("CommandId")
                         .HasName("pk_command_receipts");
 
+                    b.HasIndex("AcceptedAt")
+                        .HasDatabaseName("ix_command_receipts_accepted_at");
+
                     b.HasIndex("Caller", "IdempotencyKey")
                         .IsUnique()
                         .HasDatabaseName("ux_command_receipts_caller_idempotency_key")
@@ -140,6 +143,9 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
 
                     b.HasKey("EventId")
                         .HasName("pk_webhook_receipts");
+
+                    b.HasIndex("ReceivedAt")
+                        .HasDatabaseName("ix_webhook_receipts_received_at");
 
                     b.HasIndex("Source", "DedupeKey")
                         .IsUnique()
