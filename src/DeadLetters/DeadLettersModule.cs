@@ -2,6 +2,7 @@ using EventBackbone.DeadLetters.Capture;
 using EventBackbone.DeadLetters.Persistence;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.Messaging.Persistence;
+using EventBackbone.Messaging.Retention;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -23,7 +24,8 @@ public static class DeadLettersModule
         var connectionString = new SettingsReader(builder.Configuration)
             .Required($"ConnectionStrings:{DatabaseName}", "the dead-letter store is PostgreSQL; there is no embedded mode");
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(ServiceDatabase.WithBoundedPool(connectionString)));
-        builder.Services.AddSingleton(DeadLetterSettings.Load(builder.Configuration));
+        var settings = DeadLetterSettings.Load(builder.Configuration);
+        builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<DeadLetterStore>();
         builder.Services.AddSingleton<DeadLetterMetrics>();
         builder.Services.AddSingleton<DeadLetterReplayer>();
@@ -34,8 +36,8 @@ public static class DeadLettersModule
         builder.Services.AddHostedService(services => services.GetRequiredService<DeadLetterCapture>());
         // Ready = its database (checked by AddServiceDatabase) and the broker it captures from.
         builder.Services.AddHealthChecks().AddCheck<CaptureHealthCheck>("broker", tags: [EventBackbone.ServiceDefaults.ServiceDefaultsExtensions.ReadyTag]);
-        builder.Services.AddSingleton<ArchiveRetention>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<ArchiveRetention>());
+        builder.Services.AddTableRetention(
+            builder.Configuration, services => services.GetRequiredService<NpgsqlDataSource>(), DeadLetterRetention.Rules(builder.Configuration, settings));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, RefusedCallAudit>();
         return builder;
     }

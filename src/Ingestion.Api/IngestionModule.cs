@@ -39,7 +39,9 @@ public static class IngestionModule
         }));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
-        if (builder.Services.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(IngestionDbContext)).IsPostgres)
+        var isPostgres = builder.Services.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(IngestionDbContext)).IsPostgres;
+        builder.Services.AddIngestionRetention(builder.Configuration, webhooks, isPostgres);
+        if (isPostgres)
         {
             builder.Services.AddScoped<IWebhookReceiptStore, SqlWebhookReceiptStore>();
         }

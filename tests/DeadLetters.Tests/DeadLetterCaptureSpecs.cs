@@ -218,7 +218,7 @@ public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructu
         }
 
         // The hourly background run may take it first (it also runs at start); either way exactly that one goes.
-        await app.Services.GetRequiredService<Capture.ArchiveRetention>().ExpireAsync(CancellationToken.None);
+        await app.Services.GetRequiredService<EventBackbone.Messaging.Retention.TableRetention>().RunOnceAsync(CancellationToken.None);
 
         Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", expired)));
         Assert.Equal(2, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id IN (@a, @b)", ("a", recent), ("b", stillDead)));

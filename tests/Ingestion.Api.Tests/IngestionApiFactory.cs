@@ -16,6 +16,7 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     public const string SignatureHeader = "X-Signature";
     public const string ShopSecret = "shop-test-secret";
     public const string DeliveryHeader = "X-Delivery-Id";
+    public const string GitHubSecret = "github-test-secret";
     public const string TokenSigningKey = "ingestion-tests-signing-key-of-32-bytes-or-more";
 
     /// <summary>The token settings this host checks against; tests mint with them, or with a variation to be refused.</summary>
@@ -36,8 +37,8 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     /// <summary>A client that signs every body for the "shop" source, as a well-behaved sender would.</summary>
     public HttpClient CreateSignedClient() => CreateDefaultClient(new SigningHandler());
 
-    public static string Sign(byte[] body) =>
-        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(ShopSecret), body));
+    public static string Sign(byte[] body, string secret = ShopSecret) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -51,6 +52,8 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Backbone:Ingestion:Sources:shop:Secrets:0", ShopSecret);
         builder.UseSetting("Backbone:Ingestion:Sources:shop:DedupeHeader", DeliveryHeader);
         builder.UseSetting("Backbone:Auth:SigningKeys:0", TokenSigningKey);
+        builder.UseSetting("Backbone:Ingestion:Sources:github:Scheme", "GitHub");
+        builder.UseSetting("Backbone:Ingestion:Sources:github:Secrets:0", GitHubSecret);
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Scheme", "GitHub");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Secrets:0", "limited-secret");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:RatePerSecond", "1");

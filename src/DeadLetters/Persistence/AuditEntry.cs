@@ -1,6 +1,6 @@
 namespace EventBackbone.DeadLetters.Persistence;
 
-/// <summary>Who did what to which dead letter, when and why (table <c>dead_letter_audit</c>); never updated or deleted.</summary>
+/// <summary>Who did what to which dead letter, when and why (table <c>dead_letter_audit</c>); never updated, deleted only after <c>Backbone:DeadLetters:AuditRetention</c>.</summary>
 public sealed class AuditEntry
 {
     public long Id { get; set; }

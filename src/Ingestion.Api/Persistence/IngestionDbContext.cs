@@ -8,12 +8,16 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
 {
     public const string DedupeIndex = "ux_webhook_receipts_source_dedupe_key";
 
+    public const string BodyDigestKey = "pk_webhook_body_digests";
+
     public const string IdempotencyIndex = "ux_command_receipts_caller_idempotency_key";
 
     /// <summary>The longest event type, content type or delivery id a webhook receipt stores.</summary>
     public const int WebhookMetadataMaxLength = 200;
 
     public DbSet<WebhookReceipt> WebhookReceipts => Set<WebhookReceipt>();
+
+    public DbSet<WebhookBodyDigest> WebhookBodyDigests => Set<WebhookBodyDigest>();
 
     public DbSet<CommandReceipt> CommandReceipts => Set<CommandReceipt>();
 
@@ -31,6 +35,15 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
         // A sender's retry of the same delivery, even racing the first, cannot be accepted twice.
         receipt.HasIndex(x => new { x.Source, x.DedupeKey }).IsUnique().HasFilter("dedupe_key IS NOT NULL")
             .HasDatabaseName(DedupeIndex);
+        // Retention finds expired receipts by age without scanning a week of bodies' rows.
+        receipt.HasIndex(x => x.ReceivedAt);
+
+        // The key makes two copies of one body racing each other accepted once, like the dedupe index.
+        var digest = modelBuilder.Entity<WebhookBodyDigest>();
+        digest.ToTable("webhook_body_digests");
+        digest.HasKey(x => new { x.Source, x.BodySha256 }).HasName(BodyDigestKey);
+        digest.Property(x => x.Source).HasMaxLength(64);
+        digest.HasIndex(x => x.ReceivedAt);
 
         var command = modelBuilder.Entity<CommandReceipt>();
         command.ToTable("command_receipts");
@@ -42,5 +55,6 @@ public sealed class IngestionDbContext(DbContextOptions<IngestionDbContext> opti
         // A retried command, even racing the first attempt, is accepted once per caller and key.
         command.HasIndex(x => new { x.Caller, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL")
             .HasDatabaseName(IdempotencyIndex);
+        command.HasIndex(x => x.AcceptedAt);
     }
 }

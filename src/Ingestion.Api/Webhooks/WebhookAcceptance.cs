@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using EventBackbone.Contracts.Webhooks;
 using EventBackbone.Ingestion.Api.Persistence;
@@ -11,6 +12,12 @@ public sealed record VerifiedWebhook(string Source, string? EventType, string? D
 {
     /// <summary>The request's activity: its message is published in the request's trace, whoever writes it.</summary>
     public System.Diagnostics.Activity? Trace { get; init; }
+
+    /// <summary>
+    /// The source's signature covers no timestamp: an identical body within the duplicate window is a repeat, whatever
+    /// delivery id comes with it (that id is not signed, so a replay can choose it).
+    /// </summary>
+    public bool DeduplicateByBody { get; init; }
 }
 
 /// <param name="EventId">The accepted event's id (the original one for a repeat).</param>
@@ -22,7 +29,7 @@ public readonly record struct Acceptance(Guid EventId, bool Duplicate);
 /// transaction, so a 202 means both are durable and the event will be published, and a failed commit publishes nothing.
 /// Several concurrent webhooks share that transaction (see <see cref="WebhookGroupCommit"/>).
 /// </summary>
-public sealed class WebhookAcceptance(IWebhookReceiptStore store, TimeProvider clock)
+public sealed class WebhookAcceptance(IWebhookReceiptStore store, WebhookIngestionSettings settings, TimeProvider clock)
 {
     /// <returns>One result per webhook, in order.</returns>
     public async Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
@@ -52,6 +59,10 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, TimeProvider c
         var keyed = webhooks.Where(x => x.DedupeKey is not null).Select(x => (x.Source, x.DedupeKey!)).Distinct().ToList();
         var accepted = keyed.Count == 0 ? [] : await store.FindAcceptedAsync(keyed, cancellationToken);
         var now = clock.GetUtcNow();
+        var windowStart = now - settings.DuplicateWindow;
+        var digests = webhooks.Select(x => x.DeduplicateByBody ? Convert.ToHexStringLower(SHA256.HashData(x.Body)) : null).ToArray();
+        var bodies = webhooks.Select((x, i) => (x.Source, Digest: digests[i]!)).Where(x => x.Digest is not null).Distinct().ToList();
+        var acceptedBodies = bodies.Count == 0 ? [] : await store.FindAcceptedBodiesAsync(bodies, windowStart, cancellationToken);
         var write = store.Begin();
         for (var i = 0; i < webhooks.Count; i++)
         {
@@ -61,6 +72,13 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, TimeProvider c
             if (key is { } dedupe && accepted.TryGetValue(dedupe, out var original))
             {
                 results[i] = new Acceptance(original, Duplicate: true);
+                continue;
+            }
+
+            (string Source, string Digest)? body = digests[i] is { } digest ? (webhook.Source, digest) : null;
+            if (body is { } replay && acceptedBodies.TryGetValue(replay, out var replayed))
+            {
+                results[i] = new Acceptance(replayed, Duplicate: true);
                 continue;
             }
 
@@ -75,6 +93,13 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, TimeProvider c
                 ReceivedAt = now,
             };
             write.Add(receipt);
+            if (body is { } firstBody)
+            {
+                write.Add(
+                    new WebhookBodyDigest { Source = webhook.Source, BodySha256 = Convert.FromHexString(firstBody.Digest), EventId = receipt.EventId, ReceivedAt = now },
+                    windowStart);
+            }
+
             // The outbox turns this publish into a row of the same transaction; nothing reaches the broker before
             // commit. The message id is the event id, so the event's status can tell whether its message has left.
             // A group-commit writer runs this, not the request: without the request's activity the outbox would
@@ -103,6 +128,11 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, TimeProvider c
             if (key is { } first)
             {
                 accepted[first] = receipt.EventId;
+            }
+
+            if (body is { } sameBody)
+            {
+                acceptedBodies[sameBody] = receipt.EventId;
             }
         }
 

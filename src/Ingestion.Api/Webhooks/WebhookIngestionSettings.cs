@@ -22,13 +22,30 @@ public sealed record WebhookSource(
 /// <c>…:Secrets:1</c> (rotation), <c>…:MaxBodyBytes</c>, <c>…:ToleranceSeconds</c>, <c>…:RatePerSecond</c> and
 /// <c>…:Burst</c> (a token bucket per source); for Hmac also <c>…:Header</c>,
 /// <c>…:Encoding</c> (Hex | Base64), <c>…:Prefix</c> and <c>…:DedupeHeader</c> (the sender's delivery id, if any).
+/// <c>Backbone:Ingestion:DuplicateWindow</c> (default 3 days): how long an identical body from a source whose scheme
+/// signs no timestamp is answered as a repeat of the first.
 /// </summary>
 public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDictionary<string, WebhookSource> Sources)
 {
+    public const string DuplicateWindowKey = "Backbone:Ingestion:DuplicateWindow";
+
+    /// <summary>
+    /// GitHub keeps deliveries for manual redelivery for 3 days, and Stripe retries for up to 3 days: a sender's own
+    /// retries stay recognised, while a captured body replayed later than this is a new event again.
+    /// </summary>
+    public static readonly TimeSpan DefaultDuplicateWindow = TimeSpan.FromDays(3);
+
+    /// <summary>
+    /// A replay of a source without a signed timestamp (GitHub, Hmac) is recognised by its body for this long: the
+    /// receipts that remember the bodies must be kept at least this long (see <c>IngestionRetention</c>).
+    /// </summary>
+    public TimeSpan DuplicateWindow { get; init; } = DefaultDuplicateWindow;
+
     public static WebhookIngestionSettings Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
         var maxBodyBytes = settings.Int("Backbone:Ingestion:MaxBodyBytes", 1024 * 1024, 1, 64 * 1024 * 1024);
+        var duplicateWindow = settings.Duration(DuplicateWindowKey, DefaultDuplicateWindow, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
         var sources = new Dictionary<string, WebhookSource>(StringComparer.Ordinal);
         foreach (var section in configuration.GetSection("Backbone:Ingestion:Sources").GetChildren())
         {
@@ -62,17 +79,25 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                     settings.String($"{prefix}:Prefix", ""),
                     settings.Optional($"{prefix}:DedupeHeader")),
             };
+            // A tolerance the scheme cannot apply would read as protection against replays that it is not.
+            var toleranceKey = $"{prefix}:ToleranceSeconds";
+            if (!scheme.SignsTimestamp && settings.Optional(toleranceKey) is not null)
+            {
+                throw new InvalidSettingException(toleranceKey,
+                    $"{kind} signatures carry no timestamp, so there is no tolerance to apply; a replayed body is refused within {DuplicateWindowKey} instead.");
+            }
+
             sources[section.Key] = new WebhookSource(
                 section.Key,
                 scheme,
                 secrets,
                 settings.Int($"{prefix}:MaxBodyBytes", maxBodyBytes, 1, 64 * 1024 * 1024),
-                TimeSpan.FromSeconds(settings.Int($"{prefix}:ToleranceSeconds", 300, 1, 86_400)),
+                TimeSpan.FromSeconds(settings.Int(toleranceKey, 300, 1, 86_400)),
                 settings.Int($"{prefix}:RatePerSecond", 1000, 1, 1_000_000),
                 settings.Int($"{prefix}:Burst", 2000, 1, 1_000_000));
         }
 
-        return new WebhookIngestionSettings(maxBodyBytes, sources);
+        return new WebhookIngestionSettings(maxBodyBytes, sources) { DuplicateWindow = duplicateWindow };
     }
 
     private static bool IsBase64(string value) => Convert.TryFromBase64String(value, new byte[value.Length], out _);

@@ -3,6 +3,7 @@ using EventBackbone.Messaging.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
@@ -13,9 +14,16 @@ public interface IWebhookReceiptStore
     Task<Dictionary<(string Source, string DedupeKey), Guid>> FindAcceptedAsync(
         IReadOnlyList<(string Source, string DedupeKey)> keys, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The event ids of bodies (SHA-256, lowercase hex) accepted from these sources since <paramref name="windowStart"/>;
+    /// one query.
+    /// </summary>
+    Task<Dictionary<(string Source, string Digest), Guid>> FindAcceptedBodiesAsync(
+        IReadOnlyList<(string Source, string Digest)> bodies, DateTimeOffset windowStart, CancellationToken cancellationToken);
+
     IWebhookReceiptWrite Begin();
 
-    /// <summary>The commit failed because a copy of one of its deliveries committed first (the dedupe index).</summary>
+    /// <summary>The commit failed because a copy of one of its deliveries committed first (the dedupe index or body digest key).</summary>
     bool IsDedupeRace(Exception failure);
 }
 
@@ -25,6 +33,9 @@ public interface IWebhookReceiptWrite
     IPublishEndpoint Outbox { get; }
 
     void Add(WebhookReceipt receipt);
+
+    /// <summary>Remembers an accepted body, replacing the digest of an identical one accepted before <paramref name="windowStart"/>.</summary>
+    void Add(WebhookBodyDigest digest, DateTimeOffset windowStart);
 
     Task CommitAsync(CancellationToken cancellationToken);
 }
@@ -55,21 +66,51 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
         return found;
     }
 
+    public async Task<Dictionary<(string Source, string Digest), Guid>> FindAcceptedBodiesAsync(
+        IReadOnlyList<(string Source, string Digest)> bodies, DateTimeOffset windowStart, CancellationToken cancellationToken)
+    {
+        await using var query = outbox.DataSource.CreateCommand("""
+            SELECT d.source, d.body_sha256, d.event_id
+            FROM webhook_body_digests d JOIN unnest($1::text[], $2::bytea[]) AS k(source, body_sha256)
+                ON d.source = k.source AND d.body_sha256 = k.body_sha256
+            WHERE d.received_at >= $3
+            """);
+        query.Parameters.Add(new NpgsqlParameter { Value = bodies.Select(x => x.Source).ToArray() });
+        query.Parameters.Add(new NpgsqlParameter { Value = bodies.Select(x => Convert.FromHexString(x.Digest)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        query.Parameters.Add(new NpgsqlParameter { Value = windowStart.UtcDateTime });
+        var found = new Dictionary<(string Source, string Digest), Guid>();
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found[(reader.GetString(0), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(1)))] = reader.GetGuid(2);
+        }
+
+        return found;
+    }
+
     public IWebhookReceiptWrite Begin() => new Write(outbox.CreateBatch());
 
     public bool IsDedupeRace(Exception failure) => failure is PostgresException
     {
         SqlState: PostgresErrorCodes.UniqueViolation,
-        ConstraintName: IngestionDbContext.DedupeIndex,
+        ConstraintName: IngestionDbContext.DedupeIndex or IngestionDbContext.BodyDigestKey,
     };
 
     private sealed class Write(SqlOutboxBatch batch) : IWebhookReceiptWrite
     {
         private readonly List<WebhookReceipt> _receipts = [];
+        private readonly List<WebhookBodyDigest> _digests = [];
+        private DateTimeOffset _windowStart;
 
         public IPublishEndpoint Outbox => batch.PublishEndpoint;
 
         public void Add(WebhookReceipt receipt) => _receipts.Add(receipt);
+
+        public void Add(WebhookBodyDigest digest, DateTimeOffset windowStart)
+        {
+            _digests.Add(digest);
+            _windowStart = windowStart;
+        }
 
         public Task CommitAsync(CancellationToken cancellationToken)
         {
@@ -93,7 +134,45 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
                 });
             }
 
+            if (_digests.Count > 0)
+            {
+                AddDigests();
+            }
+
             return batch.CommitAsync(cancellationToken);
+        }
+
+        private void AddDigests()
+        {
+            var sources = _digests.Select(x => x.Source).ToArray();
+            var hashes = _digests.Select(x => x.BodySha256).ToArray();
+            // A digest older than the window no longer makes its body a repeat; removed first, so only a copy accepted
+            // within the window (committed concurrently, after our lookup) violates the key and is answered as a repeat.
+            batch.Add(new NpgsqlBatchCommand("""
+                DELETE FROM webhook_body_digests d USING unnest($1::text[], $2::bytea[]) AS k(source, body_sha256)
+                WHERE d.source = k.source AND d.body_sha256 = k.body_sha256 AND d.received_at < $3
+                """)
+            {
+                Parameters =
+                {
+                    new() { Value = sources },
+                    new() { Value = hashes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea },
+                    new() { Value = _windowStart.UtcDateTime },
+                },
+            });
+            batch.Add(new NpgsqlBatchCommand("""
+                INSERT INTO webhook_body_digests (source, body_sha256, event_id, received_at)
+                SELECT * FROM unnest($1::text[], $2::bytea[], $3::uuid[], $4::timestamptz[])
+                """)
+            {
+                Parameters =
+                {
+                    new() { Value = sources },
+                    new() { Value = hashes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea },
+                    new() { Value = _digests.Select(x => x.EventId).ToArray() },
+                    new() { Value = _digests.Select(x => x.ReceivedAt.UtcDateTime).ToArray() },
+                },
+            });
         }
     }
 }
@@ -113,6 +192,20 @@ public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoin
         return found.ToDictionary(x => (x.Source, x.DedupeKey!), x => x.EventId);
     }
 
+    public async Task<Dictionary<(string Source, string Digest), Guid>> FindAcceptedBodiesAsync(
+        IReadOnlyList<(string Source, string Digest)> bodies, DateTimeOffset windowStart, CancellationToken cancellationToken)
+    {
+        var sources = bodies.Select(x => x.Source).Distinct().ToList();
+        var recent = await db.WebhookBodyDigests.AsNoTracking()
+            .Where(x => sources.Contains(x.Source) && x.ReceivedAt >= windowStart)
+            .Select(x => new { x.Source, x.BodySha256, x.EventId })
+            .ToListAsync(cancellationToken);
+        var wanted = bodies.ToHashSet();
+        return recent.Select(x => (Key: (x.Source, Convert.ToHexStringLower(x.BodySha256)), x.EventId))
+            .Where(x => wanted.Contains(x.Key))
+            .ToDictionary(x => x.Key, x => x.EventId);
+    }
+
     public IWebhookReceiptWrite Begin()
     {
         // A retry after a failed commit starts from nothing.
@@ -128,6 +221,20 @@ public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoin
         public IPublishEndpoint Outbox => publishEndpoint;
 
         public void Add(WebhookReceipt receipt) => db.WebhookReceipts.Add(receipt);
+
+        public void Add(WebhookBodyDigest digest, DateTimeOffset windowStart)
+        {
+            // Only a digest older than the window can be here (a younger one made this body a repeat): it is replaced.
+            if (db.WebhookBodyDigests.Find(digest.Source, digest.BodySha256) is { } stale)
+            {
+                stale.EventId = digest.EventId;
+                stale.ReceivedAt = digest.ReceivedAt;
+            }
+            else
+            {
+                db.WebhookBodyDigests.Add(digest);
+            }
+        }
 
         public Task CommitAsync(CancellationToken cancellationToken) => db.SaveChangesAsync(cancellationToken);
     }

@@ -64,12 +64,43 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
                     b.HasKey("CommandId")
                         .HasName("pk_command_receipts");
 
+                    b.HasIndex("AcceptedAt")
+                        .HasDatabaseName("ix_command_receipts_accepted_at");
+
                     b.HasIndex("Caller", "IdempotencyKey")
                         .IsUnique()
                         .HasDatabaseName("ux_command_receipts_caller_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
 
                     b.ToTable("command_receipts", (string)null);
+                });
+
+            modelBuilder.Entity("EventBackbone.Ingestion.Api.Persistence.WebhookBodyDigest", b =>
+                {
+                    b.Property<string>("Source")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("source");
+
+                    b.Property<byte[]>("BodySha256")
+                        .HasColumnType("bytea")
+                        .HasColumnName("body_sha256");
+
+                    b.Property<Guid>("EventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.Property<DateTimeOffset>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("received_at");
+
+                    b.HasKey("Source", "BodySha256")
+                        .HasName("pk_webhook_body_digests");
+
+                    b.HasIndex("ReceivedAt")
+                        .HasDatabaseName("ix_webhook_body_digests_received_at");
+
+                    b.ToTable("webhook_body_digests", (string)null);
                 });
 
             modelBuilder.Entity("EventBackbone.Ingestion.Api.Persistence.WebhookReceipt", b =>
@@ -112,6 +143,9 @@ namespace EventBackbone.Ingestion.Api.Persistence.Migrations
 
                     b.HasKey("EventId")
                         .HasName("pk_webhook_receipts");
+
+                    b.HasIndex("ReceivedAt")
+                        .HasDatabaseName("ix_webhook_receipts_received_at");
 
                     b.HasIndex("Source", "DedupeKey")
                         .IsUnique()

@@ -14,6 +14,8 @@ public enum SignatureEncoding
 /// </summary>
 public sealed class GenericHmacScheme(string header, SignatureEncoding encoding, string prefix, string? dedupeHeader = null) : IWebhookSignatureScheme
 {
+    public bool SignsTimestamp => false;
+
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         var value = request.Header(header);

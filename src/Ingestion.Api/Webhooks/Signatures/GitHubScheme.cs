@@ -11,6 +11,8 @@ public sealed class GitHubScheme : IWebhookSignatureScheme
 {
     private const string Prefix = "sha256=";
 
+    public bool SignsTimestamp => false;
+
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         var header = request.Header("X-Hub-Signature-256");

@@ -24,6 +24,13 @@ public sealed record WebhookRequest(Func<string, string?> Header, ReadOnlyMemory
 /// <summary>One way senders sign webhooks. Verifies the raw bytes before anything parses them, in constant time.</summary>
 public interface IWebhookSignatureScheme
 {
+    /// <summary>
+    /// Whether the signature covers a timestamp checked against the source's tolerance. Without one, a captured body
+    /// and signature verify forever and nothing signed tells a replay from the original: the edge then takes an
+    /// identical body from the same source within the duplicate window for a repeat of the first.
+    /// </summary>
+    bool SignsTimestamp { get; }
+
     /// <param name="secrets">Every secret currently valid for the source: more than one while a secret is rotated.</param>
     SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance);
 }

@@ -9,6 +9,8 @@ public sealed class StandardWebhooksScheme : IWebhookSignatureScheme
 {
     private const string SecretPrefix = "whsec_";
 
+    public bool SignsTimestamp => true;
+
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         var id = request.Header("webhook-id");

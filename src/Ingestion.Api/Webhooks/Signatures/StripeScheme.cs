@@ -8,6 +8,8 @@ namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
 /// </summary>
 public sealed class StripeScheme : IWebhookSignatureScheme
 {
+    public bool SignsTimestamp => true;
+
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         var header = request.Header("Stripe-Signature");
