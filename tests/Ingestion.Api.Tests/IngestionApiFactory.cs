@@ -17,6 +17,7 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     public const string ShopSecret = "shop-test-secret";
     public const string DeliveryHeader = "X-Delivery-Id";
     public const string GitHubSecret = "github-test-secret";
+    public const string HeartbeatSecret = "heartbeat-secret";
     public const string TokenSigningKey = "ingestion-tests-signing-key-of-32-bytes-or-more";
 
     /// <summary>The token settings this host checks against; tests mint with them, or with a variation to be refused.</summary>
@@ -54,6 +55,11 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Backbone:Auth:SigningKeys:0", TokenSigningKey);
         builder.UseSetting("Backbone:Ingestion:Sources:github:Scheme", "GitHub");
         builder.UseSetting("Backbone:Ingestion:Sources:github:Secrets:0", GitHubSecret);
+        builder.UseSetting("Backbone:Ingestion:Sources:heartbeat:Scheme", "Hmac");
+        builder.UseSetting("Backbone:Ingestion:Sources:heartbeat:Header", SignatureHeader);
+        builder.UseSetting("Backbone:Ingestion:Sources:heartbeat:Prefix", "sha256=");
+        builder.UseSetting("Backbone:Ingestion:Sources:heartbeat:Secrets:0", HeartbeatSecret);
+        builder.UseSetting("Backbone:Ingestion:Sources:heartbeat:DeduplicateBodies", "false");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Scheme", "GitHub");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:Secrets:0", "limited-secret");
         builder.UseSetting("Backbone:Ingestion:Sources:limited:RatePerSecond", "1");

@@ -56,6 +56,33 @@ public sealed class WebhookReplaySpecs(IngestionApiFactory factory) : IClassFixt
         Assert.Equal(HttpStatusCode.Accepted, toGitHub.StatusCode);
     }
 
+    [Fact]
+    public async Task A_source_that_opts_out_of_body_deduplication_takes_an_identical_body_as_a_new_event()
+    {
+        const string body = """{"status":"alive"}""";
+        using var client = factory.CreateClient();
+
+        using var first = await client.SendAsync(Signed("heartbeat", body, IngestionApiFactory.HeartbeatSecret, IngestionApiFactory.DeliveryHeader, Guid.NewGuid().ToString()));
+        using var second = await client.SendAsync(Signed("heartbeat", body, IngestionApiFactory.HeartbeatSecret, IngestionApiFactory.DeliveryHeader, Guid.NewGuid().ToString()));
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        Assert.NotEqual(await EventIdAsync(first), await EventIdAsync(second));
+    }
+
+    [Theory]
+    [InlineData("StandardWebhooks")]
+    [InlineData("Stripe")]
+    public void Opting_a_timestamped_scheme_out_of_body_deduplication_is_refused_at_start(string scheme)
+    {
+        var configuration = new ConfigurationBuilder().AddConfiguration(Source(scheme, toleranceSeconds: "60"))
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Backbone:Ingestion:Sources:partner:DeduplicateBodies"] = "false" }).Build();
+
+        var refused = Assert.Throws<InvalidSettingException>(() => WebhookIngestionSettings.Load(configuration));
+
+        Assert.Contains("Backbone:Ingestion:Sources:partner:DeduplicateBodies", refused.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("GitHub")]
     [InlineData("Hmac")]

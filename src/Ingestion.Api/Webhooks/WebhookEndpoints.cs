@@ -145,7 +145,7 @@ public static partial class WebhookEndpoints
         }
 
         var (eventId, duplicate) = await acceptance.AcceptAsync(
-            new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body) { Trace = System.Diagnostics.Activity.Current, DeduplicateByBody = !configured.Scheme.SignsTimestamp }, cancellationToken);
+            new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body) { Trace = System.Diagnostics.Activity.Current, DeduplicateByBody = configured.DeduplicatesBodies }, cancellationToken);
         // One request log line per webhook carries its event id and source (and is the only "accepted" line).
         diagnostics.Set("EventId", eventId);
         diagnostics.Set("Source", source);

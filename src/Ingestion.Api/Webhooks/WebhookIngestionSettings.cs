@@ -14,7 +14,14 @@ public enum WebhookSchemeKind
 
 /// <summary>One configured sender: how it signs, with which secrets (several while rotating), and its limits.</summary>
 public sealed record WebhookSource(
-    string Name, IWebhookSignatureScheme Scheme, IReadOnlyList<string> Secrets, int MaxBodyBytes, TimeSpan Tolerance, int RatePerSecond, int Burst);
+    string Name, IWebhookSignatureScheme Scheme, IReadOnlyList<string> Secrets, int MaxBodyBytes, TimeSpan Tolerance, int RatePerSecond, int Burst)
+{
+    /// <summary>
+    /// Whether an identical body within the duplicate window is a repeat. True for every scheme that signs no timestamp
+    /// unless the source opts out (<c>…:DeduplicateBodies</c> false): then a captured request can be replayed for ever.
+    /// </summary>
+    public bool DeduplicatesBodies { get; init; } = !Scheme.SignsTimestamp;
+}
 
 /// <summary>
 /// The <c>Backbone:Ingestion</c> section. Sources are configuration, not code:
@@ -87,6 +94,15 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                     $"{kind} signatures carry no timestamp, so there is no tolerance to apply; a replayed body is refused within {DuplicateWindowKey} instead.");
             }
 
+            // Only for a sender whose identical bodies are distinct events (a heartbeat, a benchmark's recycled requests);
+            // a timestamped scheme has no body guard to switch off, and silently taking the setting would mislead.
+            var deduplicateBodiesKey = $"{prefix}:DeduplicateBodies";
+            if (scheme.SignsTimestamp && settings.Optional(deduplicateBodiesKey) is not null)
+            {
+                throw new InvalidSettingException(deduplicateBodiesKey,
+                    $"{kind} signatures carry a timestamp, so replays are refused by ToleranceSeconds and the delivery id; there is no body guard to switch.");
+            }
+
             sources[section.Key] = new WebhookSource(
                 section.Key,
                 scheme,
@@ -94,7 +110,10 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 settings.Int($"{prefix}:MaxBodyBytes", maxBodyBytes, 1, 64 * 1024 * 1024),
                 TimeSpan.FromSeconds(settings.Int(toleranceKey, 300, 1, 86_400)),
                 settings.Int($"{prefix}:RatePerSecond", 1000, 1, 1_000_000),
-                settings.Int($"{prefix}:Burst", 2000, 1, 1_000_000));
+                settings.Int($"{prefix}:Burst", 2000, 1, 1_000_000))
+            {
+                DeduplicatesBodies = !scheme.SignsTimestamp && settings.Bool(deduplicateBodiesKey, true),
+            };
         }
 
         return new WebhookIngestionSettings(maxBodyBytes, sources) { DuplicateWindow = duplicateWindow };
