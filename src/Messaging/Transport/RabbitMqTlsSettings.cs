@@ -1,7 +1,7 @@
 using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Security.Authentication;
 using EventBackbone.ServiceDefaults.Settings;
 using MassTransit;
 using RabbitMQ.Client;
