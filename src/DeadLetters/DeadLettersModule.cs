@@ -31,7 +31,17 @@ public static class DeadLettersModule
         builder.Services.AddSingleton<DeadLetterReplayer>();
         builder.Services.AddSingleton<ReplayJobRunner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReplayJobRunner>());
-        builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient);
+        builder.Services.AddHttpClient(DeadLetterCapture.ManagementClient).ConfigurePrimaryHttpMessageHandler(services =>
+        {
+            var handler = new SocketsHttpHandler();
+            // A private CA that signs the broker's certificate usually signs its management listener's too.
+            if (services.GetRequiredService<DeadLetterSettings>().RabbitMq.Tls is { TrustedRoots: not null } tls)
+            {
+                handler.SslOptions.RemoteCertificateValidationCallback = tls.ValidateServerCertificate;
+            }
+
+            return handler;
+        });
         builder.Services.AddSingleton<DeadLetterCapture>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DeadLetterCapture>());
         // Ready = its database (checked by AddServiceDatabase) and the broker it captures from.

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Configuration;
 namespace EventBackbone.DeadLetters.Capture;
 
 /// <summary>
-/// <c>Backbone:RabbitMq:ManagementUrl</c> (default <c>http://{Host}:15672</c>): where the error and skipped queues are
+/// <c>Backbone:RabbitMq:ManagementUrl</c> (default <c>http://{Host}:15672</c>, <c>https://{Host}:15671</c> with
+/// <c>Backbone:RabbitMq:UseTls</c>, whose CA also vouches for it): where the error and skipped queues are
 /// found, also those that appear later; <c>Backbone:DeadLetters:DiscoveryInterval</c> (default 10 s): how often to look;
 /// <c>Backbone:DeadLetters:ArchiveRetention</c> (default 30 days): how long archived items are kept;
 /// <c>Backbone:DeadLetters:EditAndReplay</c> (default false): whether operators may change a message before replaying it.
@@ -18,7 +19,10 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
         var settings = new SettingsReader(configuration);
         return new DeadLetterSettings(
             backbone.RabbitMq,
-            settings.AbsoluteUri("Backbone:RabbitMq:ManagementUrl") ?? new Uri($"http://{backbone.RabbitMq.Host}:15672"),
+            // With TLS to the broker the password is not sent in plain text to the management API either: its TLS
+            // listener is 15671 by convention.
+            settings.AbsoluteUri("Backbone:RabbitMq:ManagementUrl")
+                ?? new Uri(backbone.RabbitMq.Tls is null ? $"http://{backbone.RabbitMq.Host}:15672" : $"https://{backbone.RabbitMq.Host}:15671"),
             settings.Duration("Backbone:DeadLetters:DiscoveryInterval", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             settings.Duration("Backbone:DeadLetters:ArchiveRetention", TimeSpan.FromDays(30), TimeSpan.Zero, TimeSpan.FromDays(3650)),
             settings.Bool("Backbone:DeadLetters:EditAndReplay", false));
@@ -35,5 +39,7 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
             Password = RabbitMq.Password,
             ClientProvidedName = $"eventbackbone-dead-letters-{purpose}",
             AutomaticRecoveryEnabled = false,
+            // The same TLS as the hosts' buses: this service's connections carry the same credentials.
+            Ssl = RabbitMq.Tls?.ToSslOption() ?? new RabbitMQ.Client.SslOption(),
         }.CreateConnectionAsync(cancellationToken);
 }

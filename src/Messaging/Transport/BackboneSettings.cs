@@ -12,7 +12,10 @@ public sealed record RabbitMqSettings(string Host, int Port, string VirtualHost,
     /// </summary>
     public bool QuorumQueues { get; init; }
 
-    public Uri AmqpUri => new($"amqp://{Host}:{Port}/{Uri.EscapeDataString(VirtualHost.TrimStart('/'))}");
+    /// <summary>TLS to the broker, or null for plain AMQP (<c>Backbone:RabbitMq:UseTls</c>, off by default).</summary>
+    public RabbitMqTlsSettings? Tls { get; init; }
+
+    public Uri AmqpUri => new($"{(Tls is null ? "amqp" : "amqps")}://{Host}:{Port}/{Uri.EscapeDataString(VirtualHost.TrimStart('/'))}");
 }
 
 /// <summary>The <c>Backbone</c> section: which transport every host of this process talks over.</summary>
@@ -27,14 +30,18 @@ public sealed record BackboneSettings(TransportKind Transport, RabbitMqSettings 
     {
         var settings = new SettingsReader(configuration);
         var transport = settings.Enum<TransportKind>(TransportKey);
+        var host = settings.String("Backbone:RabbitMq:Host", "127.0.0.1");
+        var useTls = settings.Bool("Backbone:RabbitMq:UseTls", false);
         var rabbit = new RabbitMqSettings(
-            settings.String("Backbone:RabbitMq:Host", "127.0.0.1"),
-            settings.Int("Backbone:RabbitMq:Port", 5672, 1, 65535),
+            host,
+            // RabbitMQ's TLS listener is 5671 by convention: TLS spoken to the plain 5672 listener fails the handshake.
+            settings.Int("Backbone:RabbitMq:Port", useTls ? 5671 : 5672, 1, 65535),
             settings.String("Backbone:RabbitMq:VirtualHost", "/"),
             settings.String("Backbone:RabbitMq:Username", "guest"),
             settings.String("Backbone:RabbitMq:Password", "guest"))
         {
             QuorumQueues = settings.Bool("Backbone:RabbitMq:QuorumQueues", false),
+            Tls = RabbitMqTlsSettings.Load(settings, useTls, host),
         };
         return new BackboneSettings(transport, rabbit);
     }

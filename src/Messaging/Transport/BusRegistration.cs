@@ -101,6 +101,10 @@ public static class BusRegistration
                             // A send completes only when the broker has taken the message: the outbox deletes its
                             // row after that, never before.
                             host.PublisherConfirmation = true;
+                            if (rabbit.Tls is { } tls)
+                            {
+                                host.UseSsl(ssl => tls.Configure(ssl));
+                            }
                         });
                         cfg.ConfigureEndpoints(context);
                     });
