@@ -16,7 +16,8 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     public const string SignatureHeader = "X-Signature";
     public const string ShopSecret = "shop-test-secret";
     public const string DeliveryHeader = "X-Delivery-Id";
-    public const string TokenSigningKey = "ingestion-tests-signing-key-of-32-bytes-or-more";
+    /// <summary>Made at run time: a key written in the repository is public (Deployment.Tests' SigningKeySpecs).</summary>
+    public static readonly string TokenSigningKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The token settings this host checks against; tests mint with them, or with a variation to be refused.</summary>
     public static BackboneAuthSettings Auth { get; } = new(

@@ -9,7 +9,8 @@ namespace EventBackbone.ServiceDefaults.Authentication;
 /// The <c>Backbone:Auth</c> section: who may issue bearer tokens to this service. <c>Issuer</c> and <c>Audience</c>
 /// (defaults <c>eventbackbone</c> / <c>eventbackbone-api</c>), then either <c>Authority</c> (production: an OpenID
 /// Connect issuer whose JWKS is fetched and refreshed) or <c>SigningKeys:0</c>, <c>SigningKeys:1</c>… (symmetric
-/// HS256 keys of at least 32 bytes; several at once while rotating). With neither, every token is refused.
+/// HS256 keys of at least 32 bytes; several at once while rotating). With neither, every token is refused. Outside
+/// embedded mode a key anyone could know (<see cref="PublicSigningKeys"/>) stops the host.
 /// </summary>
 public sealed record BackboneAuthSettings(
     string Issuer, string Audience, Uri? Authority, IReadOnlyList<SymmetricSecurityKey> SigningKeys)
@@ -29,10 +30,11 @@ public sealed record BackboneAuthSettings(
     {
         var settings = new SettingsReader(configuration);
         var keys = new List<SymmetricSecurityKey>();
-        var index = 0;
-        foreach (var raw in configuration.GetSection($"{Section}:SigningKeys").GetChildren().Select(x => x.Value))
+        foreach (var entry in configuration.GetSection($"{Section}:SigningKeys").GetChildren())
         {
-            var key = $"{Section}:SigningKeys:{index++}";
+            // The entry's own path: SigningKeys:1 alone is named as :1, not as the first key.
+            var key = entry.Path;
+            var raw = entry.Value;
             if (string.IsNullOrWhiteSpace(raw))
             {
                 continue;
@@ -45,9 +47,12 @@ public sealed record BackboneAuthSettings(
                 throw new InvalidSettingException(key, "a signing key must be at least 32 bytes.");
             }
 
-            if (raw == PublishedDevKey && !embedded)
+            // Embedded mode is one process on a developer's machine, whose shipped configuration is the dev key.
+            if (!embedded && PublicSigningKeys.WhyPublic(raw) is { } known)
             {
-                throw new InvalidSettingException(key, "is the published development key; it is accepted only in embedded mode.");
+                throw new InvalidSettingException(
+                    key,
+                    $"{known}; anyone can mint tokens with it, so it is accepted only in embedded mode. Generate one, e.g. `openssl rand -hex 32`.");
             }
 
             keys.Add(new SymmetricSecurityKey(bytes) { KeyId = $"key-{keys.Count}" });
