@@ -42,6 +42,14 @@ public sealed partial class InvalidSettingSpecs
         Assert.DoesNotContain(placeholder.Groups["key"].Value, host.Output + host.Errors, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_distributed_host_refuses_an_http_authority()
+    {
+        await using var host = HostProcess.Start("Ingestion.Api", Unreachable("Backbone:Auth:Authority", "http://127.0.0.1:9/realms/backbone"));
+
+        await AssertExitsWithOneLineAsync(host, "Invalid setting Backbone:Auth:Authority:");
+    }
+
     /// <summary>
     /// <paramref name="key"/> = <paramref name="value"/>, with the broker and the database where nothing listens: a host
     /// that accepted the value would wait there, unready, instead of reaching the shared servers.

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Configuration;
 namespace EventBackbone.Ingestion.Api.Tests;
 
 /// <summary>
-/// Which signing keys a host outside embedded mode accepts: with a key anyone could know, anyone could mint a token
-/// with every scope.
+/// Which token issuers a host outside embedded mode accepts: a signing key anyone could know, or a JWKS fetched over
+/// plain HTTP, would let anyone mint a token with every scope.
 /// </summary>
 public sealed class AuthSettingsSpecs
 {
@@ -49,6 +49,51 @@ public sealed class AuthSettingsSpecs
         var base64 = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
 
         Assert.Equal(2, BackboneAuthSettings.Load(Keys(IngestionApiFactory.TokenSigningKey, base64), embedded: false).SigningKeys.Count);
+    }
+
+    [Theory]
+    [InlineData("http://idp.internal/realms/backbone", false, null, "refused")]
+    [InlineData("http://idp.internal/realms/backbone", false, "false", "refused")]
+    [InlineData("http://idp.internal/realms/backbone", false, "true", "accepted")]
+    [InlineData("http://127.0.0.1:8080/realms/backbone", true, null, "accepted")]
+    [InlineData("https://idp.internal/realms/backbone", false, null, "accepted")]
+    public void An_http_authority_is_refused_outside_embedded_mode_unless_explicitly_allowed(
+        string authority, bool embedded, string? allowInsecure, string outcome)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Backbone:Auth:Authority"] = authority,
+                ["Backbone:Auth:AllowInsecureAuthority"] = allowInsecure,
+            })
+            .Build();
+
+        if (outcome == "refused")
+        {
+            var refused = Assert.Throws<InvalidSettingException>(() => BackboneAuthSettings.Load(configuration, embedded));
+            Assert.Equal("Backbone:Auth:Authority", refused.Setting);
+            Assert.Contains("Backbone:Auth:AllowInsecureAuthority", refused.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(new Uri(authority), BackboneAuthSettings.Load(configuration, embedded).Authority);
+        }
+    }
+
+    [Fact]
+    public void Allowing_an_insecure_authority_takes_true_or_false_only()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Backbone:Auth:Authority"] = "http://idp.internal/realms/backbone",
+                ["Backbone:Auth:AllowInsecureAuthority"] = "yes",
+            })
+            .Build();
+
+        var refused = Assert.Throws<InvalidSettingException>(() => BackboneAuthSettings.Load(configuration, embedded: false));
+
+        Assert.Equal("Backbone:Auth:AllowInsecureAuthority", refused.Setting);
     }
 
     private static IConfiguration Keys(params string[] keys) =>

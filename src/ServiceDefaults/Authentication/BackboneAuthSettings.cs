@@ -10,7 +10,7 @@ namespace EventBackbone.ServiceDefaults.Authentication;
 /// (defaults <c>eventbackbone</c> / <c>eventbackbone-api</c>), then either <c>Authority</c> (production: an OpenID
 /// Connect issuer whose JWKS is fetched and refreshed) or <c>SigningKeys:0</c>, <c>SigningKeys:1</c>… (symmetric
 /// HS256 keys of at least 32 bytes; several at once while rotating). With neither, every token is refused. Outside
-/// embedded mode a key anyone could know (<see cref="PublicSigningKeys"/>) stops the host.
+/// embedded mode a key anyone could know (<see cref="PublicSigningKeys"/>) and a plain-HTTP authority stop the host.
 /// </summary>
 public sealed record BackboneAuthSettings(
     string Issuer, string Audience, Uri? Authority, IReadOnlyList<SymmetricSecurityKey> SigningKeys)
@@ -61,7 +61,27 @@ public sealed record BackboneAuthSettings(
         return new BackboneAuthSettings(
             settings.String($"{Section}:Issuer", "eventbackbone"),
             settings.String($"{Section}:Audience", "eventbackbone-api"),
-            settings.AbsoluteUri($"{Section}:Authority"),
+            TrustedAuthority(settings, embedded),
             keys);
+    }
+
+    /// <summary>
+    /// Outside embedded mode only an https authority, unless <c>AllowInsecureAuthority</c> says otherwise: the JWKS
+    /// fetched from it decides which tokens are genuine, and over plain HTTP anyone on the path can replace those keys
+    /// with their own and mint tokens with every scope.
+    /// </summary>
+    private static Uri? TrustedAuthority(SettingsReader settings, bool embedded)
+    {
+        var allowInsecure = settings.Bool($"{Section}:AllowInsecureAuthority", defaultValue: false);
+        var authority = settings.AbsoluteUri($"{Section}:Authority");
+        if (authority is not null && authority.Scheme != Uri.UriSchemeHttps && !embedded && !allowInsecure)
+        {
+            throw new InvalidSettingException(
+                $"{Section}:Authority",
+                $"'{authority}' is not https, so the signing keys fetched from it could be replaced on the way; use https, "
+                + $"or set {Section}:AllowInsecureAuthority to true (e.g. TLS ends at a proxy in front of the identity provider).");
+        }
+
+        return authority;
     }
 }
