@@ -13,7 +13,7 @@ using RabbitMQ.Client;
 var smoke = args.Contains("--smoke");
 var messages = smoke ? 300 : BenchConsole.ReadInt(args, "--messages", 5000);
 const string Endpoint = "bench-orders";
-const string SigningKey = "dead-letters-bench-signing-key-of-32-bytes";
+var signingKey = TestSigningKey.Generate();
 const ushort Prefetch = 32;
 
 var infrastructure = new DeadLettersOnly();
@@ -43,7 +43,7 @@ try
     {
         ["Backbone:RabbitMq:ManagementUrl"] = infrastructure.Settings.RabbitManagementUrl.ToString(),
         ["Backbone:DeadLetters:DiscoveryInterval"] = "00:00:00.200",
-        ["Backbone:Auth:SigningKeys:0"] = SigningKey,
+        ["Backbone:Auth:SigningKeys:0"] = signingKey,
     };
     service = HostProcess.Start("DeadLetters", settings);
     await service.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));

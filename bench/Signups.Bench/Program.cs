@@ -18,7 +18,7 @@ Console.CancelKeyPress += (_, press) =>
     cancel.Cancel();
 };
 
-const string SigningKey = "signups-bench-signing-key-of-at-least-32-bytes";
+var signingKey = TestSigningKey.Generate();
 var infrastructure = new BackboneInfrastructure();
 var hosts = new List<HostProcess>();
 try
@@ -29,7 +29,7 @@ try
     await provider.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
     var settings = new Dictionary<string, string>(infrastructure.HostSettings())
     {
-        ["Backbone:Auth:SigningKeys:0"] = SigningKey,
+        ["Backbone:Auth:SigningKeys:0"] = signingKey,
         ["Backbone:Notifications:ProviderUrl"] = provider.BaseAddress.ToString(),
         // Info-level per-message lines are what production logs too; the bench keeps them.
     };

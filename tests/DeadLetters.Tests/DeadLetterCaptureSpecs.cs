@@ -67,7 +67,7 @@ public sealed class DeadLetterInfrastructure() : BackboneInfrastructure("DeadLet
 
 public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
-    internal const string SigningKey = "dead-letter-tests-signing-key-of-32-bytes";
+    internal static readonly string SigningKey = TestSigningKey.Generate();
 
     [Fact]
     public async Task Failed_messages_are_captured_with_their_fault_headers_grouped_by_cause_and_readable_by_operators()

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace EventBackbone.Deployment.Tests;
@@ -123,9 +122,8 @@ public sealed partial class ConfigurationSpecs
     }
 
     [Fact]
-    public void Every_signing_key_placeholder_would_pass_the_hosts_own_validation()
+    public void Every_signing_key_placeholder_is_refused_by_the_hosts_until_it_is_replaced()
     {
-        var devKey = HostSettings.PublishedDevSigningKey;
         var keys = ComposeHosts().SelectMany(x => Compose.Environment(x.Service).Select(variable => (Where: $"compose service {x.Service}", variable.Key, variable.Value)))
             .Concat(KubernetesHosts(new Problems()).SelectMany(x => Kubernetes.Environment(x.Deployment, x.Container, new Problems())
                 .Select(variable => (Where: x.Deployment.ToString(), variable.Key, variable.Value))))
@@ -136,9 +134,12 @@ public sealed partial class ConfigurationSpecs
         var problems = new Problems();
         foreach (var (where, variable, value) in keys)
         {
-            // BackboneAuthSettings refuses both at start (exit 78): the whole topology would stop before serving anything.
-            problems.Check(Encoding.UTF8.GetByteCount(value) >= 32, $"{where}: {variable} is shorter than 32 bytes.");
-            problems.Check(value != devKey, $"{where}: {variable} is the published development key.");
+            // Everyone who has read the repository knows these values, so a topology deployed without replacing them
+            // must stop at start (exit 78) rather than accept tokens anyone can mint with every scope.
+            var setting = HostSettings.ConfigurationKey(variable);
+            problems.Check(
+                SigningKeySpecs.RefusalOutsideEmbeddedMode(setting, value) is { } refusal && refusal.Setting == setting,
+                $"{where}: {variable} is accepted by a host outside embedded mode, though it is written in the repository.");
         }
 
         problems.AssertNone();

@@ -87,15 +87,6 @@ internal static partial class HostSettings
             .GroupBy(parts => parts[0].Trim(), StringComparer.OrdinalIgnoreCase)
             .ToDictionary(group => group.Key, group => group.Last()[1].Trim(), StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The one key a host's code refuses a signing key with, so the placeholders can be held to it.</summary>
-    public static string PublishedDevSigningKey =>
-        PublishedDevKey().Match(Repository.ReadText("src/ServiceDefaults/Authentication/BackboneAuthSettings.cs")) is { Success: true } match
-            ? match.Groups["key"].Value
-            : throw new InvalidOperationException("BackboneAuthSettings.PublishedDevKey is not where this test reads it.");
-
     [GeneratedRegex(@"^(?<scheme>https?)://(?<host>\[[^\]]*\]|[^:/]+)(?::(?<port>\d+))?/?$")]
     private static partial Regex Address();
-
-    [GeneratedRegex("""PublishedDevKey\s*=\s*"(?<key>[^"]+)";""")]
-    private static partial Regex PublishedDevKey();
 }

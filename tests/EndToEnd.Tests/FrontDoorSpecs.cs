@@ -9,7 +9,7 @@ namespace EventBackbone.EndToEnd.Tests;
 /// <summary>Every host on the real servers, reached only through Ingestion.Api, the one public entry.</summary>
 public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Workers", "Sagas", "DeadLetters")
 {
-    public const string SigningKey = "front-door-signing-key-of-at-least-32-bytes";
+    public static readonly string SigningKey = TestSigningKey.Generate();
 
     private readonly List<HostProcess> _hosts = [];
 

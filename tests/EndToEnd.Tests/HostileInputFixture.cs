@@ -14,7 +14,7 @@ namespace EventBackbone.EndToEnd.Tests;
 /// </summary>
 public class HostileInputFixture() : BackboneInfrastructure("Ingestion")
 {
-    public const string SigningKey = "hostile-input-signing-key-of-at-least-32-bytes";
+    public static readonly string SigningKey = TestSigningKey.Generate();
     public const string GitHubSecret = "hostile-github-secret";
     public const string ShopSecret = "hostile-shop-secret";
     public const string StripeSecret = "whsec_hostile-stripe-secret";

@@ -1,9 +1,10 @@
+using System.Text.RegularExpressions;
 using EventBackbone.TestInfrastructure;
 
 namespace EventBackbone.EndToEnd.Tests;
 
 /// <summary>A host started with a bad setting exits non-zero with one line naming the setting, and no stack trace.</summary>
-public sealed class InvalidSettingSpecs
+public sealed partial class InvalidSettingSpecs
 {
     public static TheoryData<string, string, string, string> BadSettings => new()
     {
@@ -24,6 +25,45 @@ public sealed class InvalidSettingSpecs
     {
         await using var host = HostProcess.Start(project, new Dictionary<string, string> { [key] = value });
 
+        await AssertExitsWithOneLineAsync(host, expected);
+    }
+
+    [Fact]
+    public async Task A_distributed_host_refuses_the_signing_key_the_kubernetes_manifests_ship_with()
+    {
+        // Read from the manifest, so this follows whatever placeholder it ships: everyone who read it could mint tokens.
+        var manifest = File.ReadAllText(Path.Combine(RepositoryLayout.Root, "compose", "k8s", "21-secrets.yaml"));
+        var placeholder = KubernetesSigningKey().Match(manifest);
+        Assert.True(placeholder.Success, "compose/k8s/21-secrets.yaml no longer sets Backbone__Auth__SigningKeys__0 where this test reads it.");
+
+        await using var host = HostProcess.Start("Ingestion.Api", Unreachable("Backbone:Auth:SigningKeys:0", placeholder.Groups["key"].Value));
+
+        await AssertExitsWithOneLineAsync(host, "Invalid setting Backbone:Auth:SigningKeys:0:");
+        Assert.DoesNotContain(placeholder.Groups["key"].Value, host.Output + host.Errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_distributed_host_refuses_an_http_authority()
+    {
+        await using var host = HostProcess.Start("Ingestion.Api", Unreachable("Backbone:Auth:Authority", "http://127.0.0.1:9/realms/backbone"));
+
+        await AssertExitsWithOneLineAsync(host, "Invalid setting Backbone:Auth:Authority:");
+    }
+
+    /// <summary>
+    /// <paramref name="key"/> = <paramref name="value"/>, with the broker and the database where nothing listens: a host
+    /// that accepted the value would wait there, unready, instead of reaching the shared servers.
+    /// </summary>
+    private static Dictionary<string, string> Unreachable(string key, string value) => new()
+    {
+        [key] = value,
+        ["Backbone:RabbitMq:Host"] = "127.0.0.1",
+        ["Backbone:RabbitMq:Port"] = "9",
+        ["ConnectionStrings:Ingestion"] = "Host=127.0.0.1;Port=9;Username=nobody;Password=nothing;Database=nothing",
+    };
+
+    private static async Task AssertExitsWithOneLineAsync(HostProcess host, string expected)
+    {
         var exitCode = await host.WaitForExitAsync(TimeSpan.FromSeconds(60));
 
         Assert.True(exitCode == 78, $"Expected exit code 78 (EX_CONFIG), got {exitCode}.\n{host.Logs}");
@@ -32,4 +72,7 @@ public sealed class InvalidSettingSpecs
         Assert.StartsWith(expected, lines[0], StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", host.Output + host.Errors, StringComparison.Ordinal);
     }
+
+    [GeneratedRegex(@"^\s*Backbone__Auth__SigningKeys__0:\s*(?<key>\S+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex KubernetesSigningKey();
 }

@@ -7,7 +7,7 @@ namespace EventBackbone.EndToEnd.Tests;
 /// <summary>The Workers and DeadLetters hosts as processes, on a vhost and databases of their own.</summary>
 public sealed class MalformedMessageFixture() : BackboneInfrastructure("Workers", "DeadLetters")
 {
-    public const string SigningKey = "malformed-message-signing-key-of-32-bytes";
+    public static readonly string SigningKey = TestSigningKey.Generate();
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 

@@ -17,7 +17,7 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
     public const string SignupFormSecret = "end-to-end-signup-form-secret";
 
     public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(4);
-    public const string SigningKey = "end-to-end-signing-key-of-at-least-32-bytes";
+    public static readonly string SigningKey = TestSigningKey.Generate();
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private Dictionary<string, string> _settings = [];

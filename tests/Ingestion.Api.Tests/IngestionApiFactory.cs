@@ -18,7 +18,8 @@ public sealed class IngestionApiFactory : WebApplicationFactory<Program>
     public const string DeliveryHeader = "X-Delivery-Id";
     public const string GitHubSecret = "github-test-secret";
     public const string HeartbeatSecret = "heartbeat-secret";
-    public const string TokenSigningKey = "ingestion-tests-signing-key-of-32-bytes-or-more";
+    /// <summary>Made at run time: a key written in the repository is public (Deployment.Tests' SigningKeySpecs).</summary>
+    public static readonly string TokenSigningKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The token settings this host checks against; tests mint with them, or with a variation to be refused.</summary>
     public static BackboneAuthSettings Auth { get; } = new(

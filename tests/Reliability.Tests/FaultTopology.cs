@@ -22,7 +22,7 @@ public enum HostKind
 public sealed class FaultTopology : IAsyncLifetime
 {
     public const string GitHubSecret = "reliability-github-secret";
-    public const string SigningKey = "reliability-signing-key-of-at-least-32-bytes";
+    public static readonly string SigningKey = TestSigningKey.Generate();
 
     /// <summary>Short, so every signup reaches its terminal state (reminder, then expired) within a scenario's drain.</summary>
     public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(2);

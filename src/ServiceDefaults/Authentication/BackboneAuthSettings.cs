@@ -9,7 +9,8 @@ namespace EventBackbone.ServiceDefaults.Authentication;
 /// The <c>Backbone:Auth</c> section: who may issue bearer tokens to this service. <c>Issuer</c> and <c>Audience</c>
 /// (defaults <c>eventbackbone</c> / <c>eventbackbone-api</c>), then either <c>Authority</c> (production: an OpenID
 /// Connect issuer whose JWKS is fetched and refreshed) or <c>SigningKeys:0</c>, <c>SigningKeys:1</c>… (symmetric
-/// HS256 keys of at least 32 bytes; several at once while rotating). With neither, every token is refused.
+/// HS256 keys of at least 32 bytes; several at once while rotating). With neither, every token is refused. Outside
+/// embedded mode a key anyone could know (<see cref="PublicSigningKeys"/>) and a plain-HTTP authority stop the host.
 /// </summary>
 public sealed record BackboneAuthSettings(
     string Issuer, string Audience, Uri? Authority, IReadOnlyList<SymmetricSecurityKey> SigningKeys)
@@ -29,10 +30,11 @@ public sealed record BackboneAuthSettings(
     {
         var settings = new SettingsReader(configuration);
         var keys = new List<SymmetricSecurityKey>();
-        var index = 0;
-        foreach (var raw in configuration.GetSection($"{Section}:SigningKeys").GetChildren().Select(x => x.Value))
+        foreach (var entry in configuration.GetSection($"{Section}:SigningKeys").GetChildren())
         {
-            var key = $"{Section}:SigningKeys:{index++}";
+            // The entry's own path: SigningKeys:1 alone is named as :1, not as the first key.
+            var key = entry.Path;
+            var raw = entry.Value;
             if (string.IsNullOrWhiteSpace(raw))
             {
                 continue;
@@ -45,9 +47,12 @@ public sealed record BackboneAuthSettings(
                 throw new InvalidSettingException(key, "a signing key must be at least 32 bytes.");
             }
 
-            if (raw == PublishedDevKey && !embedded)
+            // Embedded mode is one process on a developer's machine, whose shipped configuration is the dev key.
+            if (!embedded && PublicSigningKeys.WhyPublic(raw) is { } known)
             {
-                throw new InvalidSettingException(key, "is the published development key; it is accepted only in embedded mode.");
+                throw new InvalidSettingException(
+                    key,
+                    $"{known}; anyone can mint tokens with it, so it is accepted only in embedded mode. Generate one, e.g. `openssl rand -hex 32`.");
             }
 
             keys.Add(new SymmetricSecurityKey(bytes) { KeyId = $"key-{keys.Count}" });
@@ -56,7 +61,27 @@ public sealed record BackboneAuthSettings(
         return new BackboneAuthSettings(
             settings.String($"{Section}:Issuer", "eventbackbone"),
             settings.String($"{Section}:Audience", "eventbackbone-api"),
-            settings.AbsoluteUri($"{Section}:Authority"),
+            TrustedAuthority(settings, embedded),
             keys);
+    }
+
+    /// <summary>
+    /// Outside embedded mode only an https authority, unless <c>AllowInsecureAuthority</c> says otherwise: the JWKS
+    /// fetched from it decides which tokens are genuine, and over plain HTTP anyone on the path can replace those keys
+    /// with their own and mint tokens with every scope.
+    /// </summary>
+    private static Uri? TrustedAuthority(SettingsReader settings, bool embedded)
+    {
+        var allowInsecure = settings.Bool($"{Section}:AllowInsecureAuthority", defaultValue: false);
+        var authority = settings.AbsoluteUri($"{Section}:Authority");
+        if (authority is not null && authority.Scheme != Uri.UriSchemeHttps && !embedded && !allowInsecure)
+        {
+            throw new InvalidSettingException(
+                $"{Section}:Authority",
+                $"'{authority}' is not https, so the signing keys fetched from it could be replaced on the way; use https, "
+                + $"or set {Section}:AllowInsecureAuthority to true (e.g. TLS ends at a proxy in front of the identity provider).");
+        }
+
+        return authority;
     }
 }
