@@ -17,9 +17,10 @@ public sealed record DeadLetterGroup(
 
 /// <param name="Failures">Every failure of this message, oldest first: a replay that failed again adds one.</param>
 /// <param name="Replays">Every replay of it (one per failure at most), with who asked and whether the broker confirmed.</param>
+/// <param name="InputAddressMismatch">Why its <c>MT-Fault-InputAddress</c> was not believed (it names another queue than the one it was captured for), if so.</param>
 public sealed record DeadLetterDetail(
     DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, string Body, string Headers,
-    IReadOnlyList<FailureRecord> Failures, IReadOnlyList<ReplayRecord> Replays);
+    IReadOnlyList<FailureRecord> Failures, IReadOnlyList<ReplayRecord> Replays, string? InputAddressMismatch);
 
 public sealed record FailureRecord(DateTimeOffset FailedAt, string SourceQueue, string? ExceptionType, string? ExceptionMessage, string? Host);
 
@@ -105,7 +106,7 @@ public static class DeadLetterApi
         return Results.Ok(new DeadLetterDetail(
             SummaryOf(letter),
             letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType,
-            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays));
+            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays, letter.InputAddressMismatch));
     }
 
     private static async Task<IResult> AuditAsync(int? limit, DeadLettersDbContext db, CancellationToken cancellationToken) =>
