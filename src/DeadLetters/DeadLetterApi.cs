@@ -112,6 +112,14 @@ public static class DeadLetterApi
     private static async Task<IResult> AuditAsync(int? limit, DeadLettersDbContext db, CancellationToken cancellationToken) =>
         Results.Ok(await db.Audit.AsNoTracking().OrderByDescending(x => x.Id).Take(Math.Clamp(limit ?? 100, 1, 1000)).ToListAsync(cancellationToken));
 
+    private const string LikeEscape = "\\";
+
+    /// <summary>The text as a LIKE/ILIKE pattern that matches only itself: the wildcards and the escape character escaped.</summary>
+    internal static string EscapeLike(string text) =>
+        text.Replace(LikeEscape, LikeEscape + LikeEscape, StringComparison.Ordinal)
+            .Replace("%", LikeEscape + "%", StringComparison.Ordinal)
+            .Replace("_", LikeEscape + "_", StringComparison.Ordinal);
+
     internal static IQueryable<DeadLetter> Filter(
         IQueryable<DeadLetter> letters, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q)
     {
@@ -147,7 +155,9 @@ public static class DeadLetterApi
 
         if (q is not null)
         {
-            letters = letters.Where(x => x.ExceptionMessage != null && EF.Functions.ILike(x.ExceptionMessage, "%" + q + "%"));
+            // Escaped: an operator's "100%" or "quota_exceeded" must not widen a filter replay to messages it never typed.
+            var pattern = "%" + EscapeLike(q) + "%";
+            letters = letters.Where(x => x.ExceptionMessage != null && EF.Functions.ILike(x.ExceptionMessage, pattern, LikeEscape));
         }
 
         return letters;
