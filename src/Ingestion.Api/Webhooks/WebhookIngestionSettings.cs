@@ -25,6 +25,12 @@ public sealed record WebhookSource(
 /// </summary>
 public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDictionary<string, WebhookSource> Sources)
 {
+    /// <summary>
+    /// <c>Backbone:Ingestion:PublicEventStatus</c>: whether <c>GET /api/v1/events/{id}</c> answers without a token.
+    /// Off by default: an event id travels in senders' logs and retries, and should not be a key to the event's status.
+    /// </summary>
+    public bool PublicEventStatus { get; init; }
+
     public static WebhookIngestionSettings Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
@@ -72,7 +78,7 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 settings.Int($"{prefix}:Burst", 2000, 1, 1_000_000));
         }
 
-        return new WebhookIngestionSettings(maxBodyBytes, sources);
+        return new WebhookIngestionSettings(maxBodyBytes, sources) { PublicEventStatus = settings.Bool("Backbone:Ingestion:PublicEventStatus", false) };
     }
 
     private static bool IsBase64(string value) => Convert.TryFromBase64String(value, new byte[value.Length], out _);
