@@ -17,9 +17,10 @@ public sealed record DeadLetterGroup(
 
 /// <param name="Failures">Every failure of this message, oldest first: a replay that failed again adds one.</param>
 /// <param name="Replays">Every replay of it (one per failure at most), with who asked and whether the broker confirmed.</param>
+/// <param name="InputAddressMismatch">Why its <c>MT-Fault-InputAddress</c> was not believed (it names another queue than the one it was captured for), if so.</param>
 public sealed record DeadLetterDetail(
     DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, string Body, string Headers,
-    IReadOnlyList<FailureRecord> Failures, IReadOnlyList<ReplayRecord> Replays);
+    IReadOnlyList<FailureRecord> Failures, IReadOnlyList<ReplayRecord> Replays, string? InputAddressMismatch);
 
 public sealed record FailureRecord(DateTimeOffset FailedAt, string SourceQueue, string? ExceptionType, string? ExceptionMessage, string? Host);
 
@@ -111,7 +112,7 @@ public static class DeadLetterApi
         return Results.Ok(new DeadLetterDetail(
             SummaryOf(letter),
             letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType,
-            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays));
+            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays, letter.InputAddressMismatch));
     }
 
     /// <summary>
@@ -180,6 +181,14 @@ public static class DeadLetterApi
         return Results.Ok(page);
     }
 
+    private const string LikeEscape = "\\";
+
+    /// <summary>The text as a LIKE/ILIKE pattern that matches only itself: the wildcards and the escape character escaped.</summary>
+    internal static string EscapeLike(string text) =>
+        text.Replace(LikeEscape, LikeEscape + LikeEscape, StringComparison.Ordinal)
+            .Replace("%", LikeEscape + "%", StringComparison.Ordinal)
+            .Replace("_", LikeEscape + "_", StringComparison.Ordinal);
+
     internal static IQueryable<DeadLetter> Filter(
         IQueryable<DeadLetter> letters, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q)
     {
@@ -215,7 +224,9 @@ public static class DeadLetterApi
 
         if (q is not null)
         {
-            letters = letters.Where(x => x.ExceptionMessage != null && EF.Functions.ILike(x.ExceptionMessage, "%" + q + "%"));
+            // Escaped: an operator's "100%" or "quota_exceeded" must not widen a filter replay to messages it never typed.
+            var pattern = "%" + EscapeLike(q) + "%";
+            letters = letters.Where(x => x.ExceptionMessage != null && EF.Functions.ILike(x.ExceptionMessage, pattern, LikeEscape));
         }
 
         return letters;

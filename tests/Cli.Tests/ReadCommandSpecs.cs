@@ -172,6 +172,19 @@ public sealed class ReadCommandSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Show_prints_a_recorded_input_address_mismatch()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, $$"""
+            {"summary":{{Samples.Summary()}},"body":"{}","headers":"{}",
+             "inputAddressMismatch":"MT-Fault-InputAddress 'rabbitmq://h/v/payments' names queue 'payments', not 'orders'"}
+            """);
+
+        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id);
+
+        Assert.Matches(@"Input address:\s+MISMATCH: MT-Fault-InputAddress 'rabbitmq://h/v/payments' names queue 'payments', not 'orders'", result.Out);
+    }
+
+    [Fact]
     public async Task Show_prints_a_body_that_is_not_json_as_it_is()
     {
         _cli.Api.Respond(HttpStatusCode.OK, $$"""

@@ -23,7 +23,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
         var messageIds = Enumerable.Range(0, Messages).Select(_ => NewId.NextGuid()).ToHashSet();
         await Task.WhenAll(messageIds.Select(id => bus.Publish(new OrderPlaced(NewId.NextGuid(), "null-customer"), context => context.MessageId = id)));
-        await using var broker = await BrokerAsync();
+        await using var broker = await BrokerAsync(infrastructure);
         await Eventually.HoldsAsync(async () => await RabbitMqQueues.DepthAsync(broker, $"{TargetQueue}_error") == Messages, TimeSpan.FromSeconds(60),
             () => "The failed orders did not all reach the error queue.");
         // The fixed consumer must not take the replays before the broker has been counted.
@@ -116,7 +116,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
 
     private static Task<long> CapturedAsync(ScratchDatabase store) => store.ScalarAsync<long>("SELECT count(*) FROM dead_letters");
 
-    private async Task<IConnection> BrokerAsync()
+    internal static async Task<IConnection> BrokerAsync(DeadLetterInfrastructure infrastructure)
     {
         var settings = infrastructure.Settings;
         return await new ConnectionFactory

@@ -20,6 +20,8 @@ public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructu
         {
             ["Backbone:Ingestion:Sources:github:Scheme"] = "GitHub",
             ["Backbone:Ingestion:Sources:github:Secrets:0"] = GitHubSecret,
+            // The event's status is read here without a token: this spec is about the topology, not who may read it.
+            ["Backbone:Ingestion:PublicEventStatus"] = "true",
         };
         await using var workers = HostProcess.Start("Workers", settings);
         await using var sagas = HostProcess.Start("Sagas", settings);

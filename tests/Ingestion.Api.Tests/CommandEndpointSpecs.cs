@@ -277,6 +277,34 @@ public sealed class CommandEndpointSpecs(IngestionApiFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task A_token_that_names_no_caller_is_refused_for_commands_with_a_403_problem_saying_why()
+    {
+        // Valid and scoped, but with no sub, client_id or azp: two such callers would share one identity, and with it
+        // each other's idempotency keys and command statuses.
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = IngestionApiFactory.Auth.Issuer,
+            Audience = IngestionApiFactory.Auth.Audience,
+            Claims = new Dictionary<string, object> { ["scope"] = "commands:publish" },
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            SigningCredentials = new SigningCredentials(IngestionApiFactory.Auth.SigningKeys[0], SecurityAlgorithms.HmacSha256),
+        };
+        using var nobody = factory.CreateClientWithToken(new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(descriptor));
+        var pushId = Guid.NewGuid();
+
+        using var command = await nobody.PostAsync(PublishEvent, Json($$$"""
+            {"messageType":"EventBackbone.Contracts.Code.CodePushed",
+             "message":{"pushId":"{{{pushId}}}","repository":"octo/backbone","ref":"refs/heads/main","pushedAt":"2026-11-28T10:00:00Z"}}
+            """));
+        using var status = await nobody.GetAsync(new Uri($"/api/v1/commands/{Guid.NewGuid()}", UriKind.Relative));
+
+        var problem = await ProblemAssert.IsProblemAsync(command, HttpStatusCode.Forbidden, "unidentified-caller");
+        Assert.Contains("sub", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await ProblemAssert.IsProblemAsync(status, HttpStatusCode.Forbidden, "unidentified-caller");
+        Assert.Empty(Harness.Published.Select<EventBackbone.Contracts.Code.CodePushed>(x => x.Context.Message.PushId == pushId));
+    }
+
+    [Fact]
     public async Task An_unknown_command_is_a_404_problem_for_an_authenticated_caller()
     {
         using var client = factory.CreateCommandClient("svc-web", "commands:signup");

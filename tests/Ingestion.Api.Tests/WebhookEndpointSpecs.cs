@@ -37,9 +37,10 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     public async Task The_status_of_an_accepted_webhook_can_be_read_at_its_location()
     {
         using var client = factory.CreateSignedClient();
+        using var reader = factory.CreateCommandClient("status-reader");
         using var accepted = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json(UniqueBody()));
 
-        var status = await client.GetFromJsonAsync<JsonElement>(accepted.Headers.Location);
+        var status = await reader.GetFromJsonAsync<JsonElement>(accepted.Headers.Location);
 
         Assert.Equal("shop", status.GetProperty("source").GetString());
         Assert.Equal("published", status.GetProperty("status").GetString());
@@ -48,11 +49,28 @@ public sealed class WebhookEndpointSpecs(IngestionApiFactory factory) : IClassFi
     [Fact]
     public async Task An_unknown_event_id_is_a_404_problem()
     {
-        using var client = factory.CreateSignedClient();
+        using var client = factory.CreateCommandClient("status-reader");
 
         using var response = await client.GetAsync(new Uri($"/api/v1/events/{Guid.NewGuid()}", UriKind.Relative));
 
         await AssertProblem(response, HttpStatusCode.NotFound, "event-not-found");
+    }
+
+    [Fact]
+    public async Task The_status_of_an_event_is_refused_without_a_token_unless_it_is_made_public()
+    {
+        using var client = factory.CreateSignedClient();
+        using var accepted = await client.PostAsync(new Uri("/api/v1/webhooks/shop", UriKind.Relative), Json("{}"));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await using var publicStatus = factory.WithWebHostBuilder(builder => builder.UseSetting("Backbone:Ingestion:PublicEventStatus", "true"));
+        using var anyone = publicStatus.CreateClient();
+
+        // Event ids travel in senders' logs and retries: without a token, an id alone must not reveal the event.
+        using var refused = await client.GetAsync(accepted.Headers.Location);
+        using var opened = await anyone.GetAsync(new Uri($"/api/v1/events/{Guid.NewGuid()}", UriKind.Relative));
+
+        await AssertProblem(refused, HttpStatusCode.Unauthorized, "unauthorized");
+        await AssertProblem(opened, HttpStatusCode.NotFound, "event-not-found");
     }
 
     [Theory]

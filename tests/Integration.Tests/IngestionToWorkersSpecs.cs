@@ -76,7 +76,9 @@ public sealed class IngestionToWorkersSpecs(BackboneInfrastructure infrastructur
         await workers.StopAsync();
     }
 
-    private WebApplicationFactory<IngestionApi::Program> StartApi() => IngestionApiHost.Start(infrastructure.HostSettings());
+    // The event's status is read here without a token: these specs are about the pipeline, not who may read it.
+    private WebApplicationFactory<IngestionApi::Program> StartApi() =>
+        IngestionApiHost.Start(new Dictionary<string, string>(infrastructure.HostSettings()) { ["Backbone:Ingestion:PublicEventStatus"] = "true" });
 
     private static HttpRequestMessage GitHubDelivery(string body, string delivery) => IngestionApiHost.GitHubDelivery(body, delivery);
 }

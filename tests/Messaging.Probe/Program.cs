@@ -36,14 +36,18 @@ if (mode == "send")
 
 if (mode == "schedule")
 {
-    // Schedules two messages for +2 s and cancels the second, then says so and waits to be SIGKILLed.
+    // Schedules two messages for +DelaySeconds (2 by default) and cancels the second, then says so and waits to be
+    // SIGKILLed. Attempt n uses ids 2n+1 and 2n+2, so a test that has to arrange this again is not confused by the
+    // messages of an earlier arrangement.
     var destination = new Uri(builder.Configuration["Probe:Destination"] ?? "queue:probe-recording");
+    var delay = TimeSpan.FromSeconds(builder.Configuration.GetValue("Probe:DelaySeconds", 2));
+    var attempt = builder.Configuration.GetValue("Probe:Attempt", 0);
     await using (var scope = host.Services.CreateAsyncScope())
     {
         var scheduler = scope.ServiceProvider.GetRequiredService<IMessageScheduler>();
-        var due = DateTime.UtcNow.AddSeconds(2);
-        var kept = ProbeDbContext.IdFor(1);
-        var cancelled = ProbeDbContext.IdFor(2);
+        var due = DateTime.UtcNow + delay;
+        var kept = ProbeDbContext.IdFor((2 * attempt) + 1);
+        var cancelled = ProbeDbContext.IdFor((2 * attempt) + 2);
         await scheduler.ScheduleSend(destination, due, new ProbeMessage(kept, 1), Pipe.Execute<SendContext>(x => x.MessageId = kept));
         var toCancel = await scheduler.ScheduleSend(destination, due, new ProbeMessage(cancelled, 2), Pipe.Execute<SendContext>(x => x.MessageId = cancelled));
         await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SaveChangesAsync();

@@ -14,9 +14,11 @@ public sealed record DeadLetterGroup(
 /// <param name="Headers">The transport headers as the text of a JSON object.</param>
 /// <param name="Failures">Each failure, oldest first (absent from an older API: then empty).</param>
 /// <param name="Replays">Each replay, with who asked and whether the broker confirmed it.</param>
+/// <param name="InputAddressMismatch">Why the message's MT-Fault-InputAddress was not believed, if so (absent from an older API).</param>
 public sealed record DeadLetterDetail(
     DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType,
-    string? Body, string? Headers, IReadOnlyList<FailureRecord>? Failures = null, IReadOnlyList<ReplayRecord>? Replays = null);
+    string? Body, string? Headers, IReadOnlyList<FailureRecord>? Failures = null, IReadOnlyList<ReplayRecord>? Replays = null,
+    string? InputAddressMismatch = null);
 
 public sealed record FailureRecord(DateTimeOffset FailedAt, string? SourceQueue, string? ExceptionType, string? ExceptionMessage, string? Host);
 

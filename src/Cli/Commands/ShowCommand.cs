@@ -47,6 +47,12 @@ internal static class ShowCommand
             ("Host", detail.Host),
             ("Content type", detail.ContentType),
         };
+        if (detail.InputAddressMismatch is { Length: > 0 } mismatch)
+        {
+            // A forged or misrouted fault header: the operator should know before replaying where it claims to be from.
+            fields = [.. fields, ("Input address", "MISMATCH: " + mismatch)];
+        }
+
         var width = fields.Max(f => f.Key.Length) + 1;
         foreach (var (key, value) in fields)
         {

@@ -24,7 +24,8 @@ public sealed partial record CapturedMessage(
     string? ContentType,
     byte[] Body,
     string HeadersJson,
-    DateTimeOffset FailedAt)
+    DateTimeOffset FailedAt,
+    string? InputAddressMismatch = null)
 {
     public const string ErrorSuffix = "_error";
     public const string SkippedSuffix = "_skipped";
@@ -38,10 +39,11 @@ public sealed partial record CapturedMessage(
         string? Header(string name) => headers.TryGetValue(name, out var value) ? value?.ToString() : null;
         var skipped = queue.EndsWith(SkippedSuffix, StringComparison.Ordinal);
         var bodyBytes = body.ToArray();
-        // The replay target: the endpoint that failed, never the message-type exchange (that would fan out again).
-        var target = Header("MT-Fault-InputAddress") is { } input && Uri.TryCreate(input, UriKind.Absolute, out var address)
-            ? address.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries).Last()
-            : queue[..queue.LastIndexOf('_')];
+        // The replay target: the queue this error queue belongs to, never the message-type exchange (that would fan
+        // out again), and never what MT-Fault-InputAddress says: anyone who may publish to an error queue can write
+        // that header, and following it let a forged message joined to a fingerprint group be replayed anywhere.
+        var target = queue[..queue.LastIndexOf('_')];
+        var input = Header("MT-Fault-InputAddress");
         var messageType = Header("MT-Fault-MessageType") ?? Header("MT-MessageType");
         var exceptionType = Header("MT-Fault-ExceptionType");
         var stackTrace = Header("MT-Fault-StackTrace");
@@ -64,7 +66,27 @@ public sealed partial record CapturedMessage(
             properties.ContentType,
             bodyBytes,
             JsonSerializer.Serialize(headers),
-            failedAt);
+            failedAt,
+            MismatchOf(input, target));
+    }
+
+    /// <summary>
+    /// Why the fault's input address does not name <paramref name="target"/>, for operators to see; null when it does
+    /// (or is absent). Only recorded: an address without a path once threw here, and the message was requeued for ever.
+    /// </summary>
+    public static string? MismatchOf(string? inputAddress, string target)
+    {
+        if (inputAddress is null)
+        {
+            return null;
+        }
+
+        var named = Uri.TryCreate(inputAddress, UriKind.Absolute, out var address)
+            ? address.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).LastOrDefault()
+            : null;
+        return named == target
+            ? null
+            : $"MT-Fault-InputAddress '{inputAddress}' names {(named is null ? "no queue" : $"queue '{named}'")}, not '{target}', the queue this message was captured for; replays go to '{target}'.";
     }
 
     /// <summary>First frame outside the runtime and the libraries: where our code failed.</summary>

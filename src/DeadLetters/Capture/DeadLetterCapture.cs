@@ -141,15 +141,16 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
             WITH letter AS (
                 INSERT INTO dead_letters (message_id, correlation_id, source_queue, target_queue, reason, message_type, exception_type,
                     exception_message, stack_trace, consumer_type, host, fingerprint, content_type, body, headers,
-                    first_failed_at, last_failed_at, failure_count, status)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $16, 1, 'dead')
+                    first_failed_at, last_failed_at, failure_count, status, input_address_mismatch)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $16, 1, 'dead', $17)
                 ON CONFLICT (message_id) DO UPDATE SET
                     failure_count = dead_letters.failure_count + CASE WHEN EXCLUDED.last_failed_at > dead_letters.last_failed_at THEN 1 ELSE 0 END,
                     last_failed_at = GREATEST(dead_letters.last_failed_at, EXCLUDED.last_failed_at),
                     source_queue = EXCLUDED.source_queue, target_queue = EXCLUDED.target_queue, reason = EXCLUDED.reason,
                     exception_type = EXCLUDED.exception_type, exception_message = EXCLUDED.exception_message,
                     stack_trace = EXCLUDED.stack_trace, consumer_type = EXCLUDED.consumer_type, host = EXCLUDED.host,
-                    fingerprint = EXCLUDED.fingerprint, headers = EXCLUDED.headers, body = EXCLUDED.body, status = 'dead'
+                    fingerprint = EXCLUDED.fingerprint, headers = EXCLUDED.headers, body = EXCLUDED.body, status = 'dead',
+                    input_address_mismatch = EXCLUDED.input_address_mismatch
                 RETURNING message_id)
             -- The history: one row per failure, so the same failure captured twice is still one.
             INSERT INTO dead_letter_failures (message_id, failed_at, source_queue, exception_type, exception_message, host)
@@ -160,7 +161,7 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         [
             message.MessageId, message.CorrelationId, message.SourceQueue, message.TargetQueue, message.Reason, message.MessageType,
             message.ExceptionType, message.ExceptionMessage, message.StackTrace, message.ConsumerType, message.Host, message.Fingerprint,
-            message.ContentType, message.Body, message.HeadersJson, message.FailedAt,
+            message.ContentType, message.Body, message.HeadersJson, message.FailedAt, message.InputAddressMismatch,
         ];
         foreach (var value in values)
         {

@@ -13,8 +13,14 @@ public sealed class DeadLetter
     /// <summary>The queue it was captured from, e.g. <c>create-user-account_error</c>.</summary>
     public required string SourceQueue { get; set; }
 
-    /// <summary>Where a replay goes: the queue named by <c>MT-Fault-InputAddress</c>, or the source queue without its suffix.</summary>
+    /// <summary>Where a replay goes: the source queue without its <c>_error</c>/<c>_skipped</c> suffix.</summary>
     public required string TargetQueue { get; set; }
+
+    /// <summary>
+    /// Set when the message's <c>MT-Fault-InputAddress</c> names another queue than <see cref="TargetQueue"/> (or none):
+    /// shown to operators, never followed.
+    /// </summary>
+    public string? InputAddressMismatch { get; set; }
 
     /// <summary><c>fault</c> (a consumer threw) or <c>skipped</c> (no consumer took it).</summary>
     public required string Reason { get; set; }

@@ -156,15 +156,24 @@ public sealed partial class DeadLetterReplayer(
             {
                 var replayed = new List<Guid>(Batch);
                 ulong lastTag = 0;
-                while (replayed.Count < Batch && await channel.BasicGetAsync(JournalQueue, autoAck: false, cancellationToken) is { } copy)
+                var read = 0;
+                while (read < Batch && await channel.BasicGetAsync(JournalQueue, autoAck: false, cancellationToken) is { } copy)
                 {
-                    replayed.Add(copy.BasicProperties.Headers?.TryGetValue("MT-OriginalMessageId", out var original) == true && original is byte[] bytes
-                        ? Guid.Parse(System.Text.Encoding.UTF8.GetString(bytes))
-                        : Guid.Parse(copy.BasicProperties.MessageId!));
+                    read++;
                     lastTag = copy.DeliveryTag;
+                    if (ReplayedId(copy.BasicProperties) is { } id)
+                    {
+                        replayed.Add(id);
+                    }
+                    else
+                    {
+                        // Not a copy of ours (anyone may publish to the vhost): acknowledged with its batch and skipped.
+                        // Unread, it halted every drain, and with it every replay job.
+                        LogForeignJournalCopy(logger, copy.BasicProperties.MessageId);
+                    }
                 }
 
-                if (replayed.Count == 0)
+                if (read == 0)
                 {
                     return confirmed;
                 }
@@ -193,6 +202,13 @@ public sealed partial class DeadLetterReplayer(
             _gate.Release();
         }
     }
+
+    /// <summary>The dead letter a journal copy stands for: its original (edit-and-replay), else itself; null when neither is a GUID.</summary>
+    private static Guid? ReplayedId(IReadOnlyBasicProperties copy) =>
+        copy.Headers?.TryGetValue("MT-OriginalMessageId", out var original) == true && original is byte[] bytes
+            && Guid.TryParse(System.Text.Encoding.UTF8.GetString(bytes), out var originalId)
+            ? originalId
+            : Guid.TryParse(copy.MessageId, out var id) ? id : null;
 
     private static async Task<List<int>> PendingOwnersAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
@@ -412,6 +428,9 @@ public sealed partial class DeadLetterReplayer(
         headers["MT-OriginalMessageId"] = letter.MessageId.ToString();
         return letter with { MessageId = newId, OriginalMessageId = letter.MessageId, Body = System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()) };
     }
+
+    [LoggerMessage(LogLevel.Warning, "Skipped a message in the replay journal that names no dead letter (message id {MessageId})")]
+    private static partial void LogForeignJournalCopy(ILogger logger, string? messageId);
 
     [LoggerMessage(LogLevel.Warning, "Resolved replays left in doubt by {Owners} stopped replayer(s): {Confirmed} confirmed from the journal, {Released} released for replay")]
     private static partial void LogInDoubtResolved(ILogger logger, int owners, int confirmed, int released);

@@ -17,7 +17,7 @@ public static class CommandEndpoints
 
     public static IEndpointRouteBuilder MapCommandEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var commands = endpoints.MapGroup("/api/v1/commands").WithTags("Commands");
+        var commands = endpoints.MapGroup("/api/v1/commands").WithTags("Commands").AddEndpointFilter(RequireIdentifiedCallerAsync);
         Map(commands, CommandCatalog.RequestSignup, "RequestSignup",
             (CommandAcceptance acceptance, HttpRequest request, [FromHeader(Name = CommandAcceptance.IdempotencyKeyHeader)] string? idempotencyKey, CancellationToken cancellationToken) =>
                 acceptance.AcceptAsync(CommandCatalog.RequestSignup, request, idempotencyKey, cancellationToken));
@@ -43,6 +43,17 @@ public static class CommandEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
     }
+
+    /// <summary>
+    /// Commands are per caller (idempotency keys, command status): a token that names no caller would share one
+    /// identity with every other such token, and with it their keys and statuses. Runs after authorization, so a
+    /// missing or invalid token is still the 401 it was.
+    /// </summary>
+    private static async ValueTask<object?> RequireIdentifiedCallerAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        BackboneAuthentication.IdentifiedCaller(context.HttpContext.User) is null
+            ? ProblemTypes.Problem(ProblemTypes.UnidentifiedCaller, StatusCodes.Status403Forbidden, "Caller not identified",
+                "The bearer token names no caller: it has no sub, client_id or azp claim, and commands are kept per caller.")
+            : await next(context);
 
     private static void Map<TBody>(RouteGroupBuilder commands, CommandDefinition<TBody> command, string name, Delegate handler) =>
         commands.MapPost($"/{command.Name}", handler)

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Serilog;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
@@ -27,10 +28,16 @@ public static partial class WebhookEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        api.MapGet("/events/{eventId:guid}", GetStatusAsync)
+        var status = api.MapGet("/events/{eventId:guid}", GetStatusAsync)
             .WithName("GetEventStatus")
             .Produces<EventStatus>()
             .ProducesProblem(StatusCodes.Status404NotFound);
+        if (!endpoints.ServiceProvider.GetRequiredService<WebhookIngestionSettings>().PublicEventStatus)
+        {
+            // Any valid token: the status is not secret enough for a scope, but not for strangers who learnt an id either.
+            status.RequireAuthorization().ProducesProblem(StatusCodes.Status401Unauthorized);
+        }
+
         return endpoints;
     }
 

@@ -48,6 +48,12 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
     /// </summary>
     public TimeSpan DuplicateWindow { get; init; } = DefaultDuplicateWindow;
 
+    /// <summary>
+    /// <c>Backbone:Ingestion:PublicEventStatus</c>: whether <c>GET /api/v1/events/{id}</c> answers without a token.
+    /// Off by default: an event id travels in senders' logs and retries, and should not be a key to the event's status.
+    /// </summary>
+    public bool PublicEventStatus { get; init; }
+
     public static WebhookIngestionSettings Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
@@ -116,7 +122,11 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
             };
         }
 
-        return new WebhookIngestionSettings(maxBodyBytes, sources) { DuplicateWindow = duplicateWindow };
+        return new WebhookIngestionSettings(maxBodyBytes, sources)
+        {
+            DuplicateWindow = duplicateWindow,
+            PublicEventStatus = settings.Bool("Backbone:Ingestion:PublicEventStatus", false),
+        };
     }
 
     private static bool IsBase64(string value) => Convert.TryFromBase64String(value, new byte[value.Length], out _);

@@ -84,6 +84,9 @@ public static class BackboneAuthentication
             .Contains(scope, StringComparer.Ordinal);
 
     /// <summary>The caller's identity for per-caller state such as idempotency keys: the token's subject, else its client.</summary>
-    public static string CallerId(ClaimsPrincipal user) =>
-        user.FindFirst("sub")?.Value ?? user.FindFirst("client_id")?.Value ?? user.FindFirst("azp")?.Value ?? "anonymous";
+    public static string CallerId(ClaimsPrincipal user) => IdentifiedCaller(user) ?? "anonymous";
+
+    /// <summary>The token's subject, else its client; null when it names none of them (or only blanks).</summary>
+    public static string? IdentifiedCaller(ClaimsPrincipal user) =>
+        new[] { "sub", "client_id", "azp" }.Select(type => user.FindFirst(type)?.Value).FirstOrDefault(value => !string.IsNullOrWhiteSpace(value));
 }

@@ -123,6 +123,10 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                         .HasColumnType("character varying(255)")
                         .HasColumnName("host");
 
+                    b.Property<string>("InputAddressMismatch")
+                        .HasColumnType("text")
+                        .HasColumnName("input_address_mismatch");
+
                     b.Property<DateTimeOffset>("LastFailedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_failed_at");
