@@ -46,7 +46,7 @@ try
         ["Backbone:Auth:SigningKeys:0"] = signingKey,
     };
     service = HostProcess.Start("DeadLetters", settings);
-    await service.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+    await service.WaitUntilReadyAsync(HostProcess.StartTimeout);
     var store = infrastructure.Database("DeadLetters");
     // Timed between 10 % and 90 % stored, from the counts actually seen: the first poll may already find most of a
     // small run stored, and timing from it inflated the smoke run's rate several-fold.

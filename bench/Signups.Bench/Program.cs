@@ -26,7 +26,7 @@ try
     await infrastructure.InitializeAsync();
     var provider = Track(HostProcess.StartAssembly(
         "NotificationProvider.Stub", RepositoryLayout.TestProgramAssembly("NotificationProvider.Stub"), new Dictionary<string, string>(), []));
-    await provider.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+    await provider.WaitUntilReadyAsync(HostProcess.StartTimeout);
     var settings = new Dictionary<string, string>(infrastructure.HostSettings())
     {
         ["Backbone:Auth:SigningKeys:0"] = signingKey,
@@ -36,7 +36,7 @@ try
     var workers = Track(HostProcess.Start("Workers", settings));
     var sagas = Track(HostProcess.Start("Sagas", settings));
     var api = Track(HostProcess.Start("Ingestion.Api", settings));
-    await Task.WhenAll(workers.WaitUntilReadyAsync(TimeSpan.FromSeconds(60)), sagas.WaitUntilReadyAsync(TimeSpan.FromSeconds(60)), api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60)));
+    await Task.WhenAll(workers.WaitUntilReadyAsync(HostProcess.StartTimeout), sagas.WaitUntilReadyAsync(HostProcess.StartTimeout), api.WaitUntilReadyAsync(HostProcess.StartTimeout));
     await using (var mint = HostProcess.StartAssembly("dev-token", RepositoryLayout.HostAssembly("Ingestion.Api"), settings,
         ["dev-token", "--scope", "commands:signup commands:verify-email signups:read", "--subject", "signups-bench"]))
     {

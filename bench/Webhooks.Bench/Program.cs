@@ -76,13 +76,13 @@ try
         typeof(BareInsertServer).Assembly.Location,
         new Dictionary<string, string> { ["ConnectionStrings:Baseline"] = baselineDatabase.ConnectionString + $";Maximum Pool Size={connections}" },
         [BareInsertServer.Command]);
-    await api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+    await api.WaitUntilReadyAsync(HostProcess.StartTimeout);
     if (boundQueue)
     {
         await BindQueueAsync(settings, vhost.Name);
     }
 
-    await baseline.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+    await baseline.WaitUntilReadyAsync(HostProcess.StartTimeout);
 
     // Distinct bodies of a realistic size (~600 B), each signed as its sender would; no dedupe header, so every
     // request is a new webhook for both contenders.

@@ -16,7 +16,7 @@ public sealed class CliEndToEndSpecs(DeadLetterInfrastructure infrastructure) : 
         var service = new OrderService();
         var bus = await DeadLetterCaptureSpecs.StartBuggyServiceAsync(infrastructure, service);
         await using var api = DeadLetterCrashSpecs.StartDeadLetters(infrastructure);
-        await api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        await api.WaitUntilReadyAsync(HostProcess.StartTimeout);
         try
         {
             var noCustomer = Enumerable.Range(0, 3).Select(_ => NewId.NextGuid()).ToList();

@@ -32,7 +32,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
 
         // 1. Killed while capturing.
         var first = StartDeadLetters(infrastructure);
-        await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        await first.WaitUntilReadyAsync(HostProcess.StartTimeout);
         await Eventually.HoldsAsync(async () => await CapturedAsync(store) > 0, TimeSpan.FromSeconds(60), () => $"Nothing was captured.\n{first.Logs}");
         await first.KillAsync();
         var capturedBeforeKill = await CapturedAsync(store);
@@ -50,7 +50,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         // 2. Killed while replaying the group.
         var fingerprint = await store.ScalarAsync<string>("SELECT fingerprint FROM dead_letters LIMIT 1");
         var third = StartDeadLetters(infrastructure);
-        await third.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        await third.WaitUntilReadyAsync(HostProcess.StartTimeout);
         using var replayer = Operator(third);
         using var accepted = await replayer.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { fingerprint, reason = "bug fixed" });
         var location = accepted.Headers.Location!;
@@ -60,7 +60,7 @@ public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure
         var sentBeforeKill = await RabbitMqQueues.DepthAsync(broker, TargetQueue);
         await using (var fourth = StartDeadLetters(infrastructure))
         {
-            await fourth.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+            await fourth.WaitUntilReadyAsync(HostProcess.StartTimeout);
             using var resumed = Operator(fourth);
             // Resumed on start, without being asked again.
             var job = await DeadLetterReplaySpecs.CompletedJobAsync(resumed, location, () => fourth.Logs);

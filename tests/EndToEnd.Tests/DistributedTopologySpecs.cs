@@ -11,7 +11,6 @@ public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructu
 {
     private const string GitHubSecret = "end-to-end-github-secret";
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task A_webhook_posted_to_the_api_process_is_stored_by_the_workers_process()
@@ -29,9 +28,9 @@ public sealed class DistributedTopologySpecs(BackboneInfrastructure infrastructu
         string AllLogs() => string.Join('\n', api.Logs, workers.Logs, sagas.Logs);
         // Workers ready = their queue is declared and bound; a webhook published before that would be dropped.
         await Task.WhenAll(
-            workers.WaitUntilReadyAsync(StartTimeout),
-            sagas.WaitUntilReadyAsync(StartTimeout),
-            api.WaitUntilReadyAsync(StartTimeout));
+            workers.WaitUntilReadyAsync(HostProcess.StartTimeout),
+            sagas.WaitUntilReadyAsync(HostProcess.StartTimeout),
+            api.WaitUntilReadyAsync(HostProcess.StartTimeout));
 
         const string body = """{"action":"opened"}""";
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/webhooks/github", UriKind.Relative))

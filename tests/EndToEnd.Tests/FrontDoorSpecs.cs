@@ -28,12 +28,12 @@ public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Wo
         var workers = Track(HostProcess.Start("Workers", settings));
         var sagas = Track(HostProcess.Start("Sagas", settings));
         DeadLetters = Track(HostProcess.Start("DeadLetters", settings));
-        await Task.WhenAll(_hosts.Select(host => host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60))));
+        await Task.WhenAll(_hosts.Select(host => host.WaitUntilReadyAsync(HostProcess.StartTimeout)));
         settings["Backbone:Gateway:Workers"] = workers.BaseAddress.ToString();
         settings["Backbone:Gateway:Sagas"] = sagas.BaseAddress.ToString();
         settings["Backbone:Gateway:DeadLetters"] = DeadLetters.BaseAddress.ToString();
         Api = Track(HostProcess.Start("Ingestion.Api", settings));
-        await Api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        await Api.WaitUntilReadyAsync(HostProcess.StartTimeout);
     }
 
     public async Task<string> TokenAsync(string subject, string scopes)

@@ -14,7 +14,6 @@ public sealed class GracefulShutdownSpecs(BackboneInfrastructure infrastructure)
 {
     private const string GitHubSecret = "graceful-shutdown-github-secret";
     private const int Burst = 300;
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task A_host_told_to_stop_during_a_burst_finishes_in_flight_messages_loses_nothing_and_exits_0()
@@ -29,7 +28,7 @@ public sealed class GracefulShutdownSpecs(BackboneInfrastructure infrastructure)
         };
         await using var api = HostProcess.Start("Ingestion.Api", settings);
         var workers = HostProcess.Start("Workers", settings);
-        await Task.WhenAll(api.WaitUntilReadyAsync(StartTimeout), workers.WaitUntilReadyAsync(StartTimeout));
+        await Task.WhenAll(api.WaitUntilReadyAsync(HostProcess.StartTimeout), workers.WaitUntilReadyAsync(HostProcess.StartTimeout));
         var store = infrastructure.Database("Workers");
         Task<long> ConsumedAsync() => store.ScalarAsync<long>("SELECT count(*) FROM inbound_webhooks");
 
@@ -46,7 +45,7 @@ public sealed class GracefulShutdownSpecs(BackboneInfrastructure infrastructure)
                 gate.Release();
             }
         }));
-        await Eventually.HoldsAsync(async () => await ConsumedAsync() >= 30, StartTimeout, () => workers.Logs);
+        await Eventually.HoldsAsync(async () => await ConsumedAsync() >= 30, HostProcess.StartTimeout, () => workers.Logs);
         var exitCode = await workers.TerminateAsync(TimeSpan.FromSeconds(30));
         var consumedAtStop = await ConsumedAsync();
         var accepted = await posting;
@@ -58,7 +57,7 @@ public sealed class GracefulShutdownSpecs(BackboneInfrastructure infrastructure)
             || line.Contains("\"@l\":\"Fatal\"", StringComparison.Ordinal)).ToList();
         Assert.True(errors.Count == 0, string.Join('\n', errors));
         await using var restarted = HostProcess.Start("Workers", settings);
-        await Eventually.HoldsAsync(async () => await ConsumedAsync() == Burst, StartTimeout, () => restarted.Logs);
+        await Eventually.HoldsAsync(async () => await ConsumedAsync() == Burst, HostProcess.StartTimeout, () => restarted.Logs);
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(Burst, await ConsumedAsync());
         Assert.Equal(accepted.Order(), (await EventIdsAsync(store)).Order());

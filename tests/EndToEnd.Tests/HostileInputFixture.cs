@@ -30,7 +30,6 @@ public class HostileInputFixture() : BackboneInfrastructure("Ingestion")
     /// </summary>
     public const long RssGrowthBoundBytes = 256L * 1024 * 1024;
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private readonly CancellationTokenSource _stopSampling = new();
     private Task _sampling = Task.CompletedTask;
@@ -80,7 +79,7 @@ public class HostileInputFixture() : BackboneInfrastructure("Ingestion")
         };
         Configure(settings);
         Api = HostProcess.Start("Ingestion.Api", settings);
-        await Api.WaitUntilReadyAsync(StartTimeout);
+        await Api.WaitUntilReadyAsync(HostProcess.StartTimeout);
 
         // Warm up (JIT, connection pools, the first commit) before taking the baseline the growth is measured from.
         for (var i = 0; i < 5; i++)

@@ -9,7 +9,6 @@ public sealed class MalformedMessageFixture() : BackboneInfrastructure("Workers"
 {
     public static readonly string SigningKey = TestSigningKey.Generate();
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     public HostProcess Workers { get; private set; } = null!;
 
@@ -29,7 +28,7 @@ public sealed class MalformedMessageFixture() : BackboneInfrastructure("Workers"
         Workers = HostProcess.Start("Workers", settings);
         DeadLetters = HostProcess.Start("DeadLetters", settings);
         // Workers ready = their queues are declared and consumed.
-        await Task.WhenAll(Workers.WaitUntilReadyAsync(StartTimeout), DeadLetters.WaitUntilReadyAsync(StartTimeout));
+        await Task.WhenAll(Workers.WaitUntilReadyAsync(HostProcess.StartTimeout), DeadLetters.WaitUntilReadyAsync(HostProcess.StartTimeout));
     }
 
     public async Task<IConnection> BrokerAsync() =>

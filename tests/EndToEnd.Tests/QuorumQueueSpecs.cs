@@ -11,7 +11,7 @@ public sealed class QuorumQueueSpecs(BackboneInfrastructure infrastructure) : IC
     {
         var settings = new Dictionary<string, string>(infrastructure.HostSettings()) { ["Backbone:RabbitMq:QuorumQueues"] = "true" };
         await using var workers = HostProcess.Start("Workers", settings);
-        await workers.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        await workers.WaitUntilReadyAsync(HostProcess.StartTimeout);
 
         var queue = JsonDocument.Parse(await infrastructure.VirtualHost.GetQueueJsonAsync("create-user-account")).RootElement;
 

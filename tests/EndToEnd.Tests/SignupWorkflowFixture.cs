@@ -18,7 +18,6 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
 
     public static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(4);
     public static readonly string SigningKey = TestSigningKey.Generate();
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private Dictionary<string, string> _settings = [];
 
@@ -43,7 +42,7 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
         await base.InitializeAsync();
         Provider = HostProcess.StartAssembly(
             "NotificationProvider.Stub", RepositoryLayout.TestProgramAssembly("NotificationProvider.Stub"), new Dictionary<string, string>(), []);
-        await Provider.WaitUntilReadyAsync(StartTimeout);
+        await Provider.WaitUntilReadyAsync(HostProcess.StartTimeout);
         _settings = new Dictionary<string, string>(HostSettings())
         {
             ["Backbone:Auth:SigningKeys:0"] = SigningKey,
@@ -70,12 +69,12 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
         Workers = HostProcess.Start("Workers", _settings);
         Sagas = HostProcess.Start("Sagas", _settings);
         Api = HostProcess.Start("Ingestion.Api", _settings);
-        await Task.WhenAll(Workers.WaitUntilReadyAsync(StartTimeout), Sagas.WaitUntilReadyAsync(StartTimeout), Api.WaitUntilReadyAsync(StartTimeout));
+        await Task.WhenAll(Workers.WaitUntilReadyAsync(HostProcess.StartTimeout), Sagas.WaitUntilReadyAsync(HostProcess.StartTimeout), Api.WaitUntilReadyAsync(HostProcess.StartTimeout));
 
         await using var mint = HostProcess.StartAssembly(
             "Ingestion.Api dev-token", RepositoryLayout.HostAssembly("Ingestion.Api"), _settings,
             ["dev-token", "--scope", "commands:signup commands:verify-email signups:read reports:read", "--subject", "end-to-end"]);
-        Assert.Equal(0, await mint.WaitForExitAsync(StartTimeout));
+        Assert.Equal(0, await mint.WaitForExitAsync(HostProcess.StartTimeout));
         Token = mint.Output.Trim();
         foreach (var host in new[] { Api, Sagas, Workers })
         {
@@ -94,7 +93,7 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
         }
 
         Sagas = HostProcess.Start("Sagas", _settings);
-        await Sagas.WaitUntilReadyAsync(StartTimeout);
+        await Sagas.WaitUntilReadyAsync(HostProcess.StartTimeout);
         Sagas.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
     }
 

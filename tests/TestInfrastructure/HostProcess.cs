@@ -161,6 +161,14 @@ public sealed partial class HostProcess : IAsyncDisposable
         return host;
     }
 
+    /// <summary>
+    /// How long a host may take to become ready. A host's start is mostly JIT and its first database round trips, which
+    /// on two cores under the suite's parallel load (load average 20+) took over 60 s: the CI run failed a whole fixture
+    /// with "Sagas was not ready within 60 s" while the host was still migrating. Readiness is a precondition, not a
+    /// measured speed, so the wait is generous; a host that exits early still fails at once.
+    /// </summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+
     /// <summary>Waits until <c>/health/ready</c> answers 200; fails with the host's logs if it exits or times out.</summary>
     public async Task WaitUntilReadyAsync(TimeSpan timeout)
     {
