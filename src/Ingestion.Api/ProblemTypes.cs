@@ -13,6 +13,7 @@ public static class ProblemTypes
     public const string UnknownSource = Base + "unknown-source";
     public const string UnsupportedMediaType = Base + "unsupported-media-type";
     public const string BodyTooLarge = Base + "body-too-large";
+    public const string BodyReadTimeout = Base + "body-read-timeout";
     public const string MalformedBody = Base + "malformed-body";
     public const string UnstorableMetadata = Base + "unstorable-metadata";
     public const string EventNotFound = Base + "event-not-found";

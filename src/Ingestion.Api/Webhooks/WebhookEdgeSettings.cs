@@ -16,6 +16,10 @@ namespace EventBackbone.Ingestion.Api.Webhooks;
 /// <param name="MaxConcurrentBodyReadsPerAddress">Of those, at most this many for one client address, so one address cannot take them all.</param>
 /// <param name="UnverifiedPerAddressPerSecond">Refused webhooks (bad signature, unknown source…) one address may send per second, bursts of twice that; then its requests are 429s.</param>
 /// <param name="UnverifiedPerSecond">The same for the whole instance: the verification work anyone without a secret can make it do.</param>
+/// <param name="BodyReadTimeout">
+/// How long one body may take to arrive (408 after it): at Kestrel's minimum data rate of 240 B/s, 64 connections sending
+/// 1 MiB each held every body-read slot for ~73 minutes, and every webhook was a 503 meanwhile.
+/// </param>
 /// <param name="TrustedProxies">
 /// Proxies whose <c>X-Forwarded-For</c> names the client. Empty by default: a forwarded address is the client's word, and
 /// believing it from anyone would let an attacker pick a fresh address for every request.
@@ -25,6 +29,7 @@ public sealed record WebhookEdgeSettings(
     int MaxConcurrentBodyReadsPerAddress,
     int UnverifiedPerAddressPerSecond,
     int UnverifiedPerSecond,
+    TimeSpan BodyReadTimeout,
     IReadOnlyList<IPNetwork> TrustedProxies)
 {
     public static WebhookEdgeSettings Load(IConfiguration configuration)
@@ -54,6 +59,7 @@ public sealed record WebhookEdgeSettings(
             settings.Int("Backbone:Ingestion:MaxConcurrentBodyReadsPerAddress", 16, 1, 100_000),
             settings.Int("Backbone:Ingestion:UnverifiedPerAddressPerSecond", 10, 1, 1_000_000),
             settings.Int("Backbone:Ingestion:UnverifiedPerSecond", 200, 1, 1_000_000),
+            settings.Duration("Backbone:Ingestion:BodyReadTimeout", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)),
             proxies);
     }
 }

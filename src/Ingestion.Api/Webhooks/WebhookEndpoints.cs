@@ -26,6 +26,7 @@ public static partial class WebhookEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         var status = api.MapGet("/events/{eventId:guid}", GetStatusAsync)
@@ -59,8 +60,9 @@ public static partial class WebhookEndpoints
     {
         var known = SourceName().IsMatch(source) && settings.Sources.ContainsKey(source);
         var client = ClientAddress.Key(request.HttpContext, edge.TrustedProxies);
+        var trusted = unverified.IsTrusted(client);
         // Before anything is read: an address (or an instance) that has been sending junk pays nothing more for it.
-        if (unverified.RefusedFor(client) is { } wait)
+        if (!trusted && unverified.RefusedFor(client) is { } wait)
         {
             metrics.Rejected(known ? source : "unknown", "unverified-rate-limited");
             return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status429TooManyRequests, wait, "Too many refused webhooks from your address");
@@ -83,14 +85,35 @@ public static partial class WebhookEndpoints
         }
 
         // Disposed early below, once the body is verified: the slot and the pooled array are not held across the commit.
-        using var slot = bodyReads.TryEnter(client);
+        using var slot = bodyReads.TryEnter(client, trusted);
         if (slot is null)
         {
             metrics.Rejected(source, "busy");
             return WebhookRateLimiting.Refused(request.HttpContext, StatusCodes.Status503ServiceUnavailable, TimeSpan.FromSeconds(1), "Too many webhook bodies are being read");
         }
 
-        using var received = await RequestBody.ReadPooledAsync(request, configured.MaxBodyBytes, cancellationToken);
+        PooledBody? received;
+        // A deadline for the whole body, not a minimum rate: a sender above Kestrel's 240 B/s would otherwise hold a
+        // slot for as long as its body takes to trickle in.
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            deadline.CancelAfter(edge.BodyReadTimeout);
+            try
+            {
+                received = await RequestBody.ReadPooledAsync(request, configured.MaxBodyBytes, deadline.Token);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                unverified.Failed(client);
+                metrics.Rejected(source, "body-read-timeout");
+                // The connection's remaining body is never read: close it rather than let Kestrel drain it.
+                request.HttpContext.Response.Headers.Connection = "close";
+                return ProblemTypes.Problem(ProblemTypes.BodyReadTimeout, StatusCodes.Status408RequestTimeout,
+                    "Body read timed out", $"The body did not arrive within {edge.BodyReadTimeout.TotalSeconds:0.#} s.");
+            }
+        }
+
+        using var _ = received;
         if (received is null)
         {
             unverified.Failed(client);
@@ -121,6 +144,7 @@ public static partial class WebhookEndpoints
         var body = received.Memory.ToArray();
         received.Dispose();
         slot.Dispose();
+        unverified.Verified(client);
 
         if (sourceBuckets.TrySpend(source) is { } sourceWait)
         {
