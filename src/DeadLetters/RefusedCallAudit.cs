@@ -19,21 +19,40 @@ public sealed class RefusedCallAudit(TimeProvider clock) : IAuthorizationMiddlew
     {
         // Routing matches paths whatever their case, so this must too: /API/V1/DEAD-LETTERS reached the same endpoints
         // and its refusals went unrecorded.
-        if ((authorizeResult.Challenged || authorizeResult.Forbidden)
-            && context.Request.Path.StartsWithSegments("/api/v1/dead-letters", StringComparison.OrdinalIgnoreCase))
+        if (!context.Request.Path.StartsWithSegments("/api/v1/dead-letters", StringComparison.OrdinalIgnoreCase))
         {
-            var db = context.RequestServices.GetRequiredService<DeadLettersDbContext>();
-            db.Audit.Add(new AuditEntry
-            {
-                At = clock.GetUtcNow(),
-                Actor = context.User.Identity?.IsAuthenticated == true ? BackboneAuthentication.CallerId(context.User) : "anonymous",
-                Action = authorizeResult.Forbidden ? "refused-403" : "refused-401",
-                Detail = Describe(context.Request, context.Connection.RemoteIpAddress),
-            });
-            await db.SaveChangesAsync(context.RequestAborted);
+            await _standard.HandleAsync(next, context, policy, authorizeResult);
+            return;
+        }
+
+        if (authorizeResult.Challenged || authorizeResult.Forbidden)
+        {
+            await AuditAsync(context, context.User.Identity?.IsAuthenticated == true ? BackboneAuthentication.CallerId(context.User) : "anonymous",
+                authorizeResult.Forbidden ? "refused-403" : "refused-401");
+        }
+        else if (BackboneAuthentication.IdentifiedCaller(context.User) is null)
+        {
+            // A valid, scoped token without sub, client_id or azp: its deletes and replays would be audited as
+            // "anonymous", answerable to no one. Refused like the commands refuse it, and the refusal is audited.
+            await AuditAsync(context, "unidentified", "refused-403");
+            await BackboneAuthentication.UnidentifiedCallerRefusal("dead-letter actions are audited per caller").ExecuteAsync(context);
+            return;
         }
 
         await _standard.HandleAsync(next, context, policy, authorizeResult);
+    }
+
+    private async Task AuditAsync(HttpContext context, string actor, string action)
+    {
+        var db = context.RequestServices.GetRequiredService<DeadLettersDbContext>();
+        db.Audit.Add(new AuditEntry
+        {
+            At = clock.GetUtcNow(),
+            Actor = actor,
+            Action = action,
+            Detail = Describe(context.Request, context.Connection.RemoteIpAddress),
+        });
+        await db.SaveChangesAsync(context.RequestAborted);
     }
 
     /// <summary>

@@ -26,7 +26,6 @@ public static class ProblemTypes
     public const string InvalidIdempotencyKey = Base + "invalid-idempotency-key";
     public const string IdempotencyKeyReused = Base + "idempotency-key-reused";
     public const string CommandNotFound = Base + "command-not-found";
-    public const string UnidentifiedCaller = Base + "unidentified-caller";
 
     public static IResult Problem(string type, int status, string title, string detail) =>
         Results.Problem(type: type, statusCode: status, title: title, detail: detail);

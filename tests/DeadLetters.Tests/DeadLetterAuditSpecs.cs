@@ -57,6 +57,43 @@ public sealed class DeadLetterAuditSpecs(DeadLetterInfrastructure infrastructure
     }
 
     [Fact]
+    public async Task A_token_that_names_no_caller_is_refused_with_a_403_problem_and_the_refusal_is_audited()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);
+        // Valid and scoped, but with no sub, client_id or azp: its deletes and replays would be audited as nobody.
+        var descriptor = new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = "eventbackbone",
+            Audience = "eventbackbone-api",
+            Claims = new Dictionary<string, object> { ["scope"] = $"{DeadLetterApi.ReadScope} {DeadLetterActions.DeleteScope}" },
+            Expires = DateTime.UtcNow.AddMinutes(10),
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(DeadLetterCaptureSpecs.SigningKey)),
+                Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+        };
+        using var nobody = app.CreateClient();
+        nobody.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Bearer", new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(descriptor));
+        var id = Guid.NewGuid();
+
+        using var delete = await nobody.DeleteAsync(new Uri($"/api/v1/dead-letters/{id}?reason=cleanup", UriKind.Relative));
+        using var read = await nobody.GetAsync(new Uri("/api/v1/dead-letters", UriKind.Relative));
+
+        foreach (var response in new[] { delete, read })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.EndsWith("/unidentified-caller", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        }
+
+        var store = infrastructure.Database("DeadLetters");
+        Assert.Equal(1, await store.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-403' AND actor = 'unidentified' AND detail = @detail",
+            ("detail", $"DELETE /api/v1/dead-letters/{id}")));
+    }
+
+    [Fact]
     public async Task Refused_calls_are_audited_whatever_the_case_of_the_path()
     {
         await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);

@@ -1,8 +1,12 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using EventBackbone.DeadLetters.Persistence;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.TestInfrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using RabbitMQ.Client;
 
 namespace EventBackbone.DeadLetters.Tests;
@@ -46,6 +50,61 @@ public sealed class UntrustedDeadLetterSpecs(DeadLetterInfrastructure infrastruc
             $"The mismatch between the header and the captured queue is not shown: {detail}");
         Assert.Contains(forged, mismatch.GetString(), StringComparison.Ordinal);
         Assert.Contains("ledger-postings", mismatch.GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dead_letter_stored_by_an_older_version_with_a_forged_target_is_replayed_to_the_queue_it_was_captured_from()
+    {
+        var home = $"ledger-{Guid.NewGuid():N}";
+        var forgedTarget = $"payments-{Guid.NewGuid():N}";
+        await using var broker = await DeadLetterCrashSpecs.BrokerAsync(infrastructure);
+        await DeclareAsync(broker, home, $"{home}_error", forgedTarget);
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);
+        using var starter = app.CreateClient();
+        var messageId = Guid.NewGuid();
+        await PublishAsync(broker, $"{home}_error", messageId.ToString(), []);
+        var store = infrastructure.Database("DeadLetters");
+        await Eventually.HoldsAsync(
+            async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", messageId)) == 1,
+            TimeSpan.FromSeconds(30),
+            () => "The dead letter was not captured.");
+
+        // The row as a version that followed MT-Fault-InputAddress stored it: the forged queue as its target, no mismatch noted.
+        await store.ScalarAsync<int>("UPDATE dead_letters SET target_queue = @forged, input_address_mismatch = NULL WHERE message_id = @id",
+            ("forged", forgedTarget), ("id", messageId));
+        using var operatorClient = DeadLetterCaptureSpecs.Client(app, "operator", DeadLetterActions.ReplayScope);
+        var job = await DeadLetterReplaySpecs.CompletedJobAsync(operatorClient,
+            await operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { messageIds = new[] { messageId }, reason = "fixed" }));
+
+        Assert.Equal(1, job.GetProperty("replayed").GetInt32());
+        Assert.True(await RabbitMqQueues.DepthAsync(broker, forgedTarget) == 0, "The replay followed the target_queue an older version stored from a forged header.");
+        Assert.Equal(1, await RabbitMqQueues.DepthAsync(broker, home));
+    }
+
+    [Fact]
+    public async Task The_upgrade_puts_a_forged_target_stored_by_an_older_version_back_on_the_captured_queue_and_says_so()
+    {
+        await using var database = await ScratchDatabase.CreateAsync(infrastructure.Settings, "dlupgrade");
+        var options = new DbContextOptionsBuilder<DeadLettersDbContext>().UseNpgsql(database.ConnectionString).UseSnakeCaseNamingConvention().Options;
+        await using var db = new DeadLettersDbContext(options);
+        var migrator = db.GetService<IMigrator>();
+        await migrator.MigrateAsync("20261128052509_FailureHistory");
+        var (forged, honest) = (Guid.NewGuid(), Guid.NewGuid());
+        const string Insert = """
+            INSERT INTO dead_letters (message_id, source_queue, target_queue, reason, fingerprint, body, headers, first_failed_at, last_failed_at, failure_count, status)
+            VALUES (@id, 'ledger-postings_error', @target, 'fault', 'f', '\x00', @headers::jsonb, now(), now(), 1, 'dead')
+            """;
+        await database.ScalarAsync<int>(Insert, ("id", forged), ("target", "payments-outbound"),
+            ("headers", """{"MT-Fault-InputAddress":"rabbitmq://localhost/payments-outbound"}"""));
+        await database.ScalarAsync<int>(Insert, ("id", honest), ("target", "ledger-postings"), ("headers", "{}"));
+
+        await migrator.MigrateAsync();
+
+        Assert.Equal("ledger-postings", await database.ScalarAsync<string>("SELECT target_queue FROM dead_letters WHERE message_id = @id", ("id", forged)));
+        var mismatch = await database.ScalarAsync<string>("SELECT input_address_mismatch FROM dead_letters WHERE message_id = @id", ("id", forged));
+        Assert.Contains("rabbitmq://localhost/payments-outbound", mismatch, StringComparison.Ordinal);
+        Assert.Contains("'payments-outbound', not 'ledger-postings'", mismatch, StringComparison.Ordinal);
+        Assert.Null(await database.ScalarAsync<string>("SELECT input_address_mismatch FROM dead_letters WHERE message_id = @id", ("id", honest)));
     }
 
     [Theory]

@@ -42,7 +42,7 @@ public sealed partial record CapturedMessage(
         // The replay target: the queue this error queue belongs to, never the message-type exchange (that would fan
         // out again), and never what MT-Fault-InputAddress says: anyone who may publish to an error queue can write
         // that header, and following it let a forged message joined to a fingerprint group be replayed anywhere.
-        var target = queue[..queue.LastIndexOf('_')];
+        var target = TargetOf(queue);
         var input = Header("MT-Fault-InputAddress");
         var messageType = Header("MT-Fault-MessageType") ?? Header("MT-MessageType");
         var exceptionType = Header("MT-Fault-ExceptionType");
@@ -69,6 +69,13 @@ public sealed partial record CapturedMessage(
             failedAt,
             MismatchOf(input, target));
     }
+
+    /// <summary>
+    /// The queue a dead letter captured from <paramref name="sourceQueue"/> is replayed to: that queue without its
+    /// <c>_error</c>/<c>_skipped</c> suffix. The replayer derives it again rather than trusting the stored target:
+    /// rows an older version stored took their target from a forgeable header.
+    /// </summary>
+    public static string TargetOf(string sourceQueue) => sourceQueue[..sourceQueue.LastIndexOf('_')];
 
     /// <summary>
     /// Why the fault's input address does not name <paramref name="target"/>, for operators to see; null when it does

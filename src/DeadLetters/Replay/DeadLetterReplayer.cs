@@ -342,20 +342,22 @@ public sealed partial class DeadLetterReplayer(
     {
         await using var load = Command(connection, """
             WITH letter AS (
-                SELECT message_id, correlation_id, target_queue, content_type, body, headers::text AS headers, failure_count
+                SELECT message_id, correlation_id, source_queue, content_type, body, headers::text AS headers, failure_count
                 FROM dead_letters WHERE message_id = $1),
             claim AS (
                 INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at, claimed_by, job_id)
                 SELECT message_id, failure_count, 'pending', $2, $3, $4, $5 FROM letter
                 ON CONFLICT (message_id, failure_count) DO NOTHING RETURNING message_id)
-            SELECT correlation_id, target_queue, content_type, body, headers, failure_count, EXISTS (SELECT 1 FROM claim) FROM letter
+            SELECT correlation_id, source_queue, content_type, body, headers, failure_count, EXISTS (SELECT 1 FROM claim) FROM letter
             """, [messageId, actor, clock.GetUtcNow(), _instance, (object?)jobId ?? DBNull.Value]);
         await using var reader = await load.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? (new StoredLetter(
                 messageId,
                 reader.IsDBNull(0) ? null : reader.GetGuid(0),
-                reader.GetString(1),
+                // From the captured queue, not target_queue: rows stored before the capture stopped following
+                // MT-Fault-InputAddress hold a forged target there.
+                CapturedMessage.TargetOf(reader.GetString(1)),
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.GetFieldValue<byte[]>(3),
                 reader.GetString(4),

@@ -51,8 +51,7 @@ public static class CommandEndpoints
     /// </summary>
     private static async ValueTask<object?> RequireIdentifiedCallerAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
         BackboneAuthentication.IdentifiedCaller(context.HttpContext.User) is null
-            ? ProblemTypes.Problem(ProblemTypes.UnidentifiedCaller, StatusCodes.Status403Forbidden, "Caller not identified",
-                "The bearer token names no caller: it has no sub, client_id or azp claim, and commands are kept per caller.")
+            ? BackboneAuthentication.UnidentifiedCallerRefusal("commands are kept per caller")
             : await next(context);
 
     private static void Map<TBody>(RouteGroupBuilder commands, CommandDefinition<TBody> command, string name, Delegate handler) =>

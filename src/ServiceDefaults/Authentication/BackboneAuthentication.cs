@@ -13,6 +13,7 @@ public static class BackboneAuthentication
 {
     public const string UnauthorizedProblem = "https://eventbackbone.dev/problems/unauthorized";
     public const string ForbiddenProblem = "https://eventbackbone.dev/problems/forbidden";
+    public const string UnidentifiedCallerProblem = "https://eventbackbone.dev/problems/unidentified-caller";
 
     public static WebApplicationBuilder AddBackboneAuthentication(this WebApplicationBuilder builder)
     {
@@ -85,6 +86,14 @@ public static class BackboneAuthentication
 
     /// <summary>The caller's identity for per-caller state such as idempotency keys: the token's subject, else its client.</summary>
     public static string CallerId(ClaimsPrincipal user) => IdentifiedCaller(user) ?? "anonymous";
+
+    /// <summary>
+    /// The 403 for a valid token that names no caller (<see cref="IdentifiedCaller"/> is null), for APIs that keep
+    /// state or an audit per caller; <paramref name="why"/> says what would be shared or lost.
+    /// </summary>
+    public static IResult UnidentifiedCallerRefusal(string why) =>
+        Results.Problem(type: UnidentifiedCallerProblem, statusCode: StatusCodes.Status403Forbidden, title: "Caller not identified",
+            detail: $"The bearer token names no caller: it has no sub, client_id or azp claim, and {why}.");
 
     /// <summary>The token's subject, else its client; null when it names none of them (or only blanks).</summary>
     public static string? IdentifiedCaller(ClaimsPrincipal user) =>
