@@ -3,6 +3,7 @@ using EventBackbone.Messaging.Retention;
 using EventBackbone.TestInfrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace EventBackbone.DeadLetters.Tests;
@@ -66,6 +67,64 @@ public sealed class DeadLetterRetentionSpecs(DeadLetterInfrastructure infrastruc
             Assert.Equal(rows, batches.Sum());
             Assert.All(batches, count => Assert.InRange(count, 1, BatchSize));
         }
+    }
+
+    [Fact]
+    public async Task An_archived_dead_letter_that_fails_again_while_retention_deletes_it_is_kept()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure);
+        using var starter = app.CreateClient();
+        // The service's own rule with a 1-day age, run by a retention of the test's: the row (archived 2 days ago) is
+        // expired for it but not for the host's own run (30 days), which therefore cannot delete it before the lock.
+        var service = app.Services.GetRequiredService<TableRetention>();
+        var rule = service.Rules.Single(x => x.Table == "dead_letters") with { Age = TimeSpan.FromDays(1) };
+        await using var dataSource = NpgsqlDataSource.Create(infrastructure.Database("DeadLetters").ConnectionString);
+        using var retention = new TableRetention(
+            dataSource, [rule], new RetentionSettings(TimeSpan.FromHours(1), BatchSize), app.Services.GetRequiredService<RetentionMetrics>(),
+            TimeProvider.System, NullLogger<TableRetention>.Instance);
+        var failedAgain = Guid.NewGuid();
+        await ExecuteAsync($$"""
+            INSERT INTO dead_letters (message_id, source_queue, target_queue, reason, fingerprint, body, headers, first_failed_at, last_failed_at, failure_count, status)
+            VALUES ('{{failedAgain}}', 'q_error', 'q', 'fault', 'f', '\x7b7d', '{}', now() - interval '3 days', now() - interval '2 days', 1, 'archived');
+            """);
+
+        // The same message fails again (capture's upsert makes it 'dead', just failed) in a transaction that holds
+        // the row while retention's DELETE has already chosen it from the snapshot it started with.
+        await using var capture = new NpgsqlConnection(infrastructure.Database("DeadLetters").ConnectionString);
+        await capture.OpenAsync();
+        await using var transaction = await capture.BeginTransactionAsync();
+        await using (var update = new NpgsqlCommand(
+            "UPDATE dead_letters SET status = 'dead', last_failed_at = now(), failure_count = failure_count + 1 WHERE message_id = @id", capture, transaction))
+        {
+            update.Parameters.AddWithValue("id", failedAgain);
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        }
+
+        var run = retention.RunOnceAsync(CancellationToken.None);
+        await WaitUntilADeleteWaitsForALockAsync(run);
+        await transaction.CommitAsync();
+        await run.WaitAsync(TimeSpan.FromMinutes(2));
+
+        var store = infrastructure.Database("DeadLetters");
+        Assert.Equal("dead", await store.ScalarAsync<string>("SELECT status FROM dead_letters WHERE message_id = @id", ("id", failedAgain)));
+        Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'expire' AND message_id = @id", ("id", failedAgain)));
+    }
+
+    /// <summary>Until a DELETE FROM dead_letters in this database waits on a row lock (bounded: a slow machine only waits longer).</summary>
+    private async Task WaitUntilADeleteWaitsForALockAsync(Task run)
+    {
+        var store = infrastructure.Database("DeadLetters");
+        for (var deadline = DateTime.UtcNow.AddMinutes(2); DateTime.UtcNow < deadline; await Task.Delay(50))
+        {
+            Assert.False(run.IsCompleted, "retention finished without waiting for the locked row");
+            if (await store.ScalarAsync<long>(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM dead_letters%'") > 0)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("retention's DELETE never waited for the locked row");
     }
 
     private async Task ExecuteAsync(string sql)

@@ -43,6 +43,36 @@ public sealed class AuthSettingsSpecs
         Assert.Equal("Backbone:Auth:SigningKeys:0", refused.Setting);
     }
 
+    [Theory]
+    [InlineData("front-door-signing-key-of-at-least-32-bytes\n")]
+    [InlineData("front-door-signing-key-of-at-least-32-bytes\r\n")]
+    [InlineData(" front-door-signing-key-of-at-least-32-bytes")]
+    [InlineData("front-door-signing-key-of-at-least-32-bytes\t")]
+    public void A_published_key_padded_with_whitespace_is_refused_outside_embedded_mode(string padded)
+    {
+        // A key file written by `echo` or mounted with `kubectl create secret --from-file` ends in a newline: the key
+        // bytes then differ from the published key's, and an attacker need only try the published key plus "\n".
+        var configuration = Keys(IngestionApiFactory.TokenSigningKey, padded);
+
+        var refused = Assert.Throws<InvalidSettingException>(() => BackboneAuthSettings.Load(configuration, embedded: false));
+
+        Assert.Equal("Backbone:Auth:SigningKeys:1", refused.Setting);
+        Assert.Contains("whitespace", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(2, BackboneAuthSettings.Load(configuration, embedded: true).SigningKeys.Count);
+    }
+
+    [Fact]
+    public void A_random_key_padded_with_whitespace_is_refused_outside_embedded_mode()
+    {
+        // Refused rather than trimmed: the bytes the host signs with would no longer be the bytes an issuer configured
+        // from the same file signs with, and every token would fail validation for a reason nobody could see.
+        var padded = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)) + "\n";
+
+        var refused = Assert.Throws<InvalidSettingException>(() => BackboneAuthSettings.Load(Keys(padded), embedded: false));
+
+        Assert.Equal("Backbone:Auth:SigningKeys:0", refused.Setting);
+    }
+
     [Fact]
     public void A_random_key_is_accepted_outside_embedded_mode()
     {

@@ -13,15 +13,27 @@ namespace EventBackbone.DeadLetters.Capture;
 /// </summary>
 public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri ManagementUrl, TimeSpan DiscoveryInterval, TimeSpan ArchiveRetention, bool EditAndReplay)
 {
+    private const string ManagementUrlKey = "Backbone:RabbitMq:ManagementUrl";
+
     public static DeadLetterSettings Load(IConfiguration configuration)
     {
         var backbone = BackboneSettings.Load(configuration);
         var settings = new SettingsReader(configuration);
+        var managementUrl = settings.AbsoluteUri(ManagementUrlKey);
+        // The management API gets the broker's password (HTTP Basic): with TLS to the broker, an explicit http URL (the
+        // compose and Kubernetes files set one) would still send it in plain text to anyone on the path.
+        if (managementUrl is not null && backbone.RabbitMq.Tls is not null && managementUrl.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new InvalidSettingException(
+                ManagementUrlKey,
+                $"'{managementUrl}' is not https, but Backbone:RabbitMq:UseTls is true: the broker password would cross it in plain text; use https (the management TLS listener, 15671 by convention).");
+        }
+
         return new DeadLetterSettings(
             backbone.RabbitMq,
             // With TLS to the broker the password is not sent in plain text to the management API either: its TLS
             // listener is 15671 by convention.
-            settings.AbsoluteUri("Backbone:RabbitMq:ManagementUrl")
+            managementUrl
                 ?? new Uri(backbone.RabbitMq.Tls is null ? $"http://{backbone.RabbitMq.Host}:15672" : $"https://{backbone.RabbitMq.Host}:15671"),
             settings.Duration("Backbone:DeadLetters:DiscoveryInterval", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             settings.Duration("Backbone:DeadLetters:ArchiveRetention", TimeSpan.FromDays(30), TimeSpan.Zero, TimeSpan.FromDays(3650)),

@@ -1,5 +1,6 @@
 using EventBackbone.Ingestion.Api.Webhooks;
 using EventBackbone.Messaging.Durable;
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Retention;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.Extensions.Configuration;
@@ -36,7 +37,13 @@ internal static class IngestionRetention
         var commands = settings.Duration(CommandReceiptRetentionKey, TimeSpan.FromDays(7), TimeSpan.FromDays(1), TimeSpan.FromDays(3650));
         return
         [
-            new RetentionRule("webhook_receipts", "received_at < $1", receipts),
+            // Not while its event is still in the outbox (message_id = event_id; a broker outage longer than the
+            // retention): until it leaves, the receipt is the only record of what was accepted, and the dedupe record
+            // that stops a sender's retry from being accepted twice.
+            new RetentionRule(
+                "webhook_receipts",
+                $"received_at < $1 AND NOT EXISTS (SELECT 1 FROM {OutboxModel.OutboxMessagesTable} m WHERE m.message_id = webhook_receipts.event_id)",
+                receipts),
             // Past the window a digest makes nothing a repeat (the lookup ignores it); only its row is left to delete.
             new RetentionRule("webhook_body_digests", "received_at < $1", webhooks.DuplicateWindow),
             new RetentionRule("command_receipts", "accepted_at < $1", commands),

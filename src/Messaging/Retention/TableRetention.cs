@@ -70,9 +70,13 @@ public sealed partial class TableRetention(
     private async Task<long> SweepAsync(RetentionRule rule, CancellationToken cancellationToken)
     {
         // ctid = ANY(ARRAY(…)) is a TID scan: the batch's rows are fetched by position, not by a second scan of the table.
+        // The condition again on the DELETE itself: a row updated while the DELETE waits for its lock is rechecked in its
+        // new version, and a TID qual alone is not re-evaluated there on every PostgreSQL release (TidRecheck long
+        // returned true) — an archived dead letter that failed again at that moment would be deleted and audited as
+        // expired.
         var sql = $"""
             WITH expired AS (
-                DELETE FROM {rule.Table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {rule.Table} WHERE {rule.Expired} LIMIT $2))
+                DELETE FROM {rule.Table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {rule.Table} WHERE {rule.Expired} LIMIT $2)) AND {rule.Expired}
                 RETURNING {rule.Returning}){(rule.Then is null ? "" : $", followed AS ({rule.Then})")}
             SELECT count(*) FROM expired
             """;

@@ -40,6 +40,18 @@ public sealed record BackboneAuthSettings(
                 continue;
             }
 
+            // Refused rather than trimmed, and checked before the public-key check: a key file written by `echo` or
+            // mounted with `kubectl create secret --from-file` ends in a newline, so a published key plus "\n" hashes
+            // differently and would pass that check, while an attacker need only try the published key plus "\n".
+            // Trimming instead would sign with other bytes than an issuer reading the same file, and every token would
+            // fail validation for no visible reason.
+            if (!embedded && raw.Length != raw.Trim().Length)
+            {
+                throw new InvalidSettingException(
+                    key,
+                    "a signing key must not begin or end with whitespace (often a newline left by `echo` or a key file); remove it.");
+            }
+
             var bytes = Encoding.UTF8.GetBytes(raw);
             if (bytes.Length < 32)
             {
