@@ -11,7 +11,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EventBackbone.Messaging.Durable;
 
-public static class DurableMessagingRegistration
+internal static class DurableMessagingRegistration
 {
     /// <summary>
     /// The durable core on the service's PostgreSQL database: bus outbox for code outside consumers, inbox and

@@ -14,7 +14,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// outbox rows to the scope's DbContext instead of reaching the broker, so they commit or roll back with the caller's
 /// SaveChanges and transaction. The delivery service sends them after commit.
 /// </summary>
-public sealed class DbContextBusOutboxContext<TDbContext> : ScopedBusContext, OutboxSendContext
+internal sealed class DbContextBusOutboxContext<TDbContext> : ScopedBusContext, OutboxSendContext
     where TDbContext : DbContext
 {
     private readonly IBus _bus;

@@ -1,7 +1,7 @@
 namespace EventBackbone.Messaging.Outbox;
 
 /// <summary>That a consumer has had its effect for a message: the key of exactly-once effect.</summary>
-public sealed class InboxState
+internal sealed class InboxState
 {
     public Guid MessageId { get; set; }
 

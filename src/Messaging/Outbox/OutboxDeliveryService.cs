@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using EventBackbone.Messaging.Durable;
+using EventBackbone.Messaging.Persistence;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
@@ -16,7 +17,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// open (publisher confirms per message), then deleted in one statement per batch. Safe with any number of instances.
 /// A group that keeps failing is parked and blocks nothing.
 /// </summary>
-public sealed class OutboxDeliveryService<TDbContext>(
+internal sealed class OutboxDeliveryService<TDbContext>(
     ServiceDataSource<TDbContext> database,
     IBusControl bus,
     OutboxSignal signal,
@@ -82,7 +83,7 @@ public sealed class OutboxDeliveryService<TDbContext>(
             command.Parameters.AddWithValue(_instanceLock);
             await command.ExecuteNonQueryAsync(timeout.Token);
         }
-        catch (Exception failure) when (IsOutage(failure) || failure is OperationCanceledException)
+        catch (Exception failure) when (DatabaseFailures.IsUnavailable(failure) || failure is OperationCanceledException)
         {
             logger.LogWarning("Outbox leases of this instance not released on stop ({Reason}); they run out by themselves", failure.Message);
         }
@@ -153,7 +154,7 @@ public sealed class OutboxDeliveryService<TDbContext>(
             {
                 break;
             }
-            catch (Exception outage) when (IsOutage(outage))
+            catch (Exception outage) when (DatabaseFailures.IsUnavailable(outage))
             {
                 // Back off instead of spinning, and warn once per interval instead of once per attempt: a database
                 // restart must not become a log storm.
@@ -403,7 +404,7 @@ public sealed class OutboxDeliveryService<TDbContext>(
             {
                 return;
             }
-            catch (Exception outage) when (IsOutage(outage))
+            catch (Exception outage) when (DatabaseFailures.IsUnavailable(outage))
             {
                 // Polling covers the gap; the delivery loop already warns about the outage.
                 await Task.Delay(MaxOutageBackoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -411,10 +412,8 @@ public sealed class OutboxDeliveryService<TDbContext>(
         }
     }
 
-    internal static bool IsOutage(Exception exception) =>
-        exception is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException
-        || (exception is InvalidOperationException && exception.InnerException is not null && IsOutage(exception.InnerException))
-        || (exception is DbUpdateException && exception.InnerException is not null && IsOutage(exception.InnerException));
+    /// <summary>Kept for the inbox cleanup loop, which still names it; the classifier is <see cref="DatabaseFailures"/>.</summary>
+    internal static bool IsOutage(Exception exception) => DatabaseFailures.IsUnavailable(exception);
 
     private sealed record GroupOutcome(Guid OutboxId, List<long> Sent, string? Error);
 }

@@ -16,7 +16,7 @@ public sealed class OutboxHandoff
     private readonly ConcurrentDictionary<Type, Lane> _lanes = new();
 
     /// <summary>The delivery service of <paramref name="context"/>'s database takes handed-off groups from now on.</summary>
-    public ChannelReader<HandedOffGroup> Open(Type context, Guid lockId, TimeSpan lease, int capacity)
+    internal ChannelReader<HandedOffGroup> Open(Type context, Guid lockId, TimeSpan lease, int capacity)
     {
         // Bounded, dropping what does not fit: a dropped group stays leased in the table and is claimed once its lease
         // runs out, so a backlog costs a delay, never memory without bound or a lost message.
@@ -43,11 +43,11 @@ public sealed class OutboxHandoff
         _lanes.TryGetValue(context, out var lane) ? (lane.LockId, DateTime.UtcNow + lane.Lease) : null;
 
     /// <summary>After commit. False when the group must wait for its lease to run out (no lane, or the lane is full).</summary>
-    public bool TryHandOff(Type context, HandedOffGroup group) =>
+    internal bool TryHandOff(Type context, HandedOffGroup group) =>
         _lanes.TryGetValue(context, out var lane) && lane.LockId == group.LockId && lane.Writer.TryWrite(group);
 
     private sealed record Lane(Guid LockId, TimeSpan Lease, ChannelWriter<HandedOffGroup> Writer);
 }
 
 /// <summary>One committed group with its messages as they were saved (sequence numbers assigned by the insert).</summary>
-public sealed record HandedOffGroup(Guid OutboxId, Guid LockId, DateTime LockedUntil, IReadOnlyList<OutboxMessage> Messages);
+internal sealed record HandedOffGroup(Guid OutboxId, Guid LockId, DateTime LockedUntil, IReadOnlyList<OutboxMessage> Messages);

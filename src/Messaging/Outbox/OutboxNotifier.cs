@@ -1,4 +1,5 @@
 using EventBackbone.Messaging.Durable;
+using EventBackbone.Messaging.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
@@ -11,7 +12,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// most one NOTIFY per <see cref="CoalesceWindow"/>: one per commit would serialize commits on PostgreSQL's notify lock.
 /// Polling stays the fallback if a NOTIFY is lost (e.g. to a database restart).
 /// </summary>
-public sealed class OutboxNotifier<TDbContext>(ServiceDataSource<TDbContext> database, OutboxSignal signal) : BackgroundService
+internal sealed class OutboxNotifier<TDbContext>(ServiceDataSource<TDbContext> database, OutboxSignal signal) : BackgroundService
     where TDbContext : DbContext
 {
     public const string Channel = "backbone_outbox";
@@ -35,7 +36,7 @@ public sealed class OutboxNotifier<TDbContext>(ServiceDataSource<TDbContext> dat
             {
                 return;
             }
-            catch (Exception outage) when (OutboxDeliveryService<TDbContext>.IsOutage(outage))
+            catch (Exception outage) when (DatabaseFailures.IsUnavailable(outage))
             {
                 // The delivery loop reports outages; other instances fall back to polling meanwhile.
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);

@@ -13,7 +13,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// NOTIFY is deliberately not sent inside the transaction: PostgreSQL serializes every committing transaction that
 /// notified behind one lock, which took away group commit and cut publishing throughput several-fold here.
 /// </summary>
-public sealed class OutboxNotifyInterceptor(OutboxSignal signal, OutboxHandoff handoff) : ISaveChangesInterceptor, IDbTransactionInterceptor
+internal sealed class OutboxNotifyInterceptor(OutboxSignal signal, OutboxHandoff handoff) : ISaveChangesInterceptor, IDbTransactionInterceptor
 {
     // Per DbContext instance: the interceptor is shared by every context, and pooled contexts are reused across scopes.
     private readonly ConditionalWeakTable<DbContext, Pending> _pending = [];

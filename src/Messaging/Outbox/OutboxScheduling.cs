@@ -10,12 +10,12 @@ internal static class OutboxScheduling
     /// </summary>
     public static async Task DeleteScheduledAsync(DbContext db, Guid tokenId, CancellationToken cancellationToken)
     {
-        await db.Database.ExecuteSqlInterpolatedAsync($"""
+        await db.Database.ExecuteSqlRawAsync($$"""
             WITH cancelled AS (
-                DELETE FROM outbox_state
-                WHERE schedule_token_id = {tokenId} AND (locked_until IS NULL OR locked_until < now())
+                DELETE FROM {{OutboxModel.OutboxStateTable}}
+                WHERE schedule_token_id = {0} AND (locked_until IS NULL OR locked_until < now())
                 RETURNING outbox_id)
-            DELETE FROM outbox_messages WHERE outbox_id IN (SELECT outbox_id FROM cancelled)
-            """, cancellationToken);
+            DELETE FROM {{OutboxModel.OutboxMessagesTable}} WHERE outbox_id IN (SELECT outbox_id FROM cancelled)
+            """, [tokenId], cancellationToken);
     }
 }

@@ -9,7 +9,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// must be the consume context's (which our inbox has pointed at the consumer outbox); handing out the bus outbox
 /// there would let a consumer's messages skip the consumer outbox and lose their link to the inbox.
 /// </summary>
-public sealed class OutboxScopedBusContextProvider<TDbContext> : IScopedBusContextProvider<IBus>
+internal sealed class OutboxScopedBusContextProvider<TDbContext> : IScopedBusContextProvider<IBus>
     where TDbContext : DbContext
 {
     public OutboxScopedBusContextProvider(

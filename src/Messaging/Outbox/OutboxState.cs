@@ -4,7 +4,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// One group of bus-outbox messages: everything one transaction sent, or one scheduled message. The delivery service
 /// leases whole groups, so a group's messages keep their order even with several delivery instances.
 /// </summary>
-public sealed class OutboxState
+internal sealed class OutboxState
 {
     public Guid OutboxId { get; set; }
 

@@ -27,7 +27,7 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
                 await MigrateAsync(cancellationToken);
                 return;
             }
-            catch (Exception unreachable) when (IsTransient(unreachable) && !cancellationToken.IsCancellationRequested)
+            catch (Exception unreachable) when (DatabaseFailures.IsUnavailable(unreachable) && !cancellationToken.IsCancellationRequested)
             {
                 logger.LogWarning("The {Context} database is unreachable ({Reason}); trying again in {Delay}",
                     typeof(TContext).Name, unreachable.Message, delay);
@@ -36,11 +36,6 @@ internal sealed class DatabaseInitializer<TContext>(IServiceScopeFactory scopes,
             }
         }
     }
-
-    private static bool IsTransient(Exception exception) =>
-        exception is System.Net.Sockets.SocketException or TimeoutException
-        || exception is Npgsql.NpgsqlException { IsTransient: true }
-        || (exception.InnerException is not null && IsTransient(exception.InnerException));
 
     private async Task MigrateAsync(CancellationToken cancellationToken)
     {

@@ -1,8 +1,6 @@
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace EventBackbone.Messaging.Persistence;
 
@@ -11,14 +9,14 @@ namespace EventBackbone.Messaging.Persistence;
 /// instead of a 500: the caller learns that retrying later is right, and nothing was accepted because the transaction
 /// that would have accepted it never committed.
 /// </summary>
-public sealed partial class DatabaseUnavailableHandler(ILogger<DatabaseUnavailableHandler> logger) : IExceptionHandler
+internal sealed partial class DatabaseUnavailableHandler(ILogger<DatabaseUnavailableHandler> logger) : IExceptionHandler
 {
     public const string ProblemType = "https://eventbackbone.dev/problems/database-unavailable";
     public const int RetryAfterSeconds = 5;
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (!IsDatabaseUnavailable(exception) || httpContext.Response.HasStarted)
+        if (!DatabaseFailures.IsUnavailable(exception) || httpContext.Response.HasStarted)
         {
             return false;
         }
@@ -32,27 +30,6 @@ public sealed partial class DatabaseUnavailableHandler(ILogger<DatabaseUnavailab
             title: "Database unavailable",
             detail: "The request was not accepted because the database is unreachable; retry later.").ExecuteAsync(httpContext);
         return true;
-    }
-
-    /// <summary>Connection-level failures only: a constraint violation or a bug is not "unavailable" and stays a 500.</summary>
-    public static bool IsDatabaseUnavailable(Exception exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            switch (current)
-            {
-                // Class 08 connection exceptions; 57P01-57P03 shutdown / cannot connect now; 53300 too many connections.
-                case PostgresException postgres:
-                    return postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
-                        || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
-                            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections;
-                case NpgsqlException { IsTransient: true }:
-                case SocketException:
-                    return true;
-            }
-        }
-
-        return false;
     }
 
     [LoggerMessage(LogLevel.Warning, "Answered 503: the database is unreachable ({Reason})")]

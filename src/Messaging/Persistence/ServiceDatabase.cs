@@ -49,12 +49,15 @@ public static class ServiceDatabase
         }
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, DatabaseUnavailableHandler>());
-        builder.Services.AddSingleton(new ServiceDatabaseRegistration(typeof(TContext), service, connectionString is not null));
+        var registration = new ServiceDatabaseRegistration(typeof(TContext), service, connectionString is not null);
+        builder.Services.AddSingleton(registration);
 
         // Registered before the bus so the schema exists before the first message is consumed.
         builder.Services.AddHostedService<DatabaseInitializer<TContext>>();
         builder.Services.AddHealthChecks()
             .AddDbContextCheck<TContext>($"{service.ToLowerInvariant()}-database", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        // Last, so a bus registered before this database is composed after its migration, in either order.
+        BusRegistration.ComposeWaitingBus(builder.Services, registration);
         return builder;
     }
 

@@ -65,7 +65,7 @@ public static class FailurePolicy
         {
             IgnoreNonTransient(retry);
             // Waited for by the filter below, which has already given it about a minute.
-            retry.Ignore<Exception>(DatabaseUnavailableHandler.IsDatabaseUnavailable);
+            retry.Ignore<Exception>(DatabaseFailures.IsUnavailable);
             configureRetry?.Invoke(retry);
             retry.Intervals(100, 500, 1000);
         });
@@ -76,7 +76,7 @@ public static class FailurePolicy
         // messages of every consumer went to their _error queues: accepted work dead-lettered by a transient fault.
         endpoint.UseMessageRetry(retry =>
         {
-            retry.Handle<Exception>(DatabaseUnavailableHandler.IsDatabaseUnavailable);
+            retry.Handle<Exception>(DatabaseFailures.IsUnavailable);
             retry.Intervals([.. databaseOutageRetries ?? DatabaseOutageRetries]);
         });
     }

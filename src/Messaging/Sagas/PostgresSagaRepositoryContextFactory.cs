@@ -10,7 +10,7 @@ namespace EventBackbone.Messaging.Sagas;
 /// optimistic concurrency on PostgreSQL's xmin. Resolved per consume scope, so every delivery attempt (and every retry,
 /// which sits outside the repository) works on a fresh DbContext.
 /// </summary>
-public sealed class PostgresSagaRepositoryContextFactory<TDbContext, TSaga>(
+internal sealed class PostgresSagaRepositoryContextFactory<TDbContext, TSaga>(
     TDbContext dbContext,
     ISagaConsumeContextFactory<DbContext, TSaga> consumeContextFactory) :
     ISagaRepositoryContextFactory<TSaga>,

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace EventBackbone.Messaging.Sagas;
 
 /// <summary>Saga instruments on the messaging meter, so a rise in contention shows before messages reach the error queue.</summary>
-public static class SagaMetrics
+internal static class SagaMetrics
 {
     public const string MeterName = "EventBackbone.Messaging";
 

@@ -12,7 +12,7 @@ namespace EventBackbone.Messaging.Scheduling;
 /// group with a due time, delivered by the same delivery service when due; cancelling deletes the group. Inside a
 /// consumer or saga both happen in the consume's transaction, so a saga's state and its timeouts commit together.
 /// </summary>
-public sealed class OutboxScheduleMessageProvider<TDbContext> : IScheduleMessageProvider
+internal sealed class OutboxScheduleMessageProvider<TDbContext> : IScheduleMessageProvider
     where TDbContext : DbContext
 {
     private readonly ConsumeContext? _consumeContext;

@@ -9,7 +9,7 @@ namespace EventBackbone.Messaging.Scheduling;
 /// Gives every consume the durable scheduler: saga Schedule/Unschedule, <c>ScheduleSend</c> and delayed redelivery
 /// (<c>UseScheduledRedelivery</c>) all find it as the context's <see cref="MessageSchedulerContext"/>.
 /// </summary>
-public sealed class OutboxSchedulerFilter<TDbContext>(IServiceProvider rootServices) : IFilter<ConsumeContext>
+internal sealed class OutboxSchedulerFilter<TDbContext>(IServiceProvider rootServices) : IFilter<ConsumeContext>
     where TDbContext : DbContext
 {
     public void Probe(ProbeContext context) => context.CreateFilterScope("backbone-scheduler");

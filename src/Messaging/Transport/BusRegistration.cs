@@ -25,19 +25,71 @@ public static class BusRegistration
     {
         var settings = BackboneSettings.Load(builder.Configuration);
         builder.Services.AddSingleton(settings);
-        var durable = DurableMessagingSettings.Load(builder.Configuration);
-        var databases = builder.Services.InstancesOf<ServiceDatabaseRegistration>().ToList();
-        var postgres = databases.Where(x => x.IsPostgres).ToList();
-        if (postgres.Count > 1)
+        var bus = new BusComposition(settings, DurableMessagingSettings.Load(builder.Configuration), modules);
+        if (settings.Transport == TransportKind.RabbitMq && !builder.Services.InstancesOf<ServiceDatabaseRegistration>().Any(x => x.IsPostgres))
         {
-            // One process, one service database: the outbox and inbox live in it, and a second one would need a
-            // distributed transaction to stay consistent. Embedded mode composes services with in-memory stores.
-            throw new InvalidSettingException(
-                $"ConnectionStrings:{postgres[1].Service}",
-                $"one host process owns one PostgreSQL service database, but {string.Join(" and ", postgres.Select(x => x.Service))} are configured.");
+            // On RabbitMQ the inbox and outbox must be durable, in the service database. AddServiceDatabase may come
+            // after this call, so the bus waits for it (ComposeWaitingBus): composed here at once, a host that registered
+            // its database second silently got the in-memory inbox, which forgets every deduplication on restart. If the
+            // database never comes, the host refuses to start: the guard is the first hosted service, resolved first.
+            var guard = ServiceDescriptor.Singleton<IHostedService>(_ => throw MissingServiceDatabase());
+            builder.Services.Insert(0, guard);
+            builder.Services.AddSingleton(new WaitingBus(bus, guard));
+            return builder;
         }
 
-        builder.Services.AddMassTransit(bus =>
+        Compose(builder.Services, bus);
+        return builder;
+    }
+
+    /// <summary>
+    /// Called by AddServiceDatabase once its registration is in place: a bus that waits for its database is composed
+    /// now, and a database that comes after a bus composed without one is refused, not ignored.
+    /// </summary>
+    internal static void ComposeWaitingBus(IServiceCollection services, ServiceDatabaseRegistration database)
+    {
+        if (services.InstancesOf<WaitingBus>().SingleOrDefault() is { } waiting)
+        {
+            services.Remove(waiting.Guard);
+            services.Remove(services.Single(x => x.ServiceType == typeof(WaitingBus)));
+            Compose(services, waiting.Bus);
+        }
+        else if (database.IsPostgres && services.InstancesOf<ComposedBus>().SingleOrDefault() is { DurableContext: null })
+        {
+            throw new InvalidSettingException(
+                $"ConnectionStrings:{database.Service}",
+                "is registered (AddServiceDatabase) after AddBackboneBus composed the in-memory bus with the in-memory inbox; "
+                + "register the service database first.");
+        }
+        else if (database.IsPostgres && services.InstancesOf<ComposedBus>().SingleOrDefault() is { DurableContext: { } durable })
+        {
+            throw TooManyDatabases([services.InstancesOf<ServiceDatabaseRegistration>().First(x => x.ContextType == durable), database]);
+        }
+    }
+
+    private static InvalidSettingException MissingServiceDatabase() => new(
+        BackboneSettings.TransportKey,
+        $"is {TransportKind.RabbitMq}, which keeps the inbox and outbox in the service's PostgreSQL database, but none is registered: "
+        + "call builder.AddServiceDatabase<TDbContext>(service) (before or after AddBackboneBus) with ConnectionStrings:<service> set, "
+        + $"or set {BackboneSettings.TransportKey}={TransportKind.InMemory} for embedded mode.");
+
+    private static InvalidSettingException TooManyDatabases(IReadOnlyList<ServiceDatabaseRegistration> postgres) =>
+        // One process, one service database: the outbox and inbox live in it, and a second one would need a
+        // distributed transaction to stay consistent. Embedded mode composes services with in-memory stores.
+        new($"ConnectionStrings:{postgres[1].Service}",
+            $"one host process owns one PostgreSQL service database, but {string.Join(" and ", postgres.Select(x => x.Service))} are configured.");
+
+    private static void Compose(IServiceCollection services, BusComposition composition)
+    {
+        var (settings, durable, modules) = composition;
+        var postgres = services.InstancesOf<ServiceDatabaseRegistration>().Where(x => x.IsPostgres).ToList();
+        if (postgres.Count > 1)
+        {
+            throw TooManyDatabases(postgres);
+        }
+
+        services.AddSingleton(new ComposedBus(postgres.Count == 1 ? postgres[0].ContextType : null));
+        services.AddMassTransit(bus =>
         {
             // Queue names come from consumer and saga names, so they are the same in every mode and on every host.
             bus.SetKebabCaseEndpointNameFormatter();
@@ -116,9 +168,15 @@ public static class BusRegistration
 
         if (settings.IsEmbedded)
         {
-            builder.Services.AddHostedService<EmbeddedModeWarning>();
+            services.AddHostedService<EmbeddedModeWarning>();
         }
-
-        return builder;
     }
+
+    private sealed record BusComposition(BackboneSettings Settings, DurableMessagingSettings Durable, Action<IBusRegistrationConfigurator>[] Modules);
+
+    /// <summary>A RabbitMQ bus registered before its service database, and the guard that fails start without one.</summary>
+    private sealed record WaitingBus(BusComposition Bus, ServiceDescriptor Guard);
+
+    /// <summary>The bus is composed; with the durable core on this DbContext's database, or (null) the in-memory inbox.</summary>
+    private sealed record ComposedBus(Type? DurableContext);
 }
