@@ -34,6 +34,9 @@ internal static class CounterSagaHost
         }
         else
         {
+            // On RabbitMQ a bus without its service database refuses to start: the repository alone runs on the in-memory
+            // transport, which is not what these specs are about.
+            builder.Configuration.AddInMemoryCollection([new(BackboneSettings.TransportKey, "InMemory")]);
             var connectionString = infrastructure.Database("Sagas").ConnectionString;
             builder.Services.AddDbContext<CounterDbContext>(options => ServiceDatabase.UsePostgres(options, connectionString));
         }

@@ -1,4 +1,6 @@
 using System.Security.Authentication;
+using EventBackbone.Messaging.Persistence;
+using EventBackbone.Messaging.Tests.Sagas;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.TestInfrastructure;
 using MassTransit;
@@ -9,18 +11,32 @@ using Microsoft.Extensions.Logging;
 
 namespace EventBackbone.Messaging.Tests.Transport;
 
-/// <summary>One TLS-only broker node for the class: starting one takes half a minute on a loaded machine.</summary>
+/// <summary>
+/// One TLS-only broker node for the class: starting one takes half a minute on a loaded machine. And a service database,
+/// since a bus on RabbitMQ keeps its inbox and outbox there.
+/// </summary>
 public sealed class TlsBrokerFixture : IAsyncLifetime
 {
     public TlsRabbitMq Node { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Node = await TlsRabbitMq.StartAsync();
+    public ScratchDatabase Database { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Database = await ScratchDatabase.CreateAsync(InfrastructureSettings.FromEnvironment(), "Tls");
+        Node = await TlsRabbitMq.StartAsync();
+    }
 
     public async Task DisposeAsync()
     {
         if (Node is not null)
         {
             await Node.DisposeAsync();
+        }
+
+        if (Database is not null)
+        {
+            await Database.DisposeAsync();
         }
     }
 }
@@ -49,9 +65,11 @@ public sealed class RabbitMqTlsSpecs(TlsBrokerFixture broker) : IClassFixture<Tl
     {
         var received = new TaskCompletionSource<Guid>(TaskCreationOptions.RunContinuationsAsynchronously);
         var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(Settings(("Backbone:RabbitMq:Tls:CaCertificatePath", broker.Node.CaCertificatePath)));
+        builder.Configuration.AddInMemoryCollection(Settings(
+            ("Backbone:RabbitMq:Tls:CaCertificatePath", broker.Node.CaCertificatePath), ("ConnectionStrings:Tls", broker.Database.ConnectionString)));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(received);
+        builder.AddServiceDatabase<CounterDbContext>("Tls");
         builder.AddBackboneBus(bus => bus.AddConsumer<TlsPingConsumer>());
         // The consumer's queue is bound before the publish, or the broker drops the message at the exchange.
         builder.Services.Configure<MassTransitHostOptions>(options =>
