@@ -21,10 +21,14 @@ internal sealed class DurablePublisher<TDbContext>(
     IBus bus,
     OutboxHandoff handoff,
     OutboxSignal signal,
-    IServiceProvider provider) : IDurablePublisher
+    IServiceProvider provider,
+    int writers = DurablePublisher<TDbContext>.Writers) : IDurablePublisher
     where TDbContext : DbContext
 {
-    /// <summary>Transactions in flight at once: while one commits, the next batch forms and another writer takes it.</summary>
+    /// <summary>
+    /// Transactions in flight at once: while one commits, the next batch forms and another writer takes it. (Tests
+    /// construct the engine with one writer, so that everything queued behind a blocked commit is one batch.)
+    /// </summary>
     internal const int Writers = 2;
 
     /// <summary>Callers per transaction: bounds one commit's size (and its latency) under a burst.</summary>
@@ -35,6 +39,9 @@ internal sealed class DurablePublisher<TDbContext>(
     // A full queue makes callers wait for room: back-pressure instead of unbounded memory.
     private readonly Channel<Caller> _queue = Channel.CreateBounded<Caller>(new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
     private int _writers;
+
+    /// <summary>Callers waiting for a writer.</summary>
+    internal int Queued => _queue.Reader.Count;
 
     public async Task PublishAsync<T>(T message, Action<PublishContext<T>>? configure, CancellationToken cancellationToken)
         where T : class
@@ -109,7 +116,7 @@ internal sealed class DurablePublisher<TDbContext>(
         while (true)
         {
             var running = Volatile.Read(ref _writers);
-            if (running >= Writers)
+            if (running >= writers)
             {
                 return;
             }
@@ -147,7 +154,7 @@ internal sealed class DurablePublisher<TDbContext>(
                 return;
             }
 
-            if (Interlocked.Increment(ref _writers) > Writers)
+            if (Interlocked.Increment(ref _writers) > writers)
             {
                 Interlocked.Decrement(ref _writers);
                 return;
