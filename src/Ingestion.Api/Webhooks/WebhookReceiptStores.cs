@@ -54,7 +54,27 @@ public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext>
     : IWebhookReceiptStore, IWebhookReceiptReads, IDurableBatchWriter<VerifiedWebhook, Acceptance>
 {
     public Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
-        Task.WhenAll(webhooks.Select(webhook => publisher.WriteAsync(this, webhook, cancellationToken)));
+        Task.WhenAll(webhooks.Select(webhook => AcceptAsync(webhook, cancellationToken)));
+
+    private async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await publisher.WriteAsync(this, webhook, cancellationToken);
+        }
+        catch (PostgresException race) when (IsDedupeRace(race))
+        {
+            // A copy committed by another writer or instance after our lookup, and this webhook was alone in its
+            // transaction (in a shared one the group commit already retried it alone): the lookup now finds that copy.
+            return await publisher.WriteAsync(this, webhook, cancellationToken);
+        }
+    }
+
+    private static bool IsDedupeRace(PostgresException failure) => failure is
+    {
+        SqlState: PostgresErrorCodes.UniqueViolation,
+        ConstraintName: IngestionDbContext.DedupeIndex or IngestionDbContext.BodyDigestKey,
+    };
 
     /// <summary>Every webhook queued for one group commit, at once: one lookup per kind, repeats within the batch found too.</summary>
     public async Task<IReadOnlyList<Acceptance>> PrepareAsync(IReadOnlyList<VerifiedWebhook> items, DurableBatch batch, CancellationToken cancellationToken)
