@@ -39,20 +39,21 @@ public static class IngestionModule
         }));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<WebhookAcceptance>();
+        builder.Services.AddSingleton<WebhookReceiptRules>();
         var isPostgres = builder.Services.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(IngestionDbContext)).IsPostgres;
         builder.Services.AddIngestionRetention(builder.Configuration, webhooks, isPostgres);
         if (isPostgres)
         {
-            builder.Services.AddScoped<IWebhookReceiptStore, SqlWebhookReceiptStore>();
+            // One instance: the group commit gathers the webhooks of one writer (this store) into one lookup and insert.
+            builder.Services.AddSingleton<SqlWebhookReceiptStore>();
+            builder.Services.AddSingleton<IWebhookReceiptStore>(services => services.GetRequiredService<SqlWebhookReceiptStore>());
         }
         else
         {
             builder.Services.AddScoped<IWebhookReceiptStore, EfWebhookReceiptStore>();
         }
 
-        builder.Services.AddSingleton<WebhookGroupCommit>();
         builder.Services.AddSingleton<WebhookMetrics>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<WebhookGroupCommit>());
         builder.Services.AddSingleton(CommandSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<CommandCatalog>();
         builder.Services.AddScoped<CommandAcceptance>();

@@ -29,9 +29,12 @@ public sealed class WebhookGroupCommitSpecs(IngestionApiFactory factory) : IClas
     [Fact]
     public async Task Concurrent_requests_are_each_answered_with_their_own_event_id()
     {
-        var groupCommit = factory.Services.GetRequiredService<WebhookGroupCommit>();
-
-        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => groupCommit.AcceptAsync(Webhook($"concurrent-{Guid.NewGuid()}-{i}"), CancellationToken.None)));
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            // One scope per request, as the endpoint gets.
+            await using var scope = factory.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<WebhookAcceptance>().AcceptAsync(Webhook($"concurrent-{Guid.NewGuid()}-{i}"), CancellationToken.None);
+        }));
 
         Assert.All(results, x => Assert.False(x.Duplicate));
         Assert.Equal(40, results.Select(x => x.EventId).Distinct().Count());

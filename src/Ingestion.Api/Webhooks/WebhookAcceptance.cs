@@ -27,33 +27,30 @@ public readonly record struct Acceptance(Guid EventId, bool Duplicate);
 /// <summary>
 /// Accepts verified webhooks: their receipts and their <see cref="WebhookReceived"/> outbox rows commit in one
 /// transaction, so a 202 means both are durable and the event will be published, and a failed commit publishes nothing.
-/// Several concurrent webhooks share that transaction (see <see cref="WebhookGroupCommit"/>).
+/// On PostgreSQL concurrent webhooks share that transaction through the messaging core's group commit
+/// (<see cref="SqlWebhookReceiptStore"/>), each with its own outbox group.
 /// </summary>
-public sealed class WebhookAcceptance(IWebhookReceiptStore store, WebhookIngestionSettings settings, TimeProvider clock)
+public sealed class WebhookAcceptance(IWebhookReceiptStore store)
+{
+    public async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken) =>
+        (await store.AcceptAsync([webhook], cancellationToken))[0];
+
+    /// <returns>One result per webhook, in order.</returns>
+    public Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
+        store.AcceptAsync(webhooks, cancellationToken);
+}
+
+/// <summary>
+/// What accepting a batch of webhooks writes, whichever store writes it: repeats (of a committed delivery, of a body
+/// within the duplicate window, or of one earlier in the same batch) are answered with the original event id and
+/// publish nothing; every other webhook gets a receipt, a body digest where the source dedupes by body, and its
+/// message.
+/// </summary>
+public sealed class WebhookReceiptRules(WebhookIngestionSettings settings, TimeProvider clock)
 {
     /// <returns>One result per webhook, in order.</returns>
-    public async Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await AcceptTogetherAsync(webhooks, cancellationToken);
-        }
-        catch (Exception race) when (store.IsDedupeRace(race))
-        {
-            // A copy of one of these deliveries committed concurrently (another writer or instance) after our check;
-            // the whole batch rolled back. Each is retried alone so the copy is answered as a duplicate and the others
-            // are accepted — rare enough that one transaction each is fine.
-            var results = new Acceptance[webhooks.Count];
-            for (var i = 0; i < webhooks.Count; i++)
-            {
-                results[i] = (await AcceptTogetherAsync([webhooks[i]], cancellationToken))[0];
-            }
-
-            return results;
-        }
-    }
-
-    private async Task<Acceptance[]> AcceptTogetherAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    public async Task<Acceptance[]> WriteAsync(
+        IReadOnlyList<VerifiedWebhook> webhooks, IWebhookReceiptReads store, IWebhookReceiptWrite write, CancellationToken cancellationToken)
     {
         var results = new Acceptance[webhooks.Count];
         var keyed = webhooks.Where(x => x.DedupeKey is not null).Select(x => (x.Source, x.DedupeKey!)).Distinct().ToList();
@@ -63,7 +60,6 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, WebhookIngesti
         var digests = webhooks.Select(x => x.DeduplicateByBody ? Convert.ToHexStringLower(SHA256.HashData(x.Body)) : null).ToArray();
         var bodies = webhooks.Select((x, i) => (x.Source, Digest: digests[i]!)).Where(x => x.Digest is not null).Distinct().ToList();
         var acceptedBodies = bodies.Count == 0 ? [] : await store.FindAcceptedBodiesAsync(bodies, windowStart, cancellationToken);
-        var write = store.Begin();
         for (var i = 0; i < webhooks.Count; i++)
         {
             var webhook = webhooks[i];
@@ -108,7 +104,7 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, WebhookIngesti
             System.Diagnostics.Activity.Current = webhook.Trace ?? writer;
             try
             {
-                await write.Outbox.Publish(
+                await write.OutboxFor(i).Publish(
                     new WebhookReceived(receipt.EventId, receipt.Source, receipt.EventType, receipt.ReceivedAt, receipt.ContentType, Encoding.UTF8.GetString(receipt.Body)),
                     context =>
                     {
@@ -136,7 +132,6 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store, WebhookIngesti
             }
         }
 
-        await write.CommitAsync(cancellationToken);
         return results;
     }
 }

@@ -48,7 +48,7 @@ public static partial class WebhookEndpoints
         string source,
         HttpRequest request,
         WebhookIngestionSettings settings,
-        WebhookGroupCommit acceptance,
+        WebhookAcceptance acceptance,
         TimeProvider clock,
         IDiagnosticContext diagnostics,
         WebhookMetrics metrics,

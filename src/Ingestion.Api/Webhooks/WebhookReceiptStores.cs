@@ -1,4 +1,5 @@
 using EventBackbone.Ingestion.Api.Persistence;
+using EventBackbone.Messaging.Durable;
 using EventBackbone.Messaging.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -7,8 +8,15 @@ using NpgsqlTypes;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
-/// <summary>Where accepted webhooks and their outbox rows are written, one transaction per <see cref="Begin"/>.</summary>
+/// <summary>Where accepted webhooks and their outbox rows are written: each batch commits whole or not at all.</summary>
 public interface IWebhookReceiptStore
+{
+    /// <returns>One result per webhook, in order, once its receipt and message are durable.</returns>
+    Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken);
+}
+
+/// <summary>What <see cref="WebhookReceiptRules"/> looks up before it writes, one query per kind for a whole batch.</summary>
+public interface IWebhookReceiptReads
 {
     /// <summary>The event ids of receipts already committed for these (source, dedupe key) pairs; one query.</summary>
     Task<Dictionary<(string Source, string DedupeKey), Guid>> FindAcceptedAsync(
@@ -20,36 +28,67 @@ public interface IWebhookReceiptStore
     /// </summary>
     Task<Dictionary<(string Source, string Digest), Guid>> FindAcceptedBodiesAsync(
         IReadOnlyList<(string Source, string Digest)> bodies, DateTimeOffset windowStart, CancellationToken cancellationToken);
-
-    IWebhookReceiptWrite Begin();
-
-    /// <summary>The commit failed because a copy of one of its deliveries committed first (the dedupe index or body digest key).</summary>
-    bool IsDedupeRace(Exception failure);
 }
 
-/// <summary>Receipts and the messages published to <see cref="Outbox"/>, committed together or not at all.</summary>
+/// <summary>Receipts and the messages published to <see cref="OutboxFor"/>, committed together or not at all.</summary>
 public interface IWebhookReceiptWrite
 {
-    IPublishEndpoint Outbox { get; }
+    /// <summary>Where webhook <paramref name="webhook"/> (its index in the batch) publishes its message.</summary>
+    IPublishEndpoint OutboxFor(int webhook);
 
     void Add(WebhookReceipt receipt);
 
     /// <summary>Remembers an accepted body, replacing the digest of an identical one accepted before <paramref name="windowStart"/>.</summary>
     void Add(WebhookBodyDigest digest, DateTimeOffset windowStart);
-
-    Task CommitAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>
-/// PostgreSQL: receipts with one array INSERT beside the SQL outbox's rows, one round trip and one commit per batch.
-/// EF Core change tracking of the same rows was a fifth of the API's CPU under load (bench/README.md, Webhooks.Bench).
+/// PostgreSQL: every webhook is one caller of the messaging core's group commit (<see cref="IDurablePublisher"/>), so
+/// concurrent requests share one round trip and one commit, each with its own outbox group. The receipts of a batch
+/// are one array INSERT beside the outbox rows: EF Core change tracking of the same rows was a fifth of the API's CPU
+/// under load (bench/README.md, Webhooks.Bench). A copy of a delivery that a concurrent transaction committed first
+/// violates the dedupe key; the group commit then retries each caller alone, and the lookup answers that copy as a
+/// repeat.
 /// </summary>
-public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox) : IWebhookReceiptStore
+public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext> database, IDurablePublisher publisher, WebhookReceiptRules rules)
+    : IWebhookReceiptStore, IWebhookReceiptReads, IDurableBatchWriter<VerifiedWebhook, Acceptance>
 {
+    public Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
+        Task.WhenAll(webhooks.Select(webhook => AcceptAsync(webhook, cancellationToken)));
+
+    private async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await publisher.WriteAsync(this, webhook, cancellationToken);
+        }
+        catch (PostgresException race) when (IsDedupeRace(race))
+        {
+            // A copy committed by another writer or instance after our lookup, and this webhook was alone in its
+            // transaction (in a shared one the group commit already retried it alone): the lookup now finds that copy.
+            return await publisher.WriteAsync(this, webhook, cancellationToken);
+        }
+    }
+
+    private static bool IsDedupeRace(PostgresException failure) => failure is
+    {
+        SqlState: PostgresErrorCodes.UniqueViolation,
+        ConstraintName: IngestionDbContext.DedupeIndex or IngestionDbContext.BodyDigestKey,
+    };
+
+    /// <summary>Every webhook queued for one group commit, at once: one lookup per kind, repeats within the batch found too.</summary>
+    public async Task<IReadOnlyList<Acceptance>> PrepareAsync(IReadOnlyList<VerifiedWebhook> items, DurableBatch batch, CancellationToken cancellationToken)
+    {
+        var write = new Write(batch);
+        var results = await rules.WriteAsync(items, this, write, cancellationToken);
+        write.AddStatements();
+        return results;
+    }
+
     public async Task<Dictionary<(string Source, string DedupeKey), Guid>> FindAcceptedAsync(
         IReadOnlyList<(string Source, string DedupeKey)> keys, CancellationToken cancellationToken)
     {
-        await using var query = outbox.DataSource.CreateCommand("""
+        await using var query = database.DataSource.CreateCommand("""
             SELECT r.source, r.dedupe_key, r.event_id
             FROM webhook_receipts r JOIN unnest($1::text[], $2::text[]) AS k(source, dedupe_key)
                 ON r.source = k.source AND r.dedupe_key = k.dedupe_key
@@ -69,7 +108,7 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
     public async Task<Dictionary<(string Source, string Digest), Guid>> FindAcceptedBodiesAsync(
         IReadOnlyList<(string Source, string Digest)> bodies, DateTimeOffset windowStart, CancellationToken cancellationToken)
     {
-        await using var query = outbox.DataSource.CreateCommand("""
+        await using var query = database.DataSource.CreateCommand("""
             SELECT d.source, d.body_sha256, d.event_id
             FROM webhook_body_digests d JOIN unnest($1::text[], $2::bytea[]) AS k(source, body_sha256)
                 ON d.source = k.source AND d.body_sha256 = k.body_sha256
@@ -88,21 +127,13 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
         return found;
     }
 
-    public IWebhookReceiptWrite Begin() => new Write(outbox.CreateBatch());
-
-    public bool IsDedupeRace(Exception failure) => failure is PostgresException
-    {
-        SqlState: PostgresErrorCodes.UniqueViolation,
-        ConstraintName: IngestionDbContext.DedupeIndex or IngestionDbContext.BodyDigestKey,
-    };
-
-    private sealed class Write(SqlOutboxBatch batch) : IWebhookReceiptWrite
+    private sealed class Write(DurableBatch batch) : IWebhookReceiptWrite
     {
         private readonly List<WebhookReceipt> _receipts = [];
         private readonly List<WebhookBodyDigest> _digests = [];
         private DateTimeOffset _windowStart;
 
-        public IPublishEndpoint Outbox => batch.PublishEndpoint;
+        public IPublishEndpoint OutboxFor(int webhook) => batch.PublishEndpointFor(webhook);
 
         public void Add(WebhookReceipt receipt) => _receipts.Add(receipt);
 
@@ -112,7 +143,7 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
             _windowStart = windowStart;
         }
 
-        public Task CommitAsync(CancellationToken cancellationToken)
+        public void AddStatements()
         {
             if (_receipts.Count > 0)
             {
@@ -138,8 +169,6 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
             {
                 AddDigests();
             }
-
-            return batch.CommitAsync(cancellationToken);
         }
 
         private void AddDigests()
@@ -178,8 +207,18 @@ public sealed class SqlWebhookReceiptStore(SqlOutbox<IngestionDbContext> outbox)
 }
 
 /// <summary>Embedded mode's in-memory store (no SQL): receipts and bus-outbox rows through EF Core.</summary>
-public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoint publishEndpoint) : IWebhookReceiptStore
+public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoint publishEndpoint, WebhookReceiptRules rules)
+    : IWebhookReceiptStore, IWebhookReceiptReads
 {
+    public async Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    {
+        // A retry after a failed commit starts from nothing.
+        db.ChangeTracker.Clear();
+        var results = await rules.WriteAsync(webhooks, this, new Write(db, publishEndpoint), cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return results;
+    }
+
     public async Task<Dictionary<(string Source, string DedupeKey), Guid>> FindAcceptedAsync(
         IReadOnlyList<(string Source, string DedupeKey)> keys, CancellationToken cancellationToken)
     {
@@ -206,19 +245,9 @@ public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoin
             .ToDictionary(x => x.Key, x => x.EventId);
     }
 
-    public IWebhookReceiptWrite Begin()
-    {
-        // A retry after a failed commit starts from nothing.
-        db.ChangeTracker.Clear();
-        return new Write(db, publishEndpoint);
-    }
-
-    /// <summary>The in-memory provider enforces no unique index, so there is no race to detect (nothing is durable there).</summary>
-    public bool IsDedupeRace(Exception failure) => false;
-
     private sealed class Write(IngestionDbContext db, IPublishEndpoint publishEndpoint) : IWebhookReceiptWrite
     {
-        public IPublishEndpoint Outbox => publishEndpoint;
+        public IPublishEndpoint OutboxFor(int webhook) => publishEndpoint;
 
         public void Add(WebhookReceipt receipt) => db.WebhookReceipts.Add(receipt);
 
@@ -235,7 +264,5 @@ public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoin
                 db.WebhookBodyDigests.Add(digest);
             }
         }
-
-        public Task CommitAsync(CancellationToken cancellationToken) => db.SaveChangesAsync(cancellationToken);
     }
 }

@@ -23,7 +23,7 @@ internal static class DurableMessagingRegistration
         bus.TryAddSingleton(settings);
         bus.TryAddSingleton<MessagingMetrics>();
         bus.TryAddSingleton<ServiceDataSource<TDbContext>>();
-        bus.TryAddSingleton<SqlOutbox<TDbContext>>();
+        bus.TryAddSingleton<IDurablePublisher, DurablePublisher<TDbContext>>();
         bus.ReplaceScoped<IScopedBusContextProvider<IBus>, OutboxScopedBusContextProvider<TDbContext>>();
         bus.AddHostedService<OutboxDeliveryService<TDbContext>>();
         bus.AddHostedService<OutboxNotifier<TDbContext>>();
