@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 namespace EventBackbone.Messaging.Inbox;
 
 /// <summary>Puts the inbox filter in front of every consumer and saga message pipe of one receive endpoint.</summary>
-public sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context)
+internal sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context)
     : IConsumerConfigurationObserver, ISagaConfigurationObserver
     where TDbContext : DbContext
 {
@@ -41,7 +41,10 @@ public sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointC
         where TMessage : class
     {
         var options = InboxConsumerOptions.For(endpoint.InputAddress.AbsolutePath, typeof(T), typeof(TMessage));
-        var filter = new InboxConsumeFilter<TDbContext, TMessage>(new ConsumeScopeProvider(context), options);
+        // The endpoint's declaration (UseDurableInbox) is read when the first message arrives: by then the definition
+        // has configured the endpoint, whichever order MassTransit configured the consumer and the endpoint in.
+        var filter = new InboxConsumeFilter<TDbContext, TMessage>(
+            new ConsumeScopeProvider(context), context, options, () => DurableInboxConfiguration.For(endpoint));
         configurator.AddPipeSpecification(new FilterPipeSpecification<ConsumeContext<TMessage>>(filter));
     }
 }
