@@ -35,7 +35,8 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
     IConsumeScopeProvider scopes,
     IServiceProvider services,
     InboxConsumerOptions options,
-    InboxBatching batching)
+    InboxBatching batching,
+    Func<ConsumeContext<TMessage>, Guid>? instanceIdOf)
     where TDbContext : DbContext
     where TMessage : class
 {
@@ -47,7 +48,7 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
     /// <summary>Returns once the delivery's fate is decided — after its batch committed; throws its consumer's failure.</summary>
     public async Task<InboxBatchOutcome> ConsumeAsync(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next, Guid messageId)
     {
-        var delivery = new Delivery(context, next, messageId, Interlocked.Increment(ref _arrivals));
+        var delivery = new Delivery(context, next, messageId, Interlocked.Increment(ref _arrivals), OrderKeyOf(context));
         bool lead;
         lock (_gate)
         {
@@ -65,6 +66,28 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
         }
 
         return await delivery.Completion.Task;
+    }
+
+    /// <summary>
+    /// The saga instance (or the message's CorrelationId) a delivery locks: batches run their deliveries in this order.
+    /// Without one, arrival order is kept (Guid.Empty for all).
+    /// </summary>
+    private Guid OrderKeyOf(ConsumeContext<TMessage> context)
+    {
+        if (instanceIdOf is not null)
+        {
+            try
+            {
+                return instanceIdOf(context);
+            }
+            catch (Exception unreadable) when (unreadable is NullReferenceException or InvalidOperationException or ArgumentException)
+            {
+                // A message the saga cannot correlate fails in the saga's own filter; here it only loses its place.
+                return Guid.Empty;
+            }
+        }
+
+        return context.CorrelationId ?? Guid.Empty;
     }
 
     /// <summary>
@@ -151,7 +174,7 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
     {
         // One global order per batch: saga (and other) rows are locked in correlation order by every batch, so two batches
         // holding the same instances in opposite arrival order cannot deadlock; arrival order is kept per correlation id.
-        var ordered = batch.OrderBy(x => x.Context.CorrelationId ?? x.MessageId).ThenBy(x => x.Arrival).ToList();
+        var ordered = batch.OrderBy(x => x.OrderKey).ThenBy(x => x.Arrival).ToList();
         var database = services.GetRequiredService<ServiceDataSource<TDbContext>>();
         var scopesOpened = new List<IConsumeScopeContext<TMessage>>(ordered.Count);
         var connectionStrings = new Dictionary<IConsumeScopeContext<TMessage>, string?>();
@@ -418,8 +441,10 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
 
     private sealed record InboxRow(bool Inserted, bool Delivered);
 
-    private sealed class Delivery(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next, Guid messageId, long arrival)
+    private sealed class Delivery(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next, Guid messageId, long arrival, Guid orderKey)
     {
+        public Guid OrderKey { get; } = orderKey;
+
         public ConsumeContext<TMessage> Context { get; } = context;
 
         public IPipe<ConsumeContext<TMessage>> Next { get; } = next;

@@ -24,13 +24,14 @@ internal sealed class InboxConsumeFilter<TDbContext, TMessage>(
     IConsumeScopeProvider scopes,
     IServiceProvider services,
     InboxConsumerOptions options,
-    Func<InboxBatching> declaredBatching)
+    Func<InboxBatching> declaredBatching,
+    Func<Func<ConsumeContext<TMessage>, Guid>?> instanceIdOf)
     : IFilter<ConsumeContext<TMessage>>
     where TDbContext : DbContext
     where TMessage : class
 {
     private readonly Lazy<InboxBatchCommit<TDbContext, TMessage>?> _batch = new(() =>
-        declaredBatching() is { IsPerMessage: false } batching ? new InboxBatchCommit<TDbContext, TMessage>(scopes, services, options, batching) : null);
+        declaredBatching() is { IsPerMessage: false } batching ? new InboxBatchCommit<TDbContext, TMessage>(scopes, services, options, batching, instanceIdOf()) : null);
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("backbone-inbox");
 
