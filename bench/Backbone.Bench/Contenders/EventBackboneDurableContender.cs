@@ -1,8 +1,8 @@
 using EventBackbone.Bench.Harness;
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Transport;
-using EventBackbone.Messaging.Inbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
