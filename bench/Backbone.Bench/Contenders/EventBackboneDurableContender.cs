@@ -1,4 +1,5 @@
 using EventBackbone.Bench.Harness;
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Transport;
@@ -112,8 +113,12 @@ public sealed class DurableEffectConsumerDefinition : ConsumerDefinition<Durable
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<DurableEffectConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
+        IRegistrationContext context)
+    {
         endpointConfigurator.PrefetchCount = 64;
+        // The deliveries in flight share inbox transactions: the durable core's default, declared where it is measured.
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
+    }
 }
 
 /// <summary>Reports an effect after the whole receive pipeline, i.e. after the inbox transaction committed.</summary>

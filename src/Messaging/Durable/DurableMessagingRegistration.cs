@@ -24,6 +24,8 @@ internal static class DurableMessagingRegistration
         bus.TryAddSingleton<MessagingMetrics>();
         bus.TryAddSingleton<ServiceDataSource<TDbContext>>();
         bus.TryAddSingleton<IDurablePublisher, DurablePublisher<TDbContext>>();
+        // Batched inbox: a consumer's savepoint is taken before its first statement on the batch's connection.
+        bus.ConfigureDbContext<TDbContext>((_, options) => options.AddInterceptors(InboxSavepointInterceptor.Instance), ServiceLifetime.Singleton);
         bus.ReplaceScoped<IScopedBusContextProvider<IBus>, OutboxScopedBusContextProvider<TDbContext>>();
         bus.AddHostedService<OutboxDeliveryService<TDbContext>>();
         bus.AddHostedService<OutboxNotifier<TDbContext>>();

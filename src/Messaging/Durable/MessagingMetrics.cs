@@ -11,6 +11,7 @@ public sealed class MessagingMetrics : IDisposable
     private long _pending;
     private double _oldestPendingSeconds;
     private long _scheduledDue;
+    private readonly Histogram<int> _inboxBatchSize;
 
     public MessagingMetrics(IMeterFactory meterFactory)
     {
@@ -20,6 +21,9 @@ public sealed class MessagingMetrics : IDisposable
         Parked = _meter.CreateCounter<long>("backbone.outbox.parked", description: "Outbox groups parked after too many failed attempts");
         DuplicatesDropped = _meter.CreateCounter<long>("backbone.inbox.duplicates_dropped", description: "Redelivered messages whose effect had already happened");
         InboxCleaned = _meter.CreateCounter<long>("backbone.inbox.cleaned", description: "Inbox rows removed after the duplicate-detection window");
+        _inboxBatchSize = _meter.CreateHistogram<int>("backbone.inbox.batch_size", unit: "{message}",
+            description: "Deliveries committed in one inbox transaction",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32] });
         _meter.CreateObservableGauge("backbone.outbox.pending", () => Volatile.Read(ref _pending), description: "Outbox groups due and not yet delivered");
         _meter.CreateObservableGauge("backbone.outbox.oldest_pending_age", () => Volatile.Read(ref _oldestPendingSeconds), unit: "s");
         _meter.CreateObservableGauge("backbone.scheduler.due", () => Volatile.Read(ref _scheduledDue), description: "Scheduled messages that are due now");
@@ -34,6 +38,10 @@ public sealed class MessagingMetrics : IDisposable
     public Counter<long> DuplicatesDropped { get; }
 
     public Counter<long> InboxCleaned { get; }
+
+    /// <summary>One batched inbox transaction of <paramref name="size"/> deliveries to <paramref name="consumerType"/>.</summary>
+    public void RecordInboxBatch(int size, string consumerType) =>
+        _inboxBatchSize.Record(size, new KeyValuePair<string, object?>("consumer_type", consumerType));
 
     public void ObserveBacklog(long pending, double oldestAgeSeconds, long scheduledDue)
     {

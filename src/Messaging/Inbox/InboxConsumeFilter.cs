@@ -16,12 +16,23 @@ namespace EventBackbone.Messaging.Inbox;
 /// same DbContext and stores what it published; those messages go to the broker only after the commit.
 /// A redelivery, concurrent or after a crash between commit and ack, finds the committed row and does not run the
 /// consumer again; if the crash also lost the delivery, the stored messages are delivered then.
+/// By default deliveries that are at the filter together share one transaction (<see cref="InboxBatchCommit{TDbContext,TMessage}"/>);
+/// an endpoint declaring <see cref="InboxBatching.PerMessage"/>, and every delivery of a batch that failed as a whole,
+/// takes the single-delivery path below.
 /// </summary>
-public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvider scopes, InboxConsumerOptions options)
+internal sealed class InboxConsumeFilter<TDbContext, TMessage>(
+    IConsumeScopeProvider scopes,
+    IServiceProvider services,
+    InboxConsumerOptions options,
+    Func<InboxBatching> declaredBatching,
+    Func<Func<ConsumeContext<TMessage>, Guid>?> instanceIdOf)
     : IFilter<ConsumeContext<TMessage>>
     where TDbContext : DbContext
     where TMessage : class
 {
+    private readonly Lazy<InboxBatchCommit<TDbContext, TMessage>?> _batch = new(() =>
+        declaredBatching() is { IsPerMessage: false } batching ? new InboxBatchCommit<TDbContext, TMessage>(scopes, services, options, batching, instanceIdOf()) : null);
+
     public void Probe(ProbeContext context) => context.CreateFilterScope("backbone-inbox");
 
     public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
@@ -29,6 +40,26 @@ public sealed class InboxConsumeFilter<TDbContext, TMessage>(IConsumeScopeProvid
         var messageId = context.GetOriginalMessageId() ?? context.MessageId
             ?? throw new MessageException(typeof(TMessage), "A MessageId is required to consume through the inbox.");
         var timer = Stopwatch.StartNew();
+        if (_batch.Value is { } batch)
+        {
+            var outcome = await batch.ConsumeAsync(context, next, messageId);
+            if (outcome == InboxBatchOutcome.Duplicate)
+            {
+                // Tell MassTransit the message was handled, or it would move it to the _skipped queue.
+                await context.NotifyConsumed(context, timer.Elapsed, options.ConsumerType);
+            }
+
+            if (outcome != InboxBatchOutcome.Replay)
+            {
+                return;
+            }
+        }
+
+        await SendSingleAsync(context, next, messageId, timer);
+    }
+
+    private async Task SendSingleAsync(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next, Guid messageId, Stopwatch timer)
+    {
         await using var scope = await scopes.GetScope(context);
         var db = scope.GetService<TDbContext>();
         var metrics = scope.GetService<MessagingMetrics>();

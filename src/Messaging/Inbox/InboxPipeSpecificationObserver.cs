@@ -1,15 +1,19 @@
+using System.Reflection;
 using MassTransit;
 using MassTransit.Configuration;
 using MassTransit.DependencyInjection;
+using MassTransit.Middleware;
 using Microsoft.EntityFrameworkCore;
 
 namespace EventBackbone.Messaging.Inbox;
 
 /// <summary>Puts the inbox filter in front of every consumer and saga message pipe of one receive endpoint.</summary>
-public sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context)
+internal sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context)
     : IConsumerConfigurationObserver, ISagaConfigurationObserver
     where TDbContext : DbContext
 {
+    private readonly Dictionary<Type, IEnumerable<EventCorrelation>> _stateMachines = [];
+
     public void ConsumerConfigured<TConsumer>(IConsumerConfigurator<TConsumer> configurator)
         where TConsumer : class
     {
@@ -27,9 +31,8 @@ public sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointC
     }
 
     public void StateMachineSagaConfigured<TInstance>(ISagaConfigurator<TInstance> configurator, SagaStateMachine<TInstance> stateMachine)
-        where TInstance : class, ISaga, SagaStateMachineInstance
-    {
-    }
+        where TInstance : class, ISaga, SagaStateMachineInstance =>
+        _stateMachines[typeof(TInstance)] = stateMachine.Correlations;
 
     public void SagaMessageConfigured<TSaga, TMessage>(ISagaMessageConfigurator<TSaga, TMessage> configurator)
         where TSaga : class, ISaga
@@ -41,7 +44,29 @@ public sealed class InboxPipeSpecificationObserver<TDbContext>(IReceiveEndpointC
         where TMessage : class
     {
         var options = InboxConsumerOptions.For(endpoint.InputAddress.AbsolutePath, typeof(T), typeof(TMessage));
-        var filter = new InboxConsumeFilter<TDbContext, TMessage>(new ConsumeScopeProvider(context), options);
+        // The endpoint's declaration (UseDurableInbox) is read when the first message arrives: by then the definition
+        // has configured the endpoint, whichever order MassTransit configured the consumer and the endpoint in.
+        var filter = new InboxConsumeFilter<TDbContext, TMessage>(
+            new ConsumeScopeProvider(context), context, options, () => DurableInboxConfiguration.For(endpoint), () => InstanceIdOf<T, TMessage>());
         configurator.AddPipeSpecification(new FilterPipeSpecification<ConsumeContext<TMessage>>(filter));
+    }
+
+    /// <summary>
+    /// The saga instance a message is for, as its state machine correlates it by id (<c>CorrelateById</c>). MassTransit
+    /// applies that correlation after this filter, so the batch reads it here to lock saga rows in one order.
+    /// </summary>
+    private Func<ConsumeContext<TMessage>, Guid>? InstanceIdOf<T, TMessage>()
+        where TMessage : class
+    {
+        if (!_stateMachines.TryGetValue(typeof(T), out var correlations))
+        {
+            return null;
+        }
+
+        var correlation = correlations.FirstOrDefault(x => x.DataType == typeof(TMessage));
+        var filter = correlation?.GetType().GetProperty("MessageFilter")?.GetValue(correlation);
+        return filter is CorrelationIdMessageFilter<TMessage>
+            ? filter.GetType().GetField("_getCorrelationId", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(filter) as Func<ConsumeContext<TMessage>, Guid>
+            : null;
     }
 }

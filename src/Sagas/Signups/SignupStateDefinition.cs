@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Policies;
 using EventBackbone.Messaging.Sagas;
 using MassTransit;
@@ -23,6 +24,9 @@ public sealed class SignupStateDefinition : SagaDefinition<SignupState>
         IRegistrationContext context)
     {
         endpointConfigurator.UseBackboneFailurePolicy();
+        // Up to 16 in flight (ConcurrentMessageLimit) share inbox transactions; a batch runs its events in correlation-id
+        // order, so two batches over the same signups lock them in one order and cannot deadlock.
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
         // Innermost: two events for one signup racing each other; the loser reloads and applies on the new state.
         endpointConfigurator.UseSagaConcurrencyRetry();
     }

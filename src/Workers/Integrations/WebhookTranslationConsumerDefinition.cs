@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Policies;
 using MassTransit;
 
@@ -18,5 +19,6 @@ public sealed class WebhookTranslationConsumerDefinition : ConsumerDefinition<We
     {
         // Untranslatable webhooks are recorded, not thrown, so only transient faults reach this policy.
         endpointConfigurator.UseBackboneFailurePolicy();
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
     }
 }

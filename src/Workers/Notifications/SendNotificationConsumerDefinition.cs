@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Policies;
 using MassTransit;
 
@@ -27,5 +28,8 @@ public sealed class SendNotificationConsumerDefinition : ConsumerDefinition<Send
             _settings.RedeliveryDelays,
             configureRedelivery: redelivery => redelivery.Handle<NotificationProviderUnavailableException>(),
             configureRetry: retry => retry.Ignore<NotificationProviderUnavailableException>());
+        // One transaction per message: the consumer waits on an HTTP provider, and a batch runs its consumers in turn,
+        // so batching would serialize the provider calls and hold one transaction open across all of them.
+        endpointConfigurator.UseDurableInbox(InboxBatching.PerMessage);
     }
 }

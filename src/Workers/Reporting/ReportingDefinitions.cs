@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Policies;
 using MassTransit;
 
@@ -14,9 +15,12 @@ public sealed class SignupFunnelConsumerDefinition : ConsumerDefinition<SignupFu
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<SignupFunnelConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
+        IRegistrationContext context)
+    {
         // Retries also resolve two events of one signup inserting its row at once (each retry gets a fresh scope).
         endpointConfigurator.UseBackboneFailurePolicy();
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
+    }
 }
 
 public sealed class WebhookVolumeConsumerDefinition : ConsumerDefinition<WebhookVolumeConsumer>
@@ -30,6 +34,9 @@ public sealed class WebhookVolumeConsumerDefinition : ConsumerDefinition<Webhook
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<WebhookVolumeConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
+        IRegistrationContext context)
+    {
         endpointConfigurator.UseBackboneFailurePolicy();
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
+    }
 }

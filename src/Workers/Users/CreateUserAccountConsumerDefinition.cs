@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Policies;
 using MassTransit;
 
@@ -19,5 +20,7 @@ public sealed class CreateUserAccountConsumerDefinition : ConsumerDefinition<Cre
     {
         // Rejections are answers, never exceptions, so only transient faults reach this policy.
         endpointConfigurator.UseBackboneFailurePolicy();
+        // Deliveries in flight share inbox transactions; a taken address (caught unique violation) stays an answer.
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
     }
 }

@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using EventBackbone.Messaging.Policies;
 using MassTransit;
 
@@ -17,5 +18,8 @@ public sealed class WebhookReceivedConsumerDefinition : ConsumerDefinition<Webho
         IRegistrationContext context)
     {
         endpointConfigurator.UseBackboneFailurePolicy();
+        // The 16 in flight share inbox transactions (one commit for many webhooks); a duplicate webhook's caught unique
+        // violation is rolled back to EF Core's savepoint and costs no other message of the batch anything.
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
     }
 }
