@@ -81,33 +81,6 @@ public sealed class SqlOutboxSpecs(ProbeInfrastructure infrastructure) : IClassF
     }
 
     [Fact]
-    public async Task A_statement_that_fails_rolls_back_the_messages_with_it()
-    {
-        var received = new ReceivedMessages();
-        using var receiver = await ProbeHosts.StartReceiverAsync(infrastructure, received);
-        using var host = await ProbeHosts.StartServiceAsync(infrastructure);
-        var outbox = host.Services.GetRequiredService<SqlOutbox<ProbeDbContext>>();
-        var taken = ProbeDbContext.IdFor(400);
-        var lost = ProbeDbContext.IdFor(401);
-        var first = outbox.CreateBatch();
-        first.Add(RecordSent(400, taken));
-        await first.CommitAsync(CancellationToken.None);
-
-        // The same primary key again: the statement fails after the messages' rows were written in the same batch.
-        var second = outbox.CreateBatch();
-        second.Add(RecordSent(400, lost));
-        await second.PublishEndpoint.Publish(new ProbeMessage(lost, 401), context => context.MessageId = lost);
-        var failure = await Assert.ThrowsAsync<PostgresException>(() => second.CommitAsync(CancellationToken.None));
-
-        Assert.Equal(PostgresErrorCodes.UniqueViolation, failure.SqlState);
-        Assert.Equal(0, await infrastructure.Database("Probe").ScalarAsync<long>(
-            "SELECT count(*) FROM outbox_messages WHERE message_id = @id", ("id", lost)));
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.False(received.ByMessageId.ContainsKey(lost), "A message of a batch that rolled back reached the broker.");
-        await host.StopAsync();
-    }
-
-    [Fact]
     public async Task A_batch_is_handed_off_as_one_group_leased_to_the_lane_in_publish_order_with_the_stored_sequence_numbers()
     {
         using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
@@ -139,26 +112,6 @@ public sealed class SqlOutboxSpecs(ProbeInfrastructure infrastructure) : IClassF
         Assert.Equal(stored.Select(x => x.SequenceNumber), group.Messages.Select(x => x.SequenceNumber));
         Assert.Equal(lockId, await infrastructure.Database("Probe").ScalarAsync<Guid>(
             "SELECT lock_id FROM outbox_state WHERE outbox_id = @id", ("id", group.OutboxId)));
-        await host.StopAsync();
-    }
-
-    [Fact]
-    public async Task A_delayed_send_is_refused_rather_than_sent_at_once()
-    {
-        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
-        var batch = host.Services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch();
-        var id = ProbeDbContext.IdFor(600);
-
-        // Without a due time of its own the message would go out with the batch, ignoring its delay.
-        await Assert.ThrowsAsync<NotSupportedException>(() => batch.PublishEndpoint.Publish(new ProbeMessage(id, 600), context =>
-        {
-            context.MessageId = id;
-            context.Delay = TimeSpan.FromMinutes(5);
-        }));
-        await batch.CommitAsync(CancellationToken.None);
-
-        Assert.Equal(0, await infrastructure.Database("Probe").ScalarAsync<long>(
-            "SELECT count(*) FROM outbox_messages WHERE message_id = @id", ("id", id)));
         await host.StopAsync();
     }
 
