@@ -27,11 +27,12 @@ public record ProbeTransaction(int Number, IReadOnlyList<ProbeMessage> Messages,
 }
 
 /// <summary>
-/// Two messages scheduled for <see cref="DueAt"/> to <see cref="Destination"/>, the second cancelled in the same unit
-/// of work. Arrangement n uses ids 2n+1 (kept) and 2n+2 (cancelled), so a test that has to arrange this again is not
+/// Two messages scheduled <see cref="Delay"/> from the moment the write path schedules them (for the consumer paths,
+/// when the relay consumes this, however late that is on a loaded machine) to <see cref="Destination"/>, the second
+/// cancelled in the same unit of work. Arrangement n uses ids 2n+1 (kept) and 2n+2 (cancelled), so a test that has to arrange this again is not
 /// confused by the messages of an earlier arrangement.
 /// </summary>
-public record ProbeSchedule(Uri Destination, DateTime DueAt, int Arrangement)
+public record ProbeSchedule(Uri Destination, TimeSpan Delay, int Arrangement)
 {
     public ProbeMessage Kept => new(ProbeDbContext.IdFor((2 * Arrangement) + 1), (2 * Arrangement) + 1);
 

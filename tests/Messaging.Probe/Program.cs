@@ -52,11 +52,12 @@ if (mode == "schedule")
 {
     var destination = new Uri(builder.Configuration["Probe:Destination"] ?? "queue:probe-recording");
     var delay = TimeSpan.FromSeconds(builder.Configuration.GetValue("Probe:DelaySeconds", 2));
-    var schedule = new ProbeSchedule(destination, DateTime.UtcNow + delay, builder.Configuration.GetValue("Probe:Arrangement", 0));
+    var schedule = new ProbeSchedule(destination, delay, builder.Configuration.GetValue("Probe:Arrangement", 0));
     await path.ScheduleAsync(host.Services, schedule, CancellationToken.None);
-    // The consumer paths schedule in a consumer: committed is when the kept message's row is there and the cancelled one's not.
-    await WaitUntilScheduledAsync(host.Services, schedule);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SCHEDULED {schedule.DueAt:O}"));
+    // The consumer paths schedule in a consumer: scheduled is when the kept message's row is committed. Its due time
+    // is read from there, since only the path knows when it scheduled.
+    var dueAt = await WaitUntilScheduledAsync(host.Services, schedule);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SCHEDULED {dueAt:O}"));
 }
 
 await host.WaitForShutdownAsync();
@@ -72,17 +73,17 @@ static async Task<int> ResumeAtAsync(IServiceProvider services, int from, int to
     return last is null ? from : (last.Value / size) + 1;
 }
 
-static async Task WaitUntilScheduledAsync(IServiceProvider services, ProbeSchedule schedule)
+static async Task<DateTime> WaitUntilScheduledAsync(IServiceProvider services, ProbeSchedule schedule)
 {
     while (true)
     {
         await using var scope = services.CreateAsyncScope();
-        var rows = await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Database
-            .SqlQuery<Guid>($"SELECT message_id AS \"Value\" FROM outbox_messages WHERE message_id IN ({schedule.Kept.Id}, {schedule.Cancelled.Id})")
+        var due = await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Database
+            .SqlQuery<DateTime>($"SELECT s.not_before AS \"Value\" FROM outbox_messages m JOIN outbox_state s ON s.outbox_id = m.outbox_id WHERE m.message_id = {schedule.Kept.Id}")
             .ToListAsync();
-        if (rows.Count == 1 && rows[0] == schedule.Kept.Id)
+        if (due.Count == 1)
         {
-            return;
+            return due[0].ToUniversalTime();
         }
 
         await Task.Delay(50);

@@ -26,9 +26,10 @@ public sealed class RelayConsumer(ProbeDbContext db) : IConsumer<ProbeTransactio
     {
         var (schedule, kept, cancelled) = (context.Message, context.Message.Kept, context.Message.Cancelled);
         var scheduler = context.GetPayload<MessageSchedulerContext>();
-        await scheduler.ScheduleSend(schedule.Destination, schedule.DueAt, kept, Pipe.Execute<SendContext<ProbeMessage>>(x => x.MessageId = kept.Id));
+        var due = DateTime.UtcNow + schedule.Delay;
+        await scheduler.ScheduleSend(schedule.Destination, due, kept, Pipe.Execute<SendContext<ProbeMessage>>(x => x.MessageId = kept.Id));
         var toCancel = await scheduler.ScheduleSend(
-            schedule.Destination, schedule.DueAt, cancelled, Pipe.Execute<SendContext<ProbeMessage>>(x => x.MessageId = cancelled.Id));
+            schedule.Destination, due, cancelled, Pipe.Execute<SendContext<ProbeMessage>>(x => x.MessageId = cancelled.Id));
         await scheduler.CancelScheduledSend(schedule.Destination, toCancel.TokenId);
     }
 }

@@ -94,10 +94,10 @@ public sealed class EfCoreBusOutboxPath : IWritePath
     {
         await using var scope = services.CreateAsyncScope();
         var scheduler = scope.ServiceProvider.GetRequiredService<IMessageScheduler>();
-        var (kept, cancelled) = (schedule.Kept, schedule.Cancelled);
-        await scheduler.ScheduleSend(schedule.Destination, schedule.DueAt, kept, Pipe.Execute<SendContext>(x => x.MessageId = kept.Id), cancellationToken);
+        var (kept, cancelled, due) = (schedule.Kept, schedule.Cancelled, DateTime.UtcNow + schedule.Delay);
+        await scheduler.ScheduleSend(schedule.Destination, due, kept, Pipe.Execute<SendContext>(x => x.MessageId = kept.Id), cancellationToken);
         var toCancel = await scheduler.ScheduleSend(
-            schedule.Destination, schedule.DueAt, cancelled, Pipe.Execute<SendContext>(x => x.MessageId = cancelled.Id), cancellationToken);
+            schedule.Destination, due, cancelled, Pipe.Execute<SendContext>(x => x.MessageId = cancelled.Id), cancellationToken);
         await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SaveChangesAsync(cancellationToken);
         await scheduler.CancelScheduledSend(schedule.Destination, toCancel.TokenId, cancellationToken);
     }
@@ -160,7 +160,7 @@ public sealed class GroupCommitPublisherPath : IWritePath
         await batch.PublishEndpoint.Publish(kept, x =>
         {
             x.MessageId = kept.Id;
-            x.Delay = schedule.DueAt - DateTime.UtcNow;
+            x.Delay = schedule.Delay;
         }, cancellationToken);
         await batch.CommitAsync(cancellationToken);
     }

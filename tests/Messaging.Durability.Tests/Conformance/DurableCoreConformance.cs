@@ -55,6 +55,11 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
             {
                 await StartMissingAsync();
                 var before = (int)await CommittedCountAsync();
+                if (before >= expected)
+                {
+                    break; // the restarted probes finished before this round: nothing is left to interrupt
+                }
+
                 // A random moment, as a precondition the test establishes: some progress since the (re)start, and
                 // well short of the end, so the kill lands mid-stream whatever the machine's speed.
                 var target = before + Random.Shared.Next(1, Math.Max(2, (expected - before) / 3));
@@ -169,9 +174,12 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
             await writing;
 
             var ids = Enumerable.Range(0, MessageCount).Select(ProbeDbContext.IdFor).ToArray();
+            // Every message has its row and every copy was received: a redelivery after the kill adds to one message's
+            // count, so the total alone could be reached while another message is still on its way.
             await Eventually.HoldsAsync(
-                async () => await Database.ScalarAsync<long>(
-                    "SELECT coalesce(sum(receive_count), 0)::bigint FROM inbox_state WHERE message_id = ANY(@ids)", ("ids", ids)) >= 3 * MessageCount,
+                async () => await Database.ScalarAsync<long>("SELECT count(*) FROM inbox_state WHERE message_id = ANY(@ids)", ("ids", ids)) == MessageCount
+                    && await Database.ScalarAsync<long>(
+                        "SELECT coalesce(sum(receive_count), 0)::bigint FROM inbox_state WHERE message_id = ANY(@ids)", ("ids", ids)) >= 3 * MessageCount,
                 Patience,
                 () => $"{path.Name}: not every copy reached the inbox.\n{Logs()}");
             output.WriteLine($"SIGKILL of consumer {victim} at {atKill} of {MessageCount} effects");
@@ -258,7 +266,7 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
             var host = (await StartServicesAsync(1))[0];
             try
             {
-                var refused = new ProbeSchedule(new Uri("queue:probe-recording"), DateTime.UtcNow.AddMinutes(5), 0);
+                var refused = new ProbeSchedule(new Uri("queue:probe-recording"), TimeSpan.FromMinutes(5), 0);
                 await Assert.ThrowsAsync<NotSupportedException>(() => path.ScheduleAsync(host.Services, refused, CancellationToken.None));
                 Assert.Equal(0, await Database.ScalarAsync<long>("SELECT count(*) FROM outbox_messages WHERE message_id = @id", ("id", refused.Kept.Id)));
                 return;
@@ -276,6 +284,7 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
         const int Arrangements = 6;
         var delay = 2;
         ProbeSchedule? schedule = null;
+        var dueAt = DateTime.MaxValue;
         var killedBeforeDue = false;
         for (var arrangement = 0; arrangement < Arrangements && !killedBeforeDue; arrangement++, delay *= 2)
         {
@@ -285,8 +294,8 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
             // SIGKILL right away: the schedule must survive a crash of the host that made it, not only a clean stop.
             await scheduling.KillAsync();
             var line = scheduling.Output.Split('\n').First(x => x.StartsWith("SCHEDULED ", StringComparison.Ordinal));
-            var dueAt = DateTime.Parse(line["SCHEDULED ".Length..].Trim(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-            schedule = new ProbeSchedule(new Uri("queue:probe-recording"), dueAt, arrangement);
+            dueAt = DateTime.Parse(line["SCHEDULED ".Length..].Trim(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind).ToUniversalTime();
+            schedule = new ProbeSchedule(new Uri("queue:probe-recording"), TimeSpan.FromSeconds(delay), arrangement);
             // Read once, right after the kill: the time that passes from here on is not the host's.
             killedBeforeDue = DateTime.UtcNow < dueAt;
             output.WriteLine($"Arrangement {arrangement + 1}: due in {delay} s; the scheduling host was {(killedBeforeDue ? "killed before" : "still alive at")} its due time.");
@@ -301,9 +310,9 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
         {
             await Eventually.HoldsAsync(
                 () => Task.FromResult(received.ByMessageId.ContainsKey(kept)),
-                (schedule.DueAt - DateTime.UtcNow) + Patience,
+                (dueAt - DateTime.UtcNow) + Patience,
                 () => $"{path.Name}: the scheduled message never arrived after the restart.");
-            Assert.True(received.FirstArrival[kept] >= schedule.DueAt, $"{path.Name}: the scheduled message arrived before its due time.");
+            Assert.True(received.FirstArrival[kept] >= dueAt, $"{path.Name}: the scheduled message arrived before its due time.");
             // An empty outbox cannot send anything more: only now are "once" and "never" final.
             await WaitUntilOutboxEmptyAsync();
             Assert.Equal(1, received.ByMessageId[kept]);
@@ -316,8 +325,10 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
     }
 
     /// <summary>
-    /// A committed outbox group that no transport can deliver keeps failing (attempts are set high, so it is not
-    /// parked during the test): everything written through the path afterwards must still arrive, each once.
+    /// A committed outbox group that no transport can deliver keeps failing (attempts are set high, so it is not parked
+    /// during the test): everything written through the path afterwards must still arrive, each once. The hand-off
+    /// lease is ten minutes, so a message held up behind the poison row cannot arrive later by a claim within the
+    /// test's patience: "delayed" shows as "never arrived", with no clock in the assertion.
     /// </summary>
     [Theory]
     [InlineData(1)]
@@ -331,15 +342,11 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
         var hosts = await StartServicesAsync(instances, new Dictionary<string, string>
         {
             ["Backbone:Messaging:MaxDeliveryAttempts"] = "1000",
-            ["Backbone:Messaging:PollInterval"] = "00:00:00.200",
+            ["Backbone:Messaging:HandoffLease"] = "00:10:00",
         });
         try
         {
             var poison = await AddPoisonRowAsync(hosts[0]);
-            await Eventually.HoldsAsync(
-                async () => await Database.ScalarAsync<int>("SELECT attempts FROM outbox_state WHERE outbox_id = @id", ("id", poison)) >= 1,
-                Patience,
-                () => "Precondition: the poison row was never tried.");
 
             var transactions = Enumerable.Range(0, Transactions).Select(x => ProbeTransaction.Create(x, PerTransaction, commit: true)).ToList();
             foreach (var transaction in transactions)
@@ -352,8 +359,8 @@ public abstract class DurableCoreConformance(IWritePath path, ITestOutputHelper 
                 () => Task.FromResult(ids.All(received.ByMessageId.ContainsKey)),
                 Patience,
                 () => $"{path.Name}: {ids.Count(received.ByMessageId.ContainsKey)} of {ids.Count} messages arrived while a poison row kept failing.");
-            Assert.Null(await Database.ScalarAsync<DateTime?>("SELECT parked_at FROM outbox_state WHERE outbox_id = @id", ("id", poison)));
-            Assert.False(string.IsNullOrEmpty(await Database.ScalarAsync<string>("SELECT last_error FROM outbox_state WHERE outbox_id = @id", ("id", poison))));
+            // Still there and not parked: the others did not wait for it to be set aside.
+            Assert.Equal(1, await Database.ScalarAsync<long>("SELECT count(*) FROM outbox_state WHERE outbox_id = @id AND parked_at IS NULL", ("id", poison)));
             await Eventually.HoldsAsync(
                 async () => await Database.ScalarAsync<long>("SELECT count(*) FROM outbox_messages WHERE message_id = ANY(@ids)", ("ids", ids.ToArray())) == 0,
                 Patience,
