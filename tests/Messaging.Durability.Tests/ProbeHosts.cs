@@ -19,6 +19,9 @@ public sealed class ReceivedMessages
 
     public ConcurrentDictionary<Guid, ReceivedEnvelope> Envelopes { get; } = new();
 
+    /// <summary>Every delivery in the order the receiver got it; meaningful as an order only from an ordered receiver.</summary>
+    public ConcurrentQueue<Guid> Arrivals { get; } = new();
+
     public int Deliveries => ByMessageId.Values.Sum();
 }
 
@@ -36,6 +39,7 @@ public sealed class RecordingConsumer(ReceivedMessages received) : IConsumer<Pro
         var id = context.MessageId ?? throw new InvalidOperationException("ProbeMessage without MessageId");
         received.ByMessageId.AddOrUpdate(id, 1, (_, count) => count + 1);
         received.FirstArrival.TryAdd(id, DateTime.UtcNow);
+        received.Arrivals.Enqueue(id);
         received.Envelopes.TryAdd(id, new ReceivedEnvelope(
             context.CorrelationId,
             context.ConversationId,
@@ -67,14 +71,23 @@ internal static class ProbeHosts
     }
 
     /// <summary>A plain bus that records every ProbeMessage the broker delivers to queue <paramref name="queue"/>.</summary>
-    public static async Task<IHost> StartReceiverAsync(BackboneInfrastructure infrastructure, ReceivedMessages received, string queue = "probe-recording")
+    /// <param name="ordered">One message at a time, so <see cref="ReceivedMessages.Arrivals"/> is the queue's order.</param>
+    public static async Task<IHost> StartReceiverAsync(
+        BackboneInfrastructure infrastructure, ReceivedMessages received, string queue = "probe-recording", bool ordered = false)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddSingleton(received);
         var settings = infrastructure.HostSettings();
         builder.Services.AddMassTransit(bus =>
         {
-            bus.AddConsumer<RecordingConsumer>().Endpoint(endpoint => endpoint.Name = queue);
+            bus.AddConsumer<RecordingConsumer>().Endpoint(endpoint =>
+            {
+                endpoint.Name = queue;
+                if (ordered)
+                {
+                    endpoint.ConcurrentMessageLimit = 1;
+                }
+            });
             bus.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(settings["Backbone:RabbitMq:Host"], (ushort)infrastructure.Settings.RabbitPort, settings["Backbone:RabbitMq:VirtualHost"], host =>

@@ -1,4 +1,4 @@
-using EventBackbone.Messaging.Outbox;
+using System.Globalization;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Probe;
 using EventBackbone.Messaging.Transport;
@@ -8,14 +8,24 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
+// A host the durability tests run as a child process and SIGKILL at random moments. Modes:
+//   send      writes transactions [From, To) through --Probe:WritePath, PerTransaction messages each, every
+//             RollbackEvery-th rolled back on purpose; then stays up delivering until stopped.
+//   schedule  schedules two messages through the write path for +DelaySeconds, cancels the second, prints SCHEDULED.
+//   consume   counts ProbeMessage effects through the inbox (CountingConsumer).
 var builder = Host.CreateApplicationBuilder(args);
-var mode = builder.Configuration["Probe:Mode"] ?? throw new ArgumentException("--Probe:Mode send|consume is required");
+var mode = builder.Configuration["Probe:Mode"] ?? throw new ArgumentException("--Probe:Mode send|schedule|consume is required");
+var path = WritePaths.Named(builder.Configuration["Probe:WritePath"] ?? "ef-core-bus-outbox");
 builder.AddServiceDatabase<ProbeDbContext>("Probe");
 builder.AddBackboneBus(bus =>
 {
     if (mode == "consume")
     {
         bus.AddConsumer<CountingConsumer>().Endpoint(e => e.Name = "probe-counting");
+    }
+    else
+    {
+        path.ConfigureBus(bus);
     }
 });
 builder.Services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
@@ -25,81 +35,57 @@ Console.WriteLine("READY");
 
 if (mode == "send")
 {
-    var count = builder.Configuration.GetValue("Probe:Count", 10_000);
+    var from = builder.Configuration.GetValue("Probe:From", 0);
+    var to = builder.Configuration.GetValue("Probe:To", 1_000);
+    var size = builder.Configuration.GetValue("Probe:PerTransaction", 4);
     var rollbackEvery = builder.Configuration.GetValue("Probe:RollbackEvery", 10);
-    await SendAsync(host.Services, count, rollbackEvery);
-    await WaitForOutboxDrainedAsync(host.Services);
-    Console.WriteLine("DONE");
-    await host.StopAsync();
-    return 0;
+    var next = path.RewritesAreDeduplicated ? from : await ResumeAtAsync(host.Services, from, to, size);
+    for (var number = next; number < to; number++)
+    {
+        await path.WriteAsync(host.Services, ProbeTransaction.Create(number, size, commit: number % rollbackEvery != 0), CancellationToken.None);
+    }
+
+    Console.WriteLine("WRITTEN");
 }
 
 if (mode == "schedule")
 {
-    // Schedules two messages for +DelaySeconds (2 by default) and cancels the second, then says so and waits to be
-    // SIGKILLed. Attempt n uses ids 2n+1 and 2n+2, so a test that has to arrange this again is not confused by the
-    // messages of an earlier arrangement.
     var destination = new Uri(builder.Configuration["Probe:Destination"] ?? "queue:probe-recording");
     var delay = TimeSpan.FromSeconds(builder.Configuration.GetValue("Probe:DelaySeconds", 2));
-    var attempt = builder.Configuration.GetValue("Probe:Attempt", 0);
-    await using (var scope = host.Services.CreateAsyncScope())
-    {
-        var scheduler = scope.ServiceProvider.GetRequiredService<IMessageScheduler>();
-        var due = DateTime.UtcNow + delay;
-        var kept = ProbeDbContext.IdFor((2 * attempt) + 1);
-        var cancelled = ProbeDbContext.IdFor((2 * attempt) + 2);
-        await scheduler.ScheduleSend(destination, due, new ProbeMessage(kept, 1), Pipe.Execute<SendContext>(x => x.MessageId = kept));
-        var toCancel = await scheduler.ScheduleSend(destination, due, new ProbeMessage(cancelled, 2), Pipe.Execute<SendContext>(x => x.MessageId = cancelled));
-        await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SaveChangesAsync();
-        await scheduler.CancelScheduledSend(destination, toCancel.TokenId);
-        Console.WriteLine($"SCHEDULED {due:O}");
-    }
+    var schedule = new ProbeSchedule(destination, delay, builder.Configuration.GetValue("Probe:Arrangement", 0));
+    await path.ScheduleAsync(host.Services, schedule, CancellationToken.None);
+    // The consumer paths schedule in a consumer: scheduled is when the kept message's row is committed. Its due time
+    // is read from there, since only the path knows when it scheduled.
+    var dueAt = await WaitUntilScheduledAsync(host.Services, schedule);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SCHEDULED {dueAt:O}"));
 }
 
 await host.WaitForShutdownAsync();
 return 0;
 
-// One message per transaction; every rollbackEvery-th transaction is rolled back on purpose. Resumes after the last
-// committed sequence, so a SIGKILLed run continues where its committed work ends.
-static async Task SendAsync(IServiceProvider services, int count, int rollbackEvery)
+// After a SIGKILL: continue after the last transaction of this range whose sent log committed (rolled-back ones leave none).
+static async Task<int> ResumeAtAsync(IServiceProvider services, int from, int to, int size)
 {
-    int next;
-    await using (var scope = services.CreateAsyncScope())
-    {
-        next = (await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SentLog.MaxAsync(x => (int?)x.Sequence) ?? -1) + 1;
-    }
-
-    for (var sequence = next; sequence < count; sequence++)
-    {
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ProbeDbContext>();
-        var publish = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
-        var id = ProbeDbContext.IdFor(sequence);
-        await using var transaction = await db.Database.BeginTransactionAsync();
-        await publish.Publish(new ProbeMessage(id, sequence), context => context.MessageId = id);
-        db.SentLog.Add(new SentRecord { Sequence = sequence, MessageId = id });
-        await db.SaveChangesAsync();
-        if (sequence % rollbackEvery == 0)
-        {
-            await transaction.RollbackAsync();
-        }
-        else
-        {
-            await transaction.CommitAsync();
-        }
-    }
+    await using var scope = services.CreateAsyncScope();
+    var last = await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SentLog
+        .Where(x => x.Sequence >= from * size && x.Sequence < to * size)
+        .MaxAsync(x => (int?)x.Sequence);
+    return last is null ? from : (last.Value / size) + 1;
 }
 
-static async Task WaitForOutboxDrainedAsync(IServiceProvider services)
+static async Task<DateTime> WaitUntilScheduledAsync(IServiceProvider services, ProbeSchedule schedule)
 {
     while (true)
     {
         await using var scope = services.CreateAsyncScope();
-        if (!await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Set<OutboxState>().AnyAsync())
+        var due = await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Database
+            .SqlQuery<DateTime>($"SELECT s.not_before AS \"Value\" FROM outbox_messages m JOIN outbox_state s ON s.outbox_id = m.outbox_id WHERE m.message_id = {schedule.Kept.Id}")
+            .ToListAsync();
+        if (due.Count == 1)
         {
-            return;
+            return due[0].ToUniversalTime();
         }
 
-        await Task.Delay(100);
+        await Task.Delay(50);
     }
 }

@@ -1,0 +1,197 @@
+using EventBackbone.Messaging.Outbox;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace EventBackbone.Messaging.Probe;
+
+/// <summary>
+/// One way application code puts messages into the durable core. The conformance suite runs the same guarantees over
+/// every path, in the test process and in the probe process it SIGKILLs: adding a path is one class here, listed in
+/// <see cref="WritePaths.All"/>.
+/// </summary>
+public interface IWritePath
+{
+    /// <summary>The name the probe takes as <c>--Probe:WritePath</c>.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// True when writing a transaction again is harmless because the consumer inbox drops the repeat: a restarted
+    /// probe then starts over instead of guessing which of its writes the broker already holds.
+    /// </summary>
+    bool RewritesAreDeduplicated { get; }
+
+    /// <summary>False when <see cref="ScheduleAsync"/> refuses: the suite then checks that it refuses and writes nothing.</summary>
+    bool CanSchedule { get; }
+
+    /// <summary>What a host needs to write through this path (the relay consumer for the consumer-outbox paths).</summary>
+    void ConfigureBus(IBusRegistrationConfigurator bus);
+
+    /// <summary>
+    /// Writes the transaction's messages in order as one unit of work that commits, or rolls back when
+    /// <see cref="ProbeTransaction.Commit"/> is false. Each committed message is recorded in <c>sent_log</c>, in the
+    /// same transaction where the path allows it. Rolled back on purpose, it returns normally.
+    /// </summary>
+    Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken);
+
+    /// <summary>Schedules <see cref="ProbeSchedule.Kept"/> and <see cref="ProbeSchedule.Cancelled"/>, then cancels the latter.</summary>
+    /// <exception cref="NotSupportedException">The path cannot schedule: it must refuse, never send at once.</exception>
+    Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken);
+}
+
+public static class WritePaths
+{
+    public static readonly IReadOnlyList<IWritePath> All =
+    [
+        new EfCoreBusOutboxPath(),
+        new GroupCommitPublisherPath(),
+        new ConsumerOutboxPath(),
+        new BatchedConsumerOutboxPath(),
+    ];
+
+    public static IWritePath Named(string name) =>
+        All.SingleOrDefault(x => x.Name == name)
+        ?? throw new ArgumentException($"Unknown write path '{name}': {string.Join(", ", All.Select(x => x.Name))}.");
+}
+
+/// <summary>(a) The scoped <see cref="IPublishEndpoint"/> and the caller's own DbContext transaction + SaveChanges.</summary>
+public sealed class EfCoreBusOutboxPath : IWritePath
+{
+    public string Name => "ef-core-bus-outbox";
+
+    public bool RewritesAreDeduplicated => false;
+
+    public bool CanSchedule => true;
+
+    public void ConfigureBus(IBusRegistrationConfigurator bus)
+    {
+    }
+
+    public async Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProbeDbContext>();
+        var publish = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+        await using var dbTransaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        foreach (var message in transaction.Messages)
+        {
+            await publish.Publish(message, x => x.MessageId = message.Id, cancellationToken);
+            db.SentLog.Add(new SentRecord { Sequence = message.Sequence, MessageId = message.Id });
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        if (transaction.Commit)
+        {
+            await dbTransaction.CommitAsync(cancellationToken);
+        }
+        else
+        {
+            await dbTransaction.RollbackAsync(cancellationToken);
+        }
+    }
+
+    public async Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var scheduler = scope.ServiceProvider.GetRequiredService<IMessageScheduler>();
+        var (kept, cancelled, due) = (schedule.Kept, schedule.Cancelled, DateTime.UtcNow + schedule.Delay);
+        await scheduler.ScheduleSend(schedule.Destination, due, kept, Pipe.Execute<SendContext>(x => x.MessageId = kept.Id), cancellationToken);
+        var toCancel = await scheduler.ScheduleSend(
+            schedule.Destination, due, cancelled, Pipe.Execute<SendContext>(x => x.MessageId = cancelled.Id), cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().SaveChangesAsync(cancellationToken);
+        await scheduler.CancelScheduledSend(schedule.Destination, toCancel.TokenId, cancellationToken);
+    }
+}
+
+/// <summary>
+/// (b) The group-commit publisher, for callers without a business transaction. The ONE place that names its API: today
+/// that is <see cref="SqlOutbox{TDbContext}"/>'s batch (one round trip, one implicit transaction).
+/// TODO(#17 IDurablePublisher): at merge, resolve <c>IDurablePublisher</c> (singleton) and write with
+/// <c>PublishAllAsync(async publish => { foreach message: await publish.Publish(message, x => x.MessageId = message.Id); if (!Commit) throw new ProbeRollbackException(Number); }, ct)</c>,
+/// catching the rollback exception; it takes no caller statements, so record the sent log right after it returns
+/// (a kill in between leaves a committed transaction unrecorded: the crash spec then only requires it to be rewritten,
+/// which is sound). Scheduling: if it supports delayed sends, implement <see cref="ScheduleAsync"/> with the publish
+/// context's Delay and a cancel, or keep refusing.
+/// </summary>
+public sealed class GroupCommitPublisherPath : IWritePath
+{
+    public string Name => "group-commit-publisher";
+
+    public bool RewritesAreDeduplicated => false;
+
+    public bool CanSchedule => false;
+
+    public void ConfigureBus(IBusRegistrationConfigurator bus)
+    {
+    }
+
+    public async Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken)
+    {
+        var batch = services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch();
+        foreach (var message in transaction.Messages)
+        {
+            await batch.PublishEndpoint.Publish(message, x => x.MessageId = message.Id, cancellationToken);
+            batch.Add(new NpgsqlBatchCommand("INSERT INTO sent_log (sequence, message_id) VALUES ($1, $2)")
+            {
+                Parameters = { new() { Value = message.Sequence }, new() { Value = message.Id } },
+            });
+        }
+
+        if (!transaction.Commit)
+        {
+            // A statement that fails after the messages' rows were written: the whole implicit transaction rolls back.
+            batch.Add(new NpgsqlBatchCommand($"DO $$ BEGIN RAISE EXCEPTION 'transaction {transaction.Number} rolls back on purpose'; END $$"));
+        }
+
+        try
+        {
+            await batch.CommitAsync(cancellationToken);
+        }
+        catch (PostgresException) when (!transaction.Commit)
+        {
+        }
+    }
+
+    /// <summary>Refused today: <see cref="SqlOutbox{TDbContext}"/> has no scheduled sends, and must not send a delayed one at once.</summary>
+    public async Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken)
+    {
+        var batch = services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch();
+        var kept = schedule.Kept;
+        await batch.PublishEndpoint.Publish(kept, x =>
+        {
+            x.MessageId = kept.Id;
+            x.Delay = schedule.Delay;
+        }, cancellationToken);
+        await batch.CommitAsync(cancellationToken);
+    }
+}
+
+/// <summary>(c) What a consumer publishes inside its inbox transaction, one transaction per consumed message.</summary>
+public class ConsumerOutboxPath : IWritePath
+{
+    public virtual string Name => "consumer-outbox";
+
+    /// <summary>The relay's inbox drops a transaction published again.</summary>
+    public bool RewritesAreDeduplicated => true;
+
+    public bool CanSchedule => true;
+
+    public virtual void ConfigureBus(IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<RelayConsumer, SingleTransactionRelayDefinition>();
+
+    /// <summary>Published straight to the broker (the root bus, with confirms): the relay consumer does the writing.</summary>
+    public Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken) =>
+        services.GetRequiredService<IBus>().Publish(transaction, x => x.MessageId = transaction.MessageId, cancellationToken);
+
+    public Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken) =>
+        services.GetRequiredService<IBus>().Publish(schedule, cancellationToken);
+}
+
+/// <summary>(d) The consumer outbox with batched inbox transactions; see <see cref="BatchedRelayDefinition"/>.</summary>
+public sealed class BatchedConsumerOutboxPath : ConsumerOutboxPath
+{
+    public override string Name => "consumer-outbox-batched";
+
+    public override void ConfigureBus(IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<RelayConsumer, BatchedRelayDefinition>();
+}
