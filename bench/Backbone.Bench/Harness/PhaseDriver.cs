@@ -36,10 +36,15 @@ public sealed class PhaseDriver(ArrivalRouter router)
     /// </summary>
     private static readonly TimeSpan DuplicateWindow = TimeSpan.FromMilliseconds(300);
 
-    public async Task<PhaseOutcome> RunAsync(IContender contender, int count, double? ratePerSecond, CancellationToken cancellationToken)
+    /// <param name="inFlightLevel">
+    /// Publishes outstanding at once: the run's setting, the same for every contender, since it bounds the outstanding
+    /// publisher confirms or open transactions and so is part of what is measured.
+    /// </param>
+    public async Task<PhaseOutcome> RunAsync(
+        IContender contender, int count, int inFlightLevel, double? ratePerSecond, CancellationToken cancellationToken)
     {
         var log = router.Open(count);
-        using var inFlight = new SemaphoreSlim(contender.PublishConcurrency);
+        using var inFlight = new SemaphoreSlim(inFlightLevel);
         var publishes = new List<Task>(count);
         var failures = 0;
         string? firstFailure = null;
