@@ -86,7 +86,9 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
         await using (sampler)
         {
             var before = meter.Take();
-            var peak = await driver.RunAsync(contender, messages, inFlight, ratePerSecond: null, cancellationToken);
+            var peak = await driver.RunAsync(
+                contender, messages, inFlight, ratePerSecond: null, cancellationToken,
+                round == 0 ? PhaseDriver.WarmUpStallTimeout : PhaseDriver.StallTimeout);
             var after = meter.Take();
             if (!double.IsFinite(peak.ThroughputPerSecond))
             {
