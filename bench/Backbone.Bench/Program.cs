@@ -50,12 +50,23 @@ try
     var results = await new BenchRunner(options, meter, output).RunAsync(contenders, cancel.Token);
     await output.WriteLineAsync();
     await output.WriteLineAsync(ResultTable.Render(results, [.. contenders.Select(c => c.Contender)], options.Baseline, options.LatencyLoads));
+
+    var growth = new InboxGrowthOutcome(0, 0);
+    if (options.PrefilledRows > 0)
+    {
+        var (durable, router) = contenders.Single(c => c.Contender.Name == BenchOptions.PrefilledContender);
+        growth = await new InboxGrowthCheck(options, output).RunAsync(
+            durable, router, ((EventBackboneDurableContender)durable).Services, cancel.Token);
+    }
+
     await output.WriteLineAsync($"load average at the end: {LoadAverage()}");
 
     var broken = contenders
         .Select(c => (c.Contender.Name,
-            Lost: results.Where(r => r.Contender == c.Contender.Name).Sum(r => r.Lost),
-            Duplicated: results.Where(r => r.Contender == c.Contender.Name).Sum(r => r.Duplicates),
+            Lost: results.Where(r => r.Contender == c.Contender.Name).Sum(r => r.Lost)
+                + (c.Contender.Name == BenchOptions.PrefilledContender ? growth.Lost : 0),
+            Duplicated: results.Where(r => r.Contender == c.Contender.Name).Sum(r => r.Duplicates)
+                + (c.Contender.Name == BenchOptions.PrefilledContender ? growth.Duplicates : 0),
             c.Router.Strays))
         .Where(c => c.Lost + c.Duplicated + c.Strays > 0)
         .ToList();
@@ -90,8 +101,10 @@ static async Task<string> DescribeRunAsync(InfrastructureSettings settings, Benc
 {
     var text = new StringBuilder();
     text.AppendLine($"Backbone.Bench {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {(options.Smoke ? "smoke" : "full")}{(options.HeadToHead ? " head-to-head" : string.Empty)} run: "
-        + $"{options.Messages} messages × {options.Rounds} round(s) (+1 warm-up of {options.WarmupMessages}), "
-        + $"baseline {options.Baseline}");
+        + $"{options.Messages} messages × {options.Rounds} round(s) (+1 warm-up of {options.WarmupMessages}) at each of "
+        + $"{string.Join(", ", options.InFlightLevels)} messages in flight, "
+        + $"baseline {options.Baseline}"
+        + (options.PrefilledRows > 0 ? $"; then {options.PrefilledRows:N0} inbox rows in the window, {options.ExpiredRows:N0} expired" : string.Empty));
     text.AppendLine($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, "
         + $"{RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}, "
         + $"{(GCSettings.IsServerGC ? "server" : "workstation")} GC; load average at the start: {LoadAverage()}");

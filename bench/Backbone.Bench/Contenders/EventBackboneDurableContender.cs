@@ -24,8 +24,8 @@ public sealed class EventBackboneDurableContender : IContender
 
     public string Name => "eventbackbone-durable";
 
-    /// <summary>The same concurrent publishing transactions as raw-rabbitmq-outbox, for a like-for-like comparison.</summary>
-    public int PublishConcurrency => 16;
+    /// <summary>The running host, for the inbox growth check (its configuration, database and cleanup service).</summary>
+    internal IServiceProvider Services => _host?.Services ?? throw new InvalidOperationException("The contender has not started.");
 
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {

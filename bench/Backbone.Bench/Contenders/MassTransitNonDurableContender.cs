@@ -5,7 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EventBackbone.Bench.Contenders;
 
 /// <summary>
-/// The baseline: MassTransit publish → consume over RabbitMQ with every setting at its default. "Non-durable"
+/// MassTransit publish → consume over RabbitMQ with every setting at its default except the consumer-side settings all
+/// contenders share (<see cref="ConsumerSideSettings"/>). "Non-durable"
 /// means no outbox and no inbox: nothing ties the publish to a database transaction or deduplicates on the
 /// consumer. (MassTransit's defaults already use durable queues, persistent messages and publisher confirms.)
 /// </summary>
@@ -16,9 +17,6 @@ public sealed class MassTransitNonDurableContender : IContender
 
     public string Name => "masstransit-nondurable";
 
-    /// <summary>Concurrent Publish calls, each awaiting its confirm: the same bound as raw-rabbitmq, for a like comparison.</summary>
-    public int PublishConcurrency => 128;
-
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {
         var virtualHost = await environment.CreateVirtualHostAsync();
@@ -27,7 +25,9 @@ public sealed class MassTransitNonDurableContender : IContender
         services.AddSingleton(arrivals);
         services.AddMassTransit(bus =>
         {
-            bus.AddConsumer<ArrivalConsumer>();
+            // The consumer-side settings every contender shares: with MassTransit's own defaults (concurrency = its
+            // default prefetch) the ratios would compare tuning instead of pipelines.
+            bus.AddConsumer<ArrivalConsumer>(consumer => consumer.ConcurrentMessageLimit = ConsumerSideSettings.ConcurrentMessages);
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(settings.RabbitHost, (ushort)settings.RabbitPort, virtualHost.Name, host =>
@@ -35,6 +35,7 @@ public sealed class MassTransitNonDurableContender : IContender
                     host.Username(settings.RabbitUsername);
                     host.Password(settings.RabbitPassword);
                 });
+                rabbit.PrefetchCount = ConsumerSideSettings.Prefetch;
                 rabbit.ConfigureEndpoints(context);
             });
         });

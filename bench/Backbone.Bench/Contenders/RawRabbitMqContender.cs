@@ -12,24 +12,12 @@ public sealed class RawRabbitMqContender : IContender
 {
     private const string Queue = "bench-raw";
 
-    /// <summary>
-    /// RabbitMQ's guidance for prefetch is "a few hundred": enough that the consumer never waits a round trip for the
-    /// next message, not so many that one consumer hoards the queue.
-    /// </summary>
-    private const ushort Prefetch = 200;
-
     private IConnection? _publisherConnection;
     private IConnection? _consumerConnection;
     private IChannel? _publisher;
     private IChannel? _consumer;
 
     public string Name => "raw-rabbitmq";
-
-    /// <summary>
-    /// Outstanding publisher confirms. The client's default bound is also 128, but its default limiter throttles
-    /// with sleeps of up to 1 s once half of it is used; here the harness holds the bound and nothing sleeps.
-    /// </summary>
-    public int PublishConcurrency => 128;
 
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {
@@ -48,8 +36,13 @@ public sealed class RawRabbitMqContender : IContender
             cancellationToken);
         await _publisher.QueueDeclareAsync(Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
 
-        _consumer = await _consumerConnection.CreateChannelAsync(cancellationToken: cancellationToken);
-        await _consumer.BasicQosAsync(prefetchSize: 0, prefetchCount: Prefetch, global: false, cancellationToken);
+        _consumer = await _consumerConnection.CreateChannelAsync(
+            new CreateChannelOptions(
+                publisherConfirmationsEnabled: false,
+                publisherConfirmationTrackingEnabled: false,
+                consumerDispatchConcurrency: ConsumerSideSettings.ConcurrentMessages),
+            cancellationToken);
+        await _consumer.BasicQosAsync(prefetchSize: 0, prefetchCount: ConsumerSideSettings.Prefetch, global: false, cancellationToken);
         var consumer = new AsyncEventingBasicConsumer(_consumer);
         var channel = _consumer;
         consumer.ReceivedAsync += async (_, delivery) =>

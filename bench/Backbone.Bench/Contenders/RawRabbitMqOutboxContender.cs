@@ -18,14 +18,6 @@ public sealed class RawRabbitMqOutboxContender : IContender
     /// <summary>Rows a relay claims per transaction, and so the bound on its outstanding publisher confirms.</summary>
     private const int RelayBatch = 200;
 
-    private const ushort Prefetch = 200;
-
-    /// <summary>
-    /// Consumer transactions in flight. One at a time would cap the consumer at one commit (one WAL flush) per
-    /// message; several let PostgreSQL flush many commits together, as any real inbox consumer would.
-    /// </summary>
-    private const ushort ConsumerConcurrency = 8;
-
     /// <summary>
     /// When no one signals, the relay still looks this often: rows committed by a process that is not this one
     /// (or a signal lost to a crash) are published within this delay, not never.
@@ -44,19 +36,15 @@ public sealed class RawRabbitMqOutboxContender : IContender
 
     public string Name => "raw-rabbitmq-outbox";
 
-    /// <summary>
-    /// Concurrent outbox transactions, i.e. concurrent requests of an edge service. Each holds a pooled database
-    /// connection; 16 keeps the whole contender well under PostgreSQL's 100 connections that the tests share.
-    /// </summary>
-    public int PublishConcurrency => 16;
-
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {
         _arrivals = arrivals;
         var database = await environment.CreateDatabaseAsync("bench_outbox");
         var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString + BenchEnvironment.PoolIdleLifetime)
         {
-            MaxPoolSize = PublishConcurrency + ConsumerConcurrency + 2,
+            // Publishers beyond the pool wait for a connection, as an edge service's requests would; the bound keeps
+            // the run under PostgreSQL's 100 connections, which the tests share.
+            MaxPoolSize = ConsumerSideSettings.MaxPoolSize,
         };
         _database = NpgsqlDataSource.Create(connectionString.ConnectionString);
         await using (var create = _database.CreateCommand("""
@@ -85,9 +73,9 @@ public sealed class RawRabbitMqOutboxContender : IContender
             new CreateChannelOptions(
                 publisherConfirmationsEnabled: false,
                 publisherConfirmationTrackingEnabled: false,
-                consumerDispatchConcurrency: ConsumerConcurrency),
+                consumerDispatchConcurrency: ConsumerSideSettings.ConcurrentMessages),
             cancellationToken);
-        await _consumerChannel.BasicQosAsync(prefetchSize: 0, prefetchCount: Prefetch, global: false, cancellationToken);
+        await _consumerChannel.BasicQosAsync(prefetchSize: 0, prefetchCount: ConsumerSideSettings.Prefetch, global: false, cancellationToken);
         var consumer = new AsyncEventingBasicConsumer(_consumerChannel);
         consumer.ReceivedAsync += ConsumeAsync;
         await _consumerChannel.BasicConsumeAsync(Queue, autoAck: false, consumer, cancellationToken);

@@ -38,9 +38,6 @@ public sealed class WolverineDurableContender(bool publisherConfirms = false) : 
 
     public string Name => publisherConfirms ? "wolverine-durable-confirms" : "wolverine-durable";
 
-    /// <summary>The same concurrent publishing transactions as eventbackbone-durable and raw-rabbitmq-outbox.</summary>
-    public int PublishConcurrency => 16;
-
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {
         var virtualHost = await environment.CreateVirtualHostAsync();
@@ -49,7 +46,8 @@ public sealed class WolverineDurableContender(bool publisherConfirms = false) : 
 
         // The same pool bound as eventbackbone-durable: the contenders of one run stay connected together, and
         // PostgreSQL allows 100 connections; Wolverine's data source and EF Core's connections each take up to this.
-        var connectionString = database.ConnectionString + ";Maximum Pool Size=30" + BenchEnvironment.PoolIdleLifetime;
+        var connectionString = database.ConnectionString + $";Maximum Pool Size={ConsumerSideSettings.MaxPoolSize}"
+            + BenchEnvironment.PoolIdleLifetime;
         await using (var connection = new NpgsqlConnection(connectionString))
         {
             await connection.OpenAsync(cancellationToken);
@@ -92,10 +90,10 @@ public sealed class WolverineDurableContender(bool publisherConfirms = false) : 
             opts.PublishMessage<BenchMessage>().ToRabbitQueue(Queue).UseDurableOutbox();
             opts.ListenToRabbitQueue(Queue)
                 .UseDurableInbox()
-                // As many handler transactions in flight as eventbackbone-durable's ConcurrentMessageLimit, and its
-                // prefetch (Wolverine's default would be 2 × parallelism = 16).
-                .MaximumParallelMessages(8)
-                .PreFetchCount(64);
+                // As many handler transactions in flight as every other contender's consumer, and the same prefetch
+                // (Wolverine's defaults would be max(cores, 5) = 5 here and 2 × parallelism).
+                .MaximumParallelMessages(ConsumerSideSettings.ConcurrentMessages)
+                .PreFetchCount(ConsumerSideSettings.Prefetch);
         });
         _host = builder.Build();
         await _host.StartAsync(cancellationToken);

@@ -15,10 +15,12 @@ public sealed class BenchEnvironment : IAsyncDisposable
     /// Appended to every contender's connection string. The contenders of a run stay connected together and each one's
     /// pools would keep their peak connections open for Npgsql's default 300 s, i.e. through the next contenders'
     /// phases: with four database pools that reached 91 of PostgreSQL's 100 connections (shared with whatever tests run
-    /// meanwhile) and a five-contender run failed with 53300 "remaining connection slots are reserved". Idle for 15 s,
-    /// a connection is closed, so a run holds about one contender's connections at a time.
+    /// meanwhile) and a five-contender run failed with 53300 "remaining connection slots are reserved". At 128 in flight
+    /// every database pool fills up to its bound, and with 15 s of idle lifetime the previous contender's full pools
+    /// still stood beside the next one's (a smoke run failed with 53300 again): idle for 5 s, sampled every second, a
+    /// connection is closed, so a run holds about one contender's connections at a time.
     /// </summary>
-    public const string PoolIdleLifetime = ";Connection Idle Lifetime=15";
+    public const string PoolIdleLifetime = ";Connection Idle Lifetime=5;Connection Pruning Interval=1";
 
     public InfrastructureSettings Settings { get; } = InfrastructureSettings.FromEnvironment();
 

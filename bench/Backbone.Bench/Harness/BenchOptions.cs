@@ -10,11 +10,23 @@ public sealed record BenchOptions(
     string Baseline,
     bool Smoke,
     bool HeadToHead,
-    IReadOnlyList<double> LatencyLoads)
+    IReadOnlyList<double> LatencyLoads,
+    IReadOnlyList<int> InFlightLevels,
+    long PrefilledRows,
+    long ExpiredRows)
 {
-    /// <summary>Issue #8's comparison: the broker ceiling, the no-framework baseline, Wolverine and us, against us.</summary>
+    /// <summary>
+    /// The head-to-head comparison: the broker ceiling, MassTransit without a database, the no-framework durable
+    /// baseline, Wolverine and us, against us.
+    /// </summary>
     public static readonly IReadOnlyList<string> HeadToHeadContenders =
-        ["raw-rabbitmq", "raw-rabbitmq-outbox", "wolverine-durable", "eventbackbone-durable"];
+        ["raw-rabbitmq", "masstransit-nondurable", "raw-rabbitmq-outbox", "wolverine-durable", "eventbackbone-durable"];
+
+    /// <summary>
+    /// A durable service's edge at modest concurrency, and the level at which the broker-only paths pipeline their
+    /// confirms best (bench/README, "In-flight levels").
+    /// </summary>
+    public static readonly IReadOnlyList<int> DefaultInFlightLevels = [16, 128];
 
     public const string HeadToHeadBaseline = "eventbackbone-durable";
 
@@ -25,9 +37,15 @@ public sealed record BenchOptions(
           --contenders a,b    which contenders, in this order (default: raw-rabbitmq, masstransit-nondurable,
                               raw-rabbitmq-outbox, eventbackbone-durable; also wolverine-durable, wolverine-durable-confirms)
           --baseline name     contender the ratios are taken against (default masstransit-nondurable)
-          --head-to-head      issue #8: raw-rabbitmq, raw-rabbitmq-outbox, wolverine-durable, eventbackbone-durable,
-                              ratios to eventbackbone-durable, latency at 25/50/75 % of each contender's peak;
-                              defaults 5000 messages × 5 rounds (--contenders/--baseline/--messages/--rounds still apply)
+          --head-to-head      raw-rabbitmq, masstransit-nondurable, raw-rabbitmq-outbox, wolverine-durable,
+                              eventbackbone-durable, ratios to eventbackbone-durable, latency at 25/50/75 % of each
+                              contender's peak; defaults 3000 messages × 3 rounds per level (the other options still apply)
+          --in-flight 16,128  publishes outstanding at once, the same for every contender; each level is a full set of
+                              interleaved rounds with its own rows and ratios (default 16,128)
+          --prefilled-rows N  after the rounds: eventbackbone-durable's throughput with N rows inside the duplicate-
+                              detection window in its inbox ÷ on an empty inbox, then the inbox cleanup's deleted/s
+                              against the pipeline's inserted/s (needs eventbackbone-durable in the run)
+          --expired-rows M    rows already outside the window for the cleanup measurement (default 500000)
           --smoke             300 messages, 1 round: checks that nothing is lost or duplicated
         """;
 
@@ -37,6 +55,9 @@ public sealed record BenchOptions(
     {
         int? messages = null;
         int? rounds = null;
+        IReadOnlyList<int>? inFlightLevels = null;
+        long prefilledRows = 0;
+        long expiredRows = 500_000;
         var smoke = false;
         var headToHead = false;
         string? baseline = null;
@@ -56,6 +77,19 @@ public sealed record BenchOptions(
                     break;
                 case "--baseline":
                     baseline = Value(args, ++i, "--baseline");
+                    break;
+                case "--in-flight":
+                    inFlightLevels = [.. Value(args, ++i, "--in-flight")
+                        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(level => int.TryParse(level, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
+                            ? value
+                            : throw new ArgumentException($"--in-flight needs positive whole numbers, not '{level}'."))];
+                    break;
+                case "--prefilled-rows":
+                    prefilledRows = PositiveInt(args, ++i, "--prefilled-rows");
+                    break;
+                case "--expired-rows":
+                    expiredRows = PositiveInt(args, ++i, "--expired-rows");
                     break;
                 case "--smoke":
                     smoke = true;
@@ -82,6 +116,17 @@ public sealed record BenchOptions(
             throw new ArgumentException("A contender is listed twice.");
         }
 
+        inFlightLevels ??= DefaultInFlightLevels;
+        if (inFlightLevels.Count == 0 || inFlightLevels.Distinct().Count() != inFlightLevels.Count)
+        {
+            throw new ArgumentException("--in-flight needs one or more distinct levels.");
+        }
+
+        if (prefilledRows > 0 && !contenders.Contains(PrefilledContender))
+        {
+            throw new ArgumentException($"--prefilled-rows measures {PrefilledContender}, which is not in the run.");
+        }
+
         // Without the baseline in the run there is nothing measured alongside to compare with, so the first
         // contender becomes the reference rather than a median from another day on another load.
         if (!contenders.Contains(baseline))
@@ -89,19 +134,26 @@ public sealed record BenchOptions(
             baseline = contenders[0];
         }
 
-        // Head-to-head runs three latency phases per round, so fewer messages and rounds keep it near 15 minutes here.
-        var messageCount = messages ?? (smoke ? 300 : headToHead ? 5000 : 10000);
+        // Head-to-head runs three latency phases per round and every level is a full set of rounds, so fewer messages
+        // and rounds keep the whole bench/head-to-head.sh near 15–20 minutes here.
+        var messageCount = messages ?? (smoke ? 300 : headToHead ? 3000 : 10000);
         return new BenchOptions(
             messageCount,
             // An odd number of rounds makes the median a round that really happened.
-            rounds ?? (smoke ? 1 : headToHead ? 5 : 7),
+            rounds ?? (smoke ? 1 : headToHead ? 3 : 7),
             Math.Clamp(messageCount / 5, 100, 1000),
             contenders,
             baseline,
             smoke,
             headToHead,
-            headToHead ? [0.25, 0.5, 0.75] : [0.5]);
+            headToHead ? [0.25, 0.5, 0.75] : [0.5],
+            inFlightLevels,
+            prefilledRows,
+            expiredRows);
     }
+
+    /// <summary>The contender whose tables <c>--prefilled-rows</c> fills.</summary>
+    public const string PrefilledContender = "eventbackbone-durable";
 
     private static string Value(IReadOnlyList<string> args, int index, string option) =>
         index < args.Count ? args[index] : throw new ArgumentException($"{option} needs a value.");

@@ -18,9 +18,10 @@ public sealed record ResourceUse(
     public static readonly ResourceUse None = new(double.NaN, double.NaN, double.NaN, double.NaN, new MemoryPeaks(double.NaN, double.NaN, double.NaN));
 }
 
-/// <summary>One contender's figures in one round. The 50 % load's p50/p99 keep their own fields, as before.</summary>
+/// <summary>One contender's figures in one round at one in-flight level. The 50 % load's p50/p99 keep their own fields.</summary>
 public sealed record RoundResult(
     string Contender,
+    int InFlight,
     int Round,
     double ThroughputPerSecond,
     double OfferedRatePerSecond,
@@ -33,7 +34,8 @@ public sealed record RoundResult(
 
 /// <summary>
 /// Interleaves the contenders round by round (A1, B1, C1, A2, …) so that a slow spell of this shared, noisy machine
-/// lands on every contender rather than on whichever happened to run then.
+/// lands on every contender rather than on whichever happened to run then; each in-flight level is a full set of such
+/// rounds, warm-up included, with every contender at that level.
 /// </summary>
 public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextWriter output)
 {
@@ -45,28 +47,34 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
         CancellationToken cancellationToken)
     {
         var results = new List<RoundResult>();
-
-        // Round 0 is thrown away: JIT, connection warm-up, queue and table creation and the first fsyncs would
-        // otherwise all be charged to whichever contender runs first. Its losses still count.
-        for (var round = 0; round <= options.Rounds; round++)
+        foreach (var inFlight in options.InFlightLevels)
         {
-            foreach (var (contender, router) in contenders)
-            {
-                var result = await RunRoundAsync(contender, router, round, cancellationToken);
-                output.WriteLine(Describe(result, round == 0));
-                if (options.HeadToHead)
-                {
-                    output.WriteLine(DescribeMore(result));
-                }
+            output.WriteLine($"--- {inFlight} messages in flight, every contender");
 
-                results.Add(result);
+            // Round 0 is thrown away: JIT, connection warm-up, queue and table creation and the first fsyncs (and,
+            // at a new level, pools growing to it) would otherwise be charged to whichever contender runs first.
+            // Its losses still count.
+            for (var round = 0; round <= options.Rounds; round++)
+            {
+                foreach (var (contender, router) in contenders)
+                {
+                    var result = await RunRoundAsync(contender, router, inFlight, round, cancellationToken);
+                    output.WriteLine(Describe(result, round == 0));
+                    if (options.HeadToHead)
+                    {
+                        output.WriteLine(DescribeMore(result));
+                    }
+
+                    results.Add(result);
+                }
             }
         }
 
         return results;
     }
 
-    private async Task<RoundResult> RunRoundAsync(IContender contender, ArrivalRouter router, int round, CancellationToken cancellationToken)
+    private async Task<RoundResult> RunRoundAsync(
+        IContender contender, ArrivalRouter router, int inFlight, int round, CancellationToken cancellationToken)
     {
         var driver = new PhaseDriver(router);
         var messages = round == 0 ? options.WarmupMessages : options.Messages;
@@ -78,13 +86,15 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
         await using (sampler)
         {
             var before = meter.Take();
-            var peak = await driver.RunAsync(contender, messages, ratePerSecond: null, cancellationToken);
+            var peak = await driver.RunAsync(
+                contender, messages, inFlight, ratePerSecond: null, cancellationToken,
+                round == 0 ? PhaseDriver.WarmUpStallTimeout : PhaseDriver.StallTimeout);
             var after = meter.Take();
             if (!double.IsFinite(peak.ThroughputPerSecond))
             {
                 Report(contender, peak);
                 return new RoundResult(
-                    contender.Name, round, double.NaN, double.NaN, double.NaN, double.NaN, peak.Lost, peak.Duplicates, [], ResourceUse.None);
+                    contender.Name, inFlight, round, double.NaN, double.NaN, double.NaN, double.NaN, peak.Lost, peak.Duplicates, [], ResourceUse.None);
             }
 
             var loads = new List<LatencyAtLoad>();
@@ -98,7 +108,8 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
 
                 // N × fraction messages at that fraction of the peak rate: every latency phase lasts about as long as
                 // the throughput phase (at 50 %, half as many messages at half the rate, as before).
-                var paced = await driver.RunAsync(contender, Math.Max((int)(messages * fraction), 50), offered, cancellationToken);
+                var paced = await driver.RunAsync(
+                    contender, Math.Max((int)(messages * fraction), 50), inFlight, offered, cancellationToken);
                 Report(contender, paced);
                 lost += paced.Lost;
                 duplicates += paced.Duplicates;
@@ -113,6 +124,7 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
             var half = loads.FirstOrDefault(l => l.Fraction == 0.5);
             return new RoundResult(
                 contender.Name,
+                inFlight,
                 round,
                 peak.ThroughputPerSecond,
                 half?.OfferedRatePerSecond ?? double.NaN,
@@ -145,12 +157,12 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
 
     // InvariantGlobalization is on for every project, so interpolation formats numbers the same on every machine.
     private static string Describe(RoundResult result, bool warmup) =>
-        $"{(warmup ? "warm-up" : $"round {result.Round}"),-8} {result.Contender,-24} {result.ThroughputPerSecond,9:F0} msg/s   "
+        $"{(warmup ? "warm-up" : $"round {result.Round}"),-8} {result.Contender,-24} {result.InFlight,4} in flight {result.ThroughputPerSecond,9:F0} msg/s   "
         + $"at {result.OfferedRatePerSecond,7:F0} msg/s: p50 {result.LatencyP50Ms,7:F2} ms  p99 {result.LatencyP99Ms,7:F2} ms"
         + (result.Lost + result.Duplicates > 0 ? $"   LOST {result.Lost} DUPLICATED {result.Duplicates}" : string.Empty);
 
     private static string DescribeMore(RoundResult result) =>
-        $"{string.Empty,-8} {string.Empty,-24} "
+        $"{string.Empty,-8} {string.Empty,-24} {string.Empty,14}"
         + string.Join("  ", result.Loads.Select(l => $"{l.Fraction * 100:F0} %: p50 {l.P50Ms:F2} p99 {l.P99Ms:F2} p99.9 {l.P999Ms:F2} ms"))
         + $"  | CPU µs/msg client {result.Resources.ClientCpuUsPerMessage:F0} broker {result.Resources.BrokerCpuUsPerMessage:F0} "
         + $"PostgreSQL {result.Resources.PostgresCpuUsPerMessage:F0} | lo {result.Resources.LoopbackBytesPerMessage:F0} B/msg "

@@ -11,12 +11,6 @@ public interface IContender : IAsyncDisposable
     string Name { get; }
 
     /// <summary>
-    /// How many <see cref="PublishAsync"/> calls the harness keeps in flight at once. It bounds the outstanding
-    /// publisher confirms or open transactions, so it is part of what is measured and is printed with the results.
-    /// </summary>
-    int PublishConcurrency { get; }
-
-    /// <summary>
     /// Creates everything the contender needs (its own vhost, scratch database, connections, consumer) once per run,
     /// outside every timing. The consumer reports each message's effect to <paramref name="arrivals"/> exactly when
     /// the effect is done (after its transaction committed, for a durable consumer), and at most once per effect.
@@ -25,7 +19,8 @@ public interface IContender : IAsyncDisposable
 
     /// <summary>
     /// Publishes one message and completes when the contender considers it committed: the broker confirmed it, or the
-    /// outbox transaction committed. Called concurrently, up to <see cref="PublishConcurrency"/> calls at once.
+    /// outbox transaction committed. Called concurrently, up to the run's in-flight level (<c>--in-flight</c>), the same for
+    /// every contender: a contender must not bound it below that level itself.
     /// </summary>
     Task PublishAsync(BenchMessage message, CancellationToken cancellationToken);
 }

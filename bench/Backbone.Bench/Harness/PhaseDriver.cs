@@ -28,7 +28,14 @@ public sealed class PhaseDriver(ArrivalRouter router)
     /// A phase waits this long without a single new arrival before it declares the rest lost. Progress-based rather
     /// than a total deadline, so a slow contender is not cut off while a stalled one still fails smoke mode quickly.
     /// </summary>
-    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The same for a contender's warm-up round, where its first message waits on start-up work: Wolverine generates
+    /// and compiles its handler code with Roslyn on first use, and at load average 40 a smoke run saw all 100 warm-up
+    /// messages arrive after 10 s — reported as lost, then as strays.
+    /// </summary>
+    public static readonly TimeSpan WarmUpStallTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// After the last expected arrival the phase stays open this long, so a duplicate delivered right behind the
@@ -36,10 +43,16 @@ public sealed class PhaseDriver(ArrivalRouter router)
     /// </summary>
     private static readonly TimeSpan DuplicateWindow = TimeSpan.FromMilliseconds(300);
 
-    public async Task<PhaseOutcome> RunAsync(IContender contender, int count, double? ratePerSecond, CancellationToken cancellationToken)
+    /// <param name="inFlightLevel">
+    /// Publishes outstanding at once: the run's setting, the same for every contender, since it bounds the outstanding
+    /// publisher confirms or open transactions and so is part of what is measured.
+    /// </param>
+    public async Task<PhaseOutcome> RunAsync(
+        IContender contender, int count, int inFlightLevel, double? ratePerSecond, CancellationToken cancellationToken,
+        TimeSpan? stallTimeout = null)
     {
         var log = router.Open(count);
-        using var inFlight = new SemaphoreSlim(contender.PublishConcurrency);
+        using var inFlight = new SemaphoreSlim(inFlightLevel);
         var publishes = new List<Task>(count);
         var failures = 0;
         string? firstFailure = null;
@@ -94,7 +107,7 @@ public sealed class PhaseDriver(ArrivalRouter router)
         }
 
         await Task.WhenAll(publishes);
-        await WaitForArrivalsAsync(log, cancellationToken);
+        await WaitForArrivalsAsync(log, stallTimeout ?? StallTimeout, cancellationToken);
         if (log.Unique == count)
         {
             await Task.Delay(DuplicateWindow, cancellationToken);
@@ -114,7 +127,7 @@ public sealed class PhaseDriver(ArrivalRouter router)
             log.SortedLatenciesMs());
     }
 
-    private static async Task WaitForArrivalsAsync(PhaseLog log, CancellationToken cancellationToken)
+    private static async Task WaitForArrivalsAsync(PhaseLog log, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         var seen = -1;
         var lastProgress = Stopwatch.GetTimestamp();
@@ -126,7 +139,7 @@ public sealed class PhaseDriver(ArrivalRouter router)
                 seen = unique;
                 lastProgress = Stopwatch.GetTimestamp();
             }
-            else if (Stopwatch.GetElapsedTime(lastProgress) > StallTimeout)
+            else if (Stopwatch.GetElapsedTime(lastProgress) > stallTimeout)
             {
                 return;
             }

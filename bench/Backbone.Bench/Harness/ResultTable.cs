@@ -4,8 +4,9 @@ using System.Text;
 namespace EventBackbone.Bench.Harness;
 
 /// <summary>
-/// Per contender and figure: min / median / max over the measured rounds, and the median as a multiple of the
-/// baseline's median from the same run. Only ratios are comparable across runs on this shared machine.
+/// Per in-flight level, contender and figure: min / median / max over the measured rounds, and the median as a
+/// multiple of the baseline's median at the same level from the same run. Only ratios are comparable across runs on
+/// this shared machine.
 /// </summary>
 public static class ResultTable
 {
@@ -48,19 +49,21 @@ public static class ResultTable
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"| contender | in flight | figure | min | median | max | median ÷ {baseline} | lost | duplicated |");
         text.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var contender in contenders)
+        foreach (var (inFlight, contender) in results.Select(r => r.InFlight).Distinct().SelectMany(level => contenders.Select(c => (level, c))))
         {
-            var rounds = measured.Where(r => r.Contender == contender.Name).ToList();
-            var baselineRounds = measured.Where(r => r.Contender == baseline).ToList();
-            var lost = results.Where(r => r.Contender == contender.Name).Sum(r => r.Lost);
-            var duplicated = results.Where(r => r.Contender == contender.Name).Sum(r => r.Duplicates);
+            var rounds = measured.Where(r => r.Contender == contender.Name && r.InFlight == inFlight).ToList();
+            // The baseline at the same level: a ratio across levels would mix the setting into the comparison.
+            var baselineRounds = measured.Where(r => r.Contender == baseline && r.InFlight == inFlight).ToList();
+            var all = results.Where(r => r.Contender == contender.Name && r.InFlight == inFlight).ToList();
+            var lost = all.Sum(r => r.Lost);
+            var duplicated = all.Sum(r => r.Duplicates);
             foreach (var figure in Figures(latencyLoads))
             {
                 var values = rounds.Select(figure.Select).Where(double.IsFinite).ToList();
                 var median = Statistics.Median(values);
                 var ratio = median / Statistics.Median(baselineRounds.Select(figure.Select));
                 text.AppendLine(
-                    $"| {contender.Name} | {contender.PublishConcurrency} | {figure.Name} | {Format(values.DefaultIfEmpty(double.NaN).Min())} | "
+                    $"| {contender.Name} | {inFlight} | {figure.Name} | {Format(values.DefaultIfEmpty(double.NaN).Min())} | "
                     + $"{Format(median)} | {Format(values.DefaultIfEmpty(double.NaN).Max())} | {(double.IsFinite(ratio) ? ratio.ToString("F2", CultureInfo.InvariantCulture) + "×" : "–")} | "
                     + $"{lost} | {duplicated} |");
             }
