@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Inbox;
 using MassTransit;
 
 namespace EventBackbone.Messaging.Probe;
@@ -42,8 +43,10 @@ public sealed class SingleTransactionRelayDefinition : ConsumerDefinition<RelayC
         EndpointName = RelayEndpoint.Name;
     }
 
-    // TODO(#17 batched inbox): when batched inbox transactions become the default, opt this endpoint out here with
-    // the definition-level switch, so path (c) keeps testing one transaction per message.
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<RelayConsumer> consumerConfigurator, IRegistrationContext context) =>
+        // Path (c) tests one inbox transaction per message, so it opts out of the batched default.
+        endpointConfigurator.UseDurableInbox(InboxBatching.PerMessage);
 }
 
 /// <summary>Path (d): the relay's endpoint commits the deliveries that arrive together in one inbox transaction.</summary>
@@ -54,9 +57,9 @@ public sealed class BatchedRelayDefinition : ConsumerDefinition<RelayConsumer>
         EndpointName = RelayEndpoint.Name;
     }
 
-    // TODO(#17 batched inbox): today this configures exactly what SingleTransactionRelayDefinition does (one transaction
-    // per message, the only mode). When batched inbox transactions land, make sure this endpoint is batched: nothing to
-    // set if batching is the default, otherwise opt it in here with the definition-level switch.
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<RelayConsumer> consumerConfigurator, IRegistrationContext context) =>
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
 }
 
 public static class RelayEndpoint

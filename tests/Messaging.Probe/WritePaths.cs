@@ -104,22 +104,20 @@ public sealed class EfCoreBusOutboxPath : IWritePath
 }
 
 /// <summary>
-/// (b) The group-commit publisher, for callers without a business transaction. The ONE place that names its API: today
-/// that is <see cref="SqlOutbox{TDbContext}"/>'s batch (one round trip, one implicit transaction).
-/// TODO(#17 IDurablePublisher): at merge, resolve <c>IDurablePublisher</c> (singleton) and write with
-/// <c>PublishAllAsync(async publish => { foreach message: await publish.Publish(message, x => x.MessageId = message.Id); if (!Commit) throw new ProbeRollbackException(Number); }, ct)</c>,
-/// catching the rollback exception; it takes no caller statements, so record the sent log right after it returns
-/// (a kill in between leaves a committed transaction unrecorded: the crash spec then only requires it to be rewritten,
-/// which is sound). Scheduling: if it supports delayed sends, implement <see cref="ScheduleAsync"/> with the publish
-/// context's Delay and a cancel, or keep refusing.
+/// (b) The group-commit publisher, for callers without a business transaction: concurrent callers share one round trip
+/// and one transaction, each with its own outbox group. The sent log is the caller's own statement in that transaction
+/// (<see cref="IDurableBatchWriter{TItem, TResult}"/>, as the webhook edge writes its receipts), so a kill can never
+/// leave a committed transaction unrecorded.
 /// </summary>
 public sealed class GroupCommitPublisherPath : IWritePath
 {
+    private static readonly SentLogWriter Writer = new();
+
     public string Name => "group-commit-publisher";
 
     public bool RewritesAreDeduplicated => false;
 
-    public bool CanSchedule => false;
+    public bool CanSchedule => true;
 
     public void ConfigureBus(IBusRegistrationConfigurator bus)
     {
@@ -127,42 +125,60 @@ public sealed class GroupCommitPublisherPath : IWritePath
 
     public async Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken)
     {
-        var batch = services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch();
-        foreach (var message in transaction.Messages)
+        var publisher = services.GetRequiredService<IDurablePublisher>();
+        if (transaction.Commit)
         {
-            await batch.PublishEndpoint.Publish(message, x => x.MessageId = message.Id, cancellationToken);
-            batch.Add(new NpgsqlBatchCommand("INSERT INTO sent_log (sequence, message_id) VALUES ($1, $2)")
-            {
-                Parameters = { new() { Value = message.Sequence }, new() { Value = message.Id } },
-            });
-        }
-
-        if (!transaction.Commit)
-        {
-            // A statement that fails after the messages' rows were written: the whole implicit transaction rolls back.
-            batch.Add(new NpgsqlBatchCommand($"DO $$ BEGIN RAISE EXCEPTION 'transaction {transaction.Number} rolls back on purpose'; END $$"));
+            await publisher.WriteAsync(Writer, transaction, cancellationToken);
+            return;
         }
 
         try
         {
-            await batch.CommitAsync(cancellationToken);
+            // A caller that fails while publishing: none of its messages may be written or sent.
+            await publisher.PublishAllAsync(async publish =>
+            {
+                foreach (var message in transaction.Messages)
+                {
+                    await publish.Publish(message, x => x.MessageId = message.Id, cancellationToken);
+                }
+
+                throw new ProbeRollbackException(transaction.Number);
+            }, cancellationToken);
         }
-        catch (PostgresException) when (!transaction.Commit)
+        catch (ProbeRollbackException)
         {
         }
     }
 
-    /// <summary>Refused today: <see cref="SqlOutbox{TDbContext}"/> has no scheduled sends, and must not send a delayed one at once.</summary>
     public async Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken)
     {
-        var batch = services.GetRequiredService<SqlOutbox<ProbeDbContext>>().CreateBatch();
-        var kept = schedule.Kept;
-        await batch.PublishEndpoint.Publish(kept, x =>
+        var publisher = services.GetRequiredService<IDurablePublisher>();
+        var due = DateTime.UtcNow + schedule.Delay;
+        await publisher.SchedulePublishAsync(due, schedule.Kept, x => x.MessageId = schedule.Kept.Id, cancellationToken);
+        var toCancel = await publisher.SchedulePublishAsync(due, schedule.Cancelled, x => x.MessageId = schedule.Cancelled.Id, cancellationToken);
+        await publisher.CancelScheduledPublishAsync(toCancel, cancellationToken);
+    }
+
+    /// <summary>Each transaction's messages as its own group, and its sent-log rows in the same commit.</summary>
+    private sealed class SentLogWriter : IDurableBatchWriter<ProbeTransaction, bool>
+    {
+        public async Task<IReadOnlyList<bool>> PrepareAsync(IReadOnlyList<ProbeTransaction> items, DurableBatch batch, CancellationToken cancellationToken)
         {
-            x.MessageId = kept.Id;
-            x.Delay = schedule.Delay;
-        }, cancellationToken);
-        await batch.CommitAsync(cancellationToken);
+            for (var item = 0; item < items.Count; item++)
+            {
+                var publish = batch.PublishEndpointFor(item);
+                foreach (var message in items[item].Messages)
+                {
+                    await publish.Publish(message, x => x.MessageId = message.Id, cancellationToken);
+                    batch.Add(new NpgsqlBatchCommand("INSERT INTO sent_log (sequence, message_id) VALUES ($1, $2)")
+                    {
+                        Parameters = { new() { Value = message.Sequence }, new() { Value = message.Id } },
+                    });
+                }
+            }
+
+            return [.. items.Select(_ => true)];
+        }
     }
 }
 
