@@ -20,6 +20,7 @@ public static class ContenderCatalog
         (Baseline, () => new MassTransitNonDurableContender()),
         ("raw-rabbitmq-outbox", () => new RawRabbitMqOutboxContender()),
         ("eventbackbone-durable", () => new EventBackboneDurableContender()),
+        ("eventbackbone-durable-efcore", () => new EventBackboneDurableContender(publishInOwnTransaction: true)),
         ("wolverine-durable", () => new WolverineDurableContender()),
         ("wolverine-durable-confirms", () => new WolverineDurableContender(publisherConfirms: true)),
     ];

@@ -13,16 +13,21 @@ using Microsoft.Extensions.Logging;
 namespace EventBackbone.Bench.Contenders;
 
 /// <summary>
-/// EventBackbone's durable pipeline, composed exactly as a service host composes it: a publish inside a DbContext
-/// transaction through the bus outbox, delivery by the outbox delivery service, and a consumer behind the inbox that
-/// writes one effect row in the inbox's transaction. The effect is reported once the receive pipeline (and with it
-/// the inbox transaction) has completed, so the figure includes the consumer's commit.
+/// EventBackbone's durable pipeline, composed exactly as a service host composes it: a durable publish, delivery by
+/// the outbox delivery service, and a consumer behind the (batched) inbox that writes one effect row in the inbox's
+/// transaction. The effect is reported once the receive pipeline (and with it the inbox transaction) has completed,
+/// so the figure includes the consumer's commit. The publisher has no business data of its own to commit, so by
+/// default it publishes the way such a caller does, through <see cref="IDurablePublisher"/> (concurrent publishes
+/// share a commit); <c>eventbackbone-durable-efcore</c> publishes inside its own DbContext transaction instead, the
+/// path of a caller that commits business rows with its messages — one transaction per message, as Wolverine's
+/// <c>IDbContextOutbox</c> contender does.
 /// </summary>
-public sealed class EventBackboneDurableContender : IContender
+public sealed class EventBackboneDurableContender(bool publishInOwnTransaction = false) : IContender
 {
     private IHost? _host;
+    private IDurablePublisher? _publisher;
 
-    public string Name => "eventbackbone-durable";
+    public string Name => publishInOwnTransaction ? "eventbackbone-durable-efcore" : "eventbackbone-durable";
 
     /// <summary>The running host, for the inbox growth check (its configuration, database and cleanup service).</summary>
     internal IServiceProvider Services => _host?.Services ?? throw new InvalidOperationException("The contender has not started.");
@@ -52,10 +57,18 @@ public sealed class EventBackboneDurableContender : IContender
         _host = builder.Build();
         await _host.StartAsync(cancellationToken);
         _host.Services.GetRequiredService<IBus>().ConnectReceiveObserver(new CommittedEffectObserver(arrivals));
+        _publisher = _host.Services.GetRequiredService<IDurablePublisher>();
     }
 
     public async Task PublishAsync(BenchMessage message, CancellationToken cancellationToken)
     {
+        if (!publishInOwnTransaction)
+        {
+            // Returns once committed (with whatever other publishes were queued at the same moment).
+            await _publisher!.PublishAsync(message, context => context.MessageId = message.MessageId, cancellationToken);
+            return;
+        }
+
         await using var scope = _host!.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BenchDbContext>();
         await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>()
