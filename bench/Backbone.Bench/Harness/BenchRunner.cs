@@ -86,9 +86,8 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
         await using (sampler)
         {
             var before = meter.Take();
-            var peak = await driver.RunAsync(
-                contender, messages, inFlight, ratePerSecond: null, cancellationToken,
-                round == 0 ? PhaseDriver.WarmUpStallTimeout : PhaseDriver.StallTimeout);
+            var stallTimeout = round == 0 ? PhaseDriver.WarmUpStallTimeout : PhaseDriver.StallTimeout;
+            var peak = await driver.RunAsync(contender, messages, inFlight, ratePerSecond: null, cancellationToken, stallTimeout);
             var after = meter.Take();
             if (!double.IsFinite(peak.ThroughputPerSecond))
             {
@@ -109,7 +108,7 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
                 // N × fraction messages at that fraction of the peak rate: every latency phase lasts about as long as
                 // the throughput phase (at 50 %, half as many messages at half the rate, as before).
                 var paced = await driver.RunAsync(
-                    contender, Math.Max((int)(messages * fraction), 50), inFlight, offered, cancellationToken);
+                    contender, Math.Max((int)(messages * fraction), 50), inFlight, offered, cancellationToken, stallTimeout);
                 Report(contender, paced);
                 lost += paced.Lost;
                 duplicates += paced.Duplicates;

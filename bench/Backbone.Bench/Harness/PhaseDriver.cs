@@ -31,9 +31,10 @@ public sealed class PhaseDriver(ArrivalRouter router)
     public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// The same for a contender's warm-up round, where its first message waits on start-up work: Wolverine generates
-    /// and compiles its handler code with Roslyn on first use, and at load average 40 a smoke run saw all 100 warm-up
-    /// messages arrive after 10 s — reported as lost, then as strays.
+    /// The same for every phase of a contender's warm-up round, where its first messages wait on start-up work:
+    /// Wolverine generates and compiles its handler code with Roslyn on first use, and at load average 40 a smoke run
+    /// saw all 100 warm-up messages arrive after 10 s — reported as lost, then as strays — and, with only the warm-up
+    /// throughput phase given longer, gaps of over 10 s in the warm-up's paced phases next.
     /// </summary>
     public static readonly TimeSpan WarmUpStallTimeout = TimeSpan.FromSeconds(60);
 
