@@ -1,5 +1,6 @@
 using EventBackbone.Messaging.Outbox;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -34,7 +35,10 @@ public interface IWritePath
     /// </summary>
     Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken);
 
-    /// <summary>Schedules <see cref="ProbeSchedule.Kept"/> and <see cref="ProbeSchedule.Cancelled"/>, then cancels the latter.</summary>
+    /// <summary>
+    /// Schedules <see cref="ProbeSchedule.Kept"/> and <see cref="ProbeSchedule.Cancelled"/>, then cancels the latter;
+    /// returns once that is committed.
+    /// </summary>
     /// <exception cref="NotSupportedException">The path cannot schedule: it must refuse, never send at once.</exception>
     Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken);
 }
@@ -199,8 +203,25 @@ public class ConsumerOutboxPath : IWritePath
     public Task WriteAsync(IServiceProvider services, ProbeTransaction transaction, CancellationToken cancellationToken) =>
         services.GetRequiredService<IBus>().Publish(transaction, x => x.MessageId = transaction.MessageId, cancellationToken);
 
-    public Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken) =>
-        services.GetRequiredService<IBus>().Publish(schedule, cancellationToken);
+    /// <summary>Committed when the relay's inbox row for the schedule message exists (it commits with the schedule).</summary>
+    public async Task ScheduleAsync(IServiceProvider services, ProbeSchedule schedule, CancellationToken cancellationToken)
+    {
+        var messageId = NewId.NextGuid();
+        await services.GetRequiredService<IBus>().Publish(schedule, x => x.MessageId = messageId, cancellationToken);
+        while (true)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var committed = await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Database
+                .SqlQuery<long>($"SELECT count(*) AS \"Value\" FROM inbox_state WHERE message_id = {messageId}")
+                .SingleAsync(cancellationToken);
+            if (committed > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+    }
 }
 
 /// <summary>(d) The consumer outbox with batched inbox transactions; see <see cref="BatchedRelayDefinition"/>.</summary>
