@@ -125,11 +125,29 @@ pg_up() {
   pg_provision "$PG_OUTAGE_PORT"
 }
 
+# Our settings beside Debian's defaults (conf.d is included by its postgresql.conf). Succeeds when it changed them.
+#  - max_connections 300: the test suite runs its assemblies in parallel, each fixture with its own database and pools
+#    (EF Core's and the durable core's), and the benchmarks keep every contender connected at 128 in flight; at the
+#    default 100, runs failed with 53300 "remaining connection slots are reserved".
+#  - pg_stat_statements: where the durable pipeline's PostgreSQL time goes, per statement (bench/README's profiles).
+pg_settings() { # cluster
+  local file="/etc/postgresql/$PG_VERSION/$1/conf.d/backbone.conf"
+  local want="# written by scripts/infra.sh
+max_connections = 300
+shared_preload_libraries = 'pg_stat_statements'"
+  [ "$(cat "$file" 2>/dev/null)" = "$want" ] && return 1
+  printf '%s\n' "$want" > "$file"
+}
+
 pg_cluster_up() { # cluster port
   local cluster=$1 port=$2 i
   if [ -z "$(pg_status "$cluster")" ]; then
     is_root || die "PostgreSQL cluster $PG_VERSION/$cluster does not exist: run as root to create it."
     pg_createcluster "$PG_VERSION" "$cluster" --port "$port" >/dev/null
+  fi
+  if pg_settings "$cluster" && [ "$(pg_status "$cluster")" = "online" ]; then
+    log "restarting PostgreSQL $PG_VERSION/$cluster for its new settings"
+    pg_ctlcluster "$PG_VERSION" "$cluster" restart
   fi
   if [ "$(pg_status "$cluster")" != "online" ]; then
     log "starting PostgreSQL $PG_VERSION/$cluster"

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace EventBackbone.Messaging.Durable;
 
 /// <summary>The durable core's own instruments, beside MassTransit's meters. Meter name: <c>EventBackbone.Messaging</c>.</summary>
-public sealed class MessagingMetrics : IDisposable
+internal sealed class MessagingMetrics : IDisposable
 {
     public const string MeterName = "EventBackbone.Messaging";
 

@@ -1,7 +1,7 @@
 namespace EventBackbone.Messaging.Inbox;
 
 /// <summary>A consume running inside the inbox's transaction: scheduling and cancelling join that transaction.</summary>
-public interface IInboxScope
+internal interface IInboxScope
 {
     Task CancelScheduledAsync(Guid tokenId, CancellationToken cancellationToken);
 }

@@ -1,6 +1,7 @@
 using System.Data;
 using EventBackbone.Messaging.Durable;
 using EventBackbone.Messaging.Outbox;
+using EventBackbone.Messaging.Persistence;
 using MassTransit;
 using MassTransit.DependencyInjection;
 using Microsoft.EntityFrameworkCore;
@@ -227,7 +228,14 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
         await HandOffAsync(ordered, connection, metrics, logger);
         foreach (var delivery in ordered)
         {
-            if (delivery.Failure is { } failure)
+            if (delivery.Failure is { } conflict && DatabaseFailures.IsLockConflict(conflict))
+            {
+                // Two batches (or a batch and another writer) took the same rows in opposite orders: a consumer choosing
+                // its own keys gives no order to sort by, and PostgreSQL broke the deadlock by failing this consumer's
+                // statement. Its savepoint and inbox row are gone; run it again alone rather than fault a sound message.
+                delivery.Completion.TrySetResult(InboxBatchOutcome.Replay);
+            }
+            else if (delivery.Failure is { } failure)
             {
                 delivery.Completion.TrySetException(failure);
             }

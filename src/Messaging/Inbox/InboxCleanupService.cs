@@ -1,5 +1,6 @@
 using EventBackbone.Messaging.Durable;
 using EventBackbone.Messaging.Outbox;
+using EventBackbone.Messaging.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,7 @@ namespace EventBackbone.Messaging.Inbox;
 /// transactions, no long lock), and consumer-outbox messages orphaned by a crash after the broker acknowledged their
 /// message are handed to the bus outbox, so nothing is left undelivered and nothing accumulates.
 /// </summary>
-public sealed class InboxCleanupService<TDbContext>(
+internal sealed class InboxCleanupService<TDbContext>(
     ServiceDataSource<TDbContext> database,
     DurableMessagingSettings settings,
     MessagingMetrics metrics,
@@ -38,9 +39,15 @@ public sealed class InboxCleanupService<TDbContext>(
             {
                 return;
             }
-            catch (Exception outage) when (OutboxDeliveryService<TDbContext>.IsOutage(outage))
+            catch (Exception outage) when (DatabaseFailures.IsUnavailable(outage))
             {
                 logger.LogWarning("Inbox cleanup skipped: the database is unreachable ({Reason})", outage.Message);
+            }
+            catch (Exception failure)
+            {
+                // A deadlock with a batch's inbox upsert, a statement timeout: the next interval tries again. Escaping,
+                // it would stop the host (BackgroundService's default), and with it every consumer, over housekeeping.
+                logger.LogError(failure, "Inbox cleanup failed; it runs again after {Interval}", settings.CleanupInterval);
             }
         }
     }

@@ -10,7 +10,7 @@ namespace EventBackbone.Messaging.Inbox;
 /// The consume context a consumer sees behind the inbox: everything it sends or publishes becomes an outbox row in
 /// its own DbContext, committed with its database effect and delivered only after that commit.
 /// </summary>
-public sealed class InboxConsumeContext<TDbContext, TMessage> : OutboxConsumeContextProxy<TMessage>, IInboxScope
+internal sealed class InboxConsumeContext<TDbContext, TMessage> : OutboxConsumeContextProxy<TMessage>, IInboxScope
     where TDbContext : DbContext
     where TMessage : class
 {

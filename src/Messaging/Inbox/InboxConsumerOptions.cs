@@ -4,7 +4,7 @@ using System.Text;
 namespace EventBackbone.Messaging.Inbox;
 
 /// <summary>Identifies one consumer (or saga) of one message type on one endpoint: the inbox key is (MessageId, ConsumerId).</summary>
-public sealed record InboxConsumerOptions(Guid ConsumerId, string ConsumerType)
+internal sealed record InboxConsumerOptions(Guid ConsumerId, string ConsumerType)
 {
     /// <summary>
     /// Stable across restarts and instances (derived from names, not random), so a redelivery after a crash or to

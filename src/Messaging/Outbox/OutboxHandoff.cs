@@ -11,7 +11,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// Reading every message back (claim + read, one round trip and ~2.8 KB per message) was the largest cost difference
 /// to Wolverine in the head-to-head benchmark.
 /// </summary>
-public sealed class OutboxHandoff
+internal sealed class OutboxHandoff
 {
     private readonly ConcurrentDictionary<Type, Lane> _lanes = new();
 

@@ -5,7 +5,7 @@ namespace EventBackbone.Messaging.Outbox;
 /// this. It wakes this process's delivery service's claim at once, and asks
 /// <see cref="OutboxNotifier{TDbContext}"/> to wake the other instances with PostgreSQL NOTIFY.
 /// </summary>
-public sealed class OutboxSignal
+internal sealed class OutboxSignal
 {
     private readonly SemaphoreSlim _delivery = new(0, 1);
     private readonly SemaphoreSlim _otherInstances = new(0, 1);

@@ -38,4 +38,21 @@ internal static class DatabaseFailures
 
         return false;
     }
+
+    /// <summary>
+    /// The server gave up on one statement because of a conflict with another transaction (deadlock 40P01,
+    /// serialization failure 40001): nothing is wrong with the message, and running it again on its own succeeds.
+    /// </summary>
+    public static bool IsLockConflict(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is PostgresException postgres)
+            {
+                return postgres.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure;
+            }
+        }
+
+        return false;
+    }
 }
