@@ -126,7 +126,11 @@ public sealed class DeadLetterAuditSpecs(DeadLetterInfrastructure infrastructure
         using var reader = DeadLetterCaptureSpecs.Client(app, "investigator", DeadLetterApi.ReadScope);
         var store = infrastructure.Database("DeadLetters");
         var deleted = Guid.NewGuid();
-        var at = new DateTimeOffset(2020, 1, 1, 10, 0, 0, TimeSpan.Zero);
+        // Inside the audit's retention (400 days): every DeadLetters host deletes older entries once at start, and a
+        // host of another spec starting meanwhile took a 2020 entry away ("The collection was empty" in CI). Two days
+        // back and on a whole second, so no entry another spec writes now falls in the time filter below.
+        var now = DateTimeOffset.UtcNow;
+        var at = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddDays(-2);
         await store.ScalarAsync<object>(
             "INSERT INTO dead_letter_audit (at, actor, action, message_id, detail) VALUES (@at, 'insider', 'delete', @id, 'cleanup')",
             ("at", at), ("id", deleted));

@@ -20,7 +20,7 @@ public sealed record BenchOptions(
     /// baseline, Wolverine and us, against us.
     /// </summary>
     public static readonly IReadOnlyList<string> HeadToHeadContenders =
-        ["raw-rabbitmq", "masstransit-nondurable", "raw-rabbitmq-outbox", "wolverine-durable", "eventbackbone-durable"];
+        ["raw-rabbitmq", "masstransit-nondurable", "raw-rabbitmq-outbox", "wolverine-durable", "eventbackbone-durable", "eventbackbone-durable-efcore"];
 
     /// <summary>
     /// A durable service's edge at modest concurrency, and the level at which the broker-only paths pipeline their
