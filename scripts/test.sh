@@ -20,10 +20,20 @@ python3 - "$results" <<'PY' || true
 import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
+failures = []
 for path in glob.glob(f"{sys.argv[1]}/*.trx"):
-    c = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    root = ET.parse(path).getroot()
+    c = root.find("t:ResultSummary/t:Counters", ns)
     passed += int(c.get("passed")); failed += int(c.get("failed")) + int(c.get("error")) + int(c.get("timeout"))
     skipped += int(c.get("notExecuted"))
+    for r in root.iterfind(".//t:UnitTestResult", ns):
+        if r.get("outcome") not in ("Passed", "NotExecuted"):
+            message = r.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip()
+            failures.append((r.get("testName"), " ".join(message.split())[:400]))
+# The failed tests' names and messages again, last: a CI log is often read from its tail only, where the failure
+# itself scrolled away minutes of output earlier.
+for name, message in failures:
+    print(f"FAILED {name}\n  {message}")
 print(f"Tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
 rm -rf "$results"
