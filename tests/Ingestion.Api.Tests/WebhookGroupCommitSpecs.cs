@@ -16,7 +16,7 @@ public sealed class WebhookGroupCommitSpecs(IngestionApiFactory factory) : IClas
         await using var scope = factory.Services.CreateAsyncScope();
         var acceptance = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>();
 
-        var results = await acceptance.AcceptAsync([Webhook(delivery), Webhook(other), Webhook(delivery)], CancellationToken.None);
+        var results = await Task.WhenAll(acceptance.Accept([Webhook(delivery), Webhook(other), Webhook(delivery)], CancellationToken.None));
 
         Assert.Equal([false, false, true], results.Select(x => x.Duplicate));
         Assert.Equal(results[0].EventId, results[2].EventId);

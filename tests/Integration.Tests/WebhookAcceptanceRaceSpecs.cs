@@ -34,7 +34,7 @@ public sealed class WebhookAcceptanceRaceSpecs(BackboneInfrastructure infrastruc
 
         await using var scope = api.Services.CreateAsyncScope();
         var acceptance = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>();
-        var accepting = acceptance.AcceptAsync([Webhook(innocent), Webhook(raced)], CancellationToken.None);
+        var accepting = Task.WhenAll(acceptance.Accept([Webhook(innocent), Webhook(raced)], CancellationToken.None));
         await Task.Delay(500);
         Assert.False(accepting.IsCompleted, "The batch should be waiting on the other transaction's uncommitted row.");
         await transaction.CommitAsync();
@@ -46,6 +46,26 @@ public sealed class WebhookAcceptanceRaceSpecs(BackboneInfrastructure infrastruc
             "SELECT count(*) FROM webhook_receipts WHERE dedupe_key = @key", ("key", innocent)));
         Assert.Equal(1, await infrastructure.Database("Ingestion").ScalarAsync<long>(
             "SELECT count(*) FROM webhook_receipts WHERE dedupe_key = @key", ("key", raced)));
+    }
+
+    [Fact]
+    public async Task A_webhook_that_fails_alone_does_not_hide_that_the_others_of_its_call_committed()
+    {
+        await using var api = IngestionApiHost.Start(infrastructure.HostSettings());
+        using var client = api.CreateClient();
+        var committed = Guid.NewGuid().ToString();
+        await using var scope = api.Services.CreateAsyncScope();
+        var acceptance = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>();
+        // Longer than the column allows: a data error of this webhook's own row, so only it fails.
+        var refused = Webhook(Guid.NewGuid().ToString()) with { ContentType = new string('x', 5000) };
+
+        var results = acceptance.Accept([Webhook(committed), refused], CancellationToken.None);
+
+        await Assert.ThrowsAsync<PostgresException>(() => results[1]);
+        var accepted = await results[0];
+        Assert.False(accepted.Duplicate);
+        Assert.Equal(accepted.EventId, await infrastructure.Database("Ingestion").ScalarAsync<Guid>(
+            "SELECT event_id FROM webhook_receipts WHERE dedupe_key = @key", ("key", committed)));
     }
 
     private static VerifiedWebhook Webhook(string delivery) =>

@@ -57,7 +57,7 @@ public sealed class WebhookReplaySpecs(BackboneInfrastructure infrastructure) : 
         }
 
         await using var scope = api.Services.CreateAsyncScope();
-        var accepting = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>().AcceptAsync([innocent, raced], CancellationToken.None);
+        var accepting = Task.WhenAll(scope.ServiceProvider.GetRequiredService<WebhookAcceptance>().Accept([innocent, raced], CancellationToken.None));
         await Task.Delay(500);
         Assert.False(accepting.IsCompleted, "The batch should be waiting on the other transaction's uncommitted digest.");
         await transaction.CommitAsync();

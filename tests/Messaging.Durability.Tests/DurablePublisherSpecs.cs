@@ -331,6 +331,151 @@ public sealed class DurablePublisherSpecs(ProbeInfrastructure infrastructure) : 
         await host.StopAsync();
     }
 
+    [Fact]
+    public async Task A_writer_whose_prepare_failed_is_not_committed_by_the_retry_of_its_batch()
+    {
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
+        var publisher = OneWriter(host);
+        var taken = 8000;
+        await Database.ScalarAsync<int>("INSERT INTO sent_log (sequence, message_id) VALUES (@sequence, @id) RETURNING sequence", ("sequence", taken), ("id", Guid.NewGuid()));
+        // Its lookup fails once (a timeout): its caller is told "failed", so nothing of it may commit afterwards.
+        var flaky = new FailsOnceWriter("INSERT INTO sent_log (sequence, message_id) VALUES (8001, gen_random_uuid())");
+
+        await using (await HoldCommitsAsync(publisher))
+        {
+            var failing = publisher.WriteAsync(flaky, 0, CancellationToken.None);
+            // A unique violation of another caller sends the batch to the retry.
+            var duplicate = publisher.WriteAsync(new StatementWriter($"INSERT INTO sent_log (sequence, message_id) VALUES ({taken}, gen_random_uuid())"), 0, CancellationToken.None);
+            await WaitForQueuedAsync(publisher, 2);
+            await ReleaseAsync();
+            await Assert.ThrowsAsync<TimeoutException>(() => failing);
+            await Assert.ThrowsAsync<PostgresException>(() => duplicate);
+        }
+
+        Assert.Equal(0, await Database.ScalarAsync<long>("SELECT count(*) FROM sent_log WHERE sequence = 8001"));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_scheduled_publish_whose_send_failed_is_cancelled_during_its_backoff_and_never_sent()
+    {
+        var received = new ReceivedMessages();
+        using var receiver = await ProbeHosts.StartReceiverAsync(infrastructure, received);
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure);
+        var publisher = host.Services.GetRequiredService<IDurablePublisher>();
+        var cancelled = ProbeDbContext.IdFor(8100);
+        // Due in an hour, so no delivery service touches it before the test puts it in its failed state.
+        var token = await publisher.SchedulePublishAsync(DateTime.UtcNow.AddHours(1), new ProbeMessage(cancelled, 0), context => context.MessageId = cancelled, CancellationToken.None);
+        // Due now and just failed, as the delivery service leaves a group after a failed send (OutboxDeliveryService):
+        // the lease released (lock_id NULL), the next attempt after a backoff (locked_until in the future).
+        await Database.ScalarAsync<long>("""
+            WITH failed AS (
+                UPDATE outbox_state SET not_before = now() - interval '1 second', attempts = 1, last_error = 'refused by the test',
+                    lock_id = NULL, locked_until = now() + interval '1 second'
+                WHERE schedule_token_id = @token RETURNING 1)
+            SELECT count(*) FROM failed
+            """, ("token", token));
+
+        var deleted = await publisher.CancelScheduledPublishAsync(token, CancellationToken.None);
+
+        Assert.Equal(0, await Database.ScalarAsync<long>("SELECT count(*) FROM outbox_messages WHERE message_id = @id", ("id", cancelled)));
+        Assert.True(deleted, "Cancel reported that nothing was deleted.");
+        // Due after the backoff has run out: once it arrives, a surviving cancelled row would have been claimable too.
+        var marker = ProbeDbContext.IdFor(8101);
+        await publisher.SchedulePublishAsync(DateTime.UtcNow.AddSeconds(3), new ProbeMessage(marker, 0), context => context.MessageId = marker, CancellationToken.None);
+        await Eventually.HoldsAsync(() => Task.FromResult(received.ByMessageId.ContainsKey(marker)), TimeSpan.FromSeconds(60), () => "The marker never arrived.");
+        Assert.False(received.ByMessageId.ContainsKey(cancelled), "A cancelled scheduled publish was sent after its backoff.");
+        Assert.False(await publisher.CancelScheduledPublishAsync(token, CancellationToken.None), "Cancelling twice reported a deletion.");
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_writer_statement_that_returns_a_result_set_does_not_fail_its_committed_callers()
+    {
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
+        var publisher = OneWriter(host);
+        var id = ProbeDbContext.IdFor(8200);
+
+        // A statement that returns rows (here an INSERT … RETURNING) must not be taken for the outbox insert's RETURNING.
+        await publisher.WriteAsync(new StatementWriter("INSERT INTO sent_log (sequence, message_id) VALUES (8200, gen_random_uuid()) RETURNING sequence", [id]), 0, CancellationToken.None);
+
+        Assert.Equal(1, await Database.ScalarAsync<long>("SELECT count(*) FROM outbox_messages WHERE message_id = @id", ("id", id)));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_writer_started_in_one_request_s_trace_does_not_carry_it_into_later_callers_batches()
+    {
+        ActivitySource.AddActivityListener(_listener);
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
+        var publisher = OneWriter(host);
+        var capturing = new CapturingWriter();
+
+        NpgsqlConnection holder;
+        using (TestSource.StartActivity("first request"))
+        {
+            // The writer loop starts here, inside the first request's trace, and lives on for the next batches.
+            holder = await HoldCommitsAsync(publisher);
+        }
+
+        await using (holder)
+        {
+            Assert.Null(Activity.Current);
+            var later = publisher.WriteAsync(capturing, 0, CancellationToken.None);
+            await WaitForQueuedAsync(publisher, 1);
+            await ReleaseAsync();
+            await later;
+        }
+
+        Assert.Null(capturing.Seen?.DisplayName);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_publish_after_the_group_was_handed_to_the_commit_throws_instead_of_being_lost()
+    {
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
+        var publisher = host.Services.GetRequiredService<IDurablePublisher>();
+        IPublishEndpoint? escaped = null;
+
+        await publisher.PublishAllAsync(endpoint =>
+        {
+            // A delegate that starts a publish without awaiting it: that publish finishes after the group was taken.
+            escaped = endpoint;
+            return Task.CompletedTask;
+        }, CancellationToken.None);
+
+        var late = ProbeDbContext.IdFor(8300);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => escaped!.Publish(new ProbeMessage(late, 0), context => context.MessageId = late));
+        var writer = new EscapingWriter();
+        await publisher.WriteAsync(writer, 0, CancellationToken.None);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => writer.Escaped!.Publish(new ProbeMessage(late, 0), context => context.MessageId = late));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_serialization_failure_of_a_shared_batch_is_retried_and_its_callers_commit()
+    {
+        using var host = await ProbeHosts.StartServiceAsync(infrastructure, settings: SlowClaims);
+        var publisher = OneWriter(host);
+        var ids = Enumerable.Range(8401, 5).Select(ProbeDbContext.IdFor).ToList();
+        // The first attempt's transaction is refused as a deadlock victim would be; the next one goes through.
+        var victim = new FailsOnceWriter("INSERT INTO sent_log (sequence, message_id) VALUES (8400, gen_random_uuid())", failInSql: "40P01");
+
+        await using (await HoldCommitsAsync(publisher))
+        {
+            var publishing = ids.Select(id => publisher.PublishAsync(new ProbeMessage(id, 0), context => context.MessageId = id, CancellationToken.None)).ToList();
+            var writing = publisher.WriteAsync(victim, 0, CancellationToken.None);
+            await WaitForQueuedAsync(publisher, ids.Count + 1);
+            await ReleaseAsync();
+            await Task.WhenAll([writing, .. publishing]);
+        }
+
+        // Every caller was told "committed" (WhenAll threw 40P01 before the retry), and the writer's row is there once.
+        Assert.Equal(1, await Database.ScalarAsync<long>("SELECT count(*) FROM sent_log WHERE sequence = 8400"));
+        await host.StopAsync();
+    }
+
     private static DurablePublisher<ProbeDbContext> OneWriter(IHost host) => new(
         host.Services.GetRequiredService<ServiceDataSource<ProbeDbContext>>(),
         host.Services.GetRequiredService<IBus>(),
@@ -450,6 +595,54 @@ public sealed class DurablePublisherSpecs(ProbeInfrastructure infrastructure) : 
             }
 
             return [.. items];
+        }
+    }
+    /// <summary>
+    /// Fails its first batch (in <see cref="PrepareAsync"/> with a timeout, or with <paramref name="failInSql"/>'s SQL
+    /// state inside the transaction), then writes <paramref name="statement"/>.
+    /// </summary>
+    private sealed class FailsOnceWriter(string statement, string? failInSql = null) : IDurableBatchWriter<int, int>
+    {
+        private int _calls;
+
+        public Task<IReadOnlyList<int>> PrepareAsync(IReadOnlyList<int> items, DurableBatch batch, CancellationToken cancellationToken)
+        {
+            var first = Interlocked.Increment(ref _calls) == 1;
+            if (first && failInSql is null)
+            {
+                throw new TimeoutException("The lookup timed out.");
+            }
+
+            foreach (var _ in items)
+            {
+                batch.Add(new NpgsqlBatchCommand(first ? $"DO $$ BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '{failInSql}'; END $$" : statement));
+            }
+
+            return Task.FromResult<IReadOnlyList<int>>([.. items]);
+        }
+    }
+
+    /// <summary>Remembers the activity its batch was prepared under.</summary>
+    private sealed class CapturingWriter : IDurableBatchWriter<int, int>
+    {
+        public Activity? Seen { get; private set; }
+
+        public Task<IReadOnlyList<int>> PrepareAsync(IReadOnlyList<int> items, DurableBatch batch, CancellationToken cancellationToken)
+        {
+            Seen = Activity.Current;
+            return Task.FromResult<IReadOnlyList<int>>([.. items]);
+        }
+    }
+
+    /// <summary>Keeps its item's publish endpoint beyond <see cref="PrepareAsync"/>.</summary>
+    private sealed class EscapingWriter : IDurableBatchWriter<int, int>
+    {
+        public IPublishEndpoint? Escaped { get; private set; }
+
+        public Task<IReadOnlyList<int>> PrepareAsync(IReadOnlyList<int> items, DurableBatch batch, CancellationToken cancellationToken)
+        {
+            Escaped = batch.PublishEndpointFor(0);
+            return Task.FromResult<IReadOnlyList<int>>([.. items]);
         }
     }
 }

@@ -33,11 +33,11 @@ public readonly record struct Acceptance(Guid EventId, bool Duplicate);
 public sealed class WebhookAcceptance(IWebhookReceiptStore store)
 {
     public async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken) =>
-        (await store.AcceptAsync([webhook], cancellationToken))[0];
+        await store.Accept([webhook], cancellationToken)[0];
 
-    /// <returns>One result per webhook, in order.</returns>
-    public Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
-        store.AcceptAsync(webhooks, cancellationToken);
+    /// <returns>One task per webhook, in order; one failing does not hide that the others committed.</returns>
+    public IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
+        store.Accept(webhooks, cancellationToken);
 }
 
 /// <summary>

@@ -8,11 +8,18 @@ using NpgsqlTypes;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
-/// <summary>Where accepted webhooks and their outbox rows are written: each batch commits whole or not at all.</summary>
+/// <summary>
+/// Where accepted webhooks and their outbox rows are written: each webhook's receipt and message commit together or
+/// not at all. The webhooks of one call need not share a transaction (the SQL store commits each in whichever group
+/// commit takes it), so some can commit while others fail.
+/// </summary>
 public interface IWebhookReceiptStore
 {
-    /// <returns>One result per webhook, in order, once its receipt and message are durable.</returns>
-    Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken);
+    /// <returns>
+    /// One task per webhook, in order, completed once its receipt and message are durable or failed on its own: a
+    /// failure of one must not hide that others committed (retrying those without a dedupe key would publish twice).
+    /// </returns>
+    IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken);
 }
 
 /// <summary>What <see cref="WebhookReceiptRules"/> looks up before it writes, one query per kind for a whole batch.</summary>
@@ -30,7 +37,7 @@ public interface IWebhookReceiptReads
         IReadOnlyList<(string Source, string Digest)> bodies, DateTimeOffset windowStart, CancellationToken cancellationToken);
 }
 
-/// <summary>Receipts and the messages published to <see cref="OutboxFor"/>, committed together or not at all.</summary>
+/// <summary>Receipts and the messages published to <see cref="OutboxFor"/>, each webhook's committed together with its message or not at all.</summary>
 public interface IWebhookReceiptWrite
 {
     /// <summary>Where webhook <paramref name="webhook"/> (its index in the batch) publishes its message.</summary>
@@ -53,8 +60,8 @@ public interface IWebhookReceiptWrite
 public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext> database, IDurablePublisher publisher, WebhookReceiptRules rules)
     : IWebhookReceiptStore, IWebhookReceiptReads, IDurableBatchWriter<VerifiedWebhook, Acceptance>
 {
-    public Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
-        Task.WhenAll(webhooks.Select(webhook => AcceptAsync(webhook, cancellationToken)));
+    public IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
+        [.. webhooks.Select(webhook => AcceptAsync(webhook, cancellationToken))];
 
     private async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken)
     {
@@ -64,8 +71,8 @@ public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext>
         }
         catch (PostgresException race) when (IsDedupeRace(race))
         {
-            // A copy committed by another writer or instance after our lookup, and this webhook was alone in its
-            // transaction (in a shared one the group commit already retried it alone): the lookup now finds that copy.
+            // A copy committed by another writer or instance after our lookup (whether this webhook was alone in its
+            // transaction or failed again when the group commit retried it alone): the lookup now finds that copy.
             return await publisher.WriteAsync(this, webhook, cancellationToken);
         }
     }
@@ -210,7 +217,16 @@ public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext>
 public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoint publishEndpoint, WebhookReceiptRules rules)
     : IWebhookReceiptStore, IWebhookReceiptReads
 {
-    public async Task<Acceptance[]> AcceptAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    /// <summary>One SaveChanges for the whole call: every webhook's task has the same outcome.</summary>
+    public IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    {
+        var all = AcceptAllAsync(webhooks, cancellationToken);
+        return [.. webhooks.Select((_, i) => ResultAsync(all, i))];
+    }
+
+    private static async Task<Acceptance> ResultAsync(Task<Acceptance[]> all, int webhook) => (await all)[webhook];
+
+    private async Task<Acceptance[]> AcceptAllAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
     {
         // A retry after a failed commit starts from nothing.
         db.ChangeTracker.Clear();

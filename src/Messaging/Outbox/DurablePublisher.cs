@@ -10,8 +10,8 @@ namespace EventBackbone.Messaging.Outbox;
 /// <summary>
 /// The group-commit engine behind <see cref="IDurablePublisher"/>. Callers queue their serialized messages (or a
 /// writer's item); up to <see cref="Writers"/> writers each take whatever is queued — never waiting for more, so a
-/// lone caller is written at once — and write it in one round trip and one implicit transaction: the writers'
-/// statements, one array INSERT of every caller's group, one array INSERT of every message. Each caller's task
+/// lone caller is written at once — and write it in one round trip and one implicit transaction: one array
+/// INSERT of every caller's group, one array INSERT of every message, the writers' statements. Each caller's task
 /// completes after PostgreSQL's ReadyForQuery (the commit and its WAL flush); then the groups, written leased to this
 /// process's delivery service, are handed to it in memory. One commit serves many callers: PostgreSQL spends ~300 µs
 /// of CPU per commit here against ~20 µs per row (bench/README), so commits per message is what bounds throughput.
@@ -34,11 +34,14 @@ internal sealed class DurablePublisher<TDbContext>(
     /// <summary>Callers per transaction: bounds one commit's size (and its latency) under a burst.</summary>
     internal const int MaxBatch = 64;
 
+    /// <summary>Writes of one batch after a deadlock or serialization failure before its callers are failed.</summary>
+    internal const int MaxAttempts = 3;
+
     private const int QueueCapacity = 4096;
 
     // A full queue makes callers wait for room: back-pressure instead of unbounded memory.
     private readonly Channel<Caller> _queue = Channel.CreateBounded<Caller>(new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
-    private int _writers;
+    private int _running;
 
     /// <summary>Callers waiting for a writer.</summary>
     internal int Queued => _queue.Reader.Count;
@@ -51,7 +54,7 @@ internal sealed class DurablePublisher<TDbContext>(
         // caller only, and keeps the caller's trace context.
         var collector = new OutboxMessageCollector(bus, provider);
         await collector.PublishEndpoint.Publish(message, context => configure?.Invoke(context), cancellationToken);
-        await CommitAsync(new MessagesCaller(collector.Messages, NotBefore: null, ScheduleTokenId: null), cancellationToken);
+        await CommitAsync(new MessagesCaller(collector.Seal(), NotBefore: null, ScheduleTokenId: null), cancellationToken);
     }
 
     public async Task PublishAllAsync(Func<IPublishEndpoint, Task> publish, CancellationToken cancellationToken)
@@ -59,7 +62,7 @@ internal sealed class DurablePublisher<TDbContext>(
         ArgumentNullException.ThrowIfNull(publish);
         var collector = new OutboxMessageCollector(bus, provider);
         await publish(collector.PublishEndpoint);
-        await CommitAsync(new MessagesCaller(collector.Messages, NotBefore: null, ScheduleTokenId: null), cancellationToken);
+        await CommitAsync(new MessagesCaller(collector.Seal(), NotBefore: null, ScheduleTokenId: null), cancellationToken);
     }
 
     public async Task<Guid> SchedulePublishAsync<T>(DateTime dueUtc, T message, Action<PublishContext<T>>? configure, CancellationToken cancellationToken)
@@ -75,22 +78,25 @@ internal sealed class DurablePublisher<TDbContext>(
         var collector = new OutboxMessageCollector(bus, provider);
         await collector.PublishEndpoint.Publish(message, context => configure?.Invoke(context), cancellationToken);
         var token = NewId.NextGuid();
-        await CommitAsync(new MessagesCaller(collector.Messages, due, token), cancellationToken);
+        await CommitAsync(new MessagesCaller(collector.Seal(), due, token), cancellationToken);
         return token;
     }
 
-    public async Task CancelScheduledPublishAsync(Guid tokenId, CancellationToken cancellationToken)
+    public async Task<bool> CancelScheduledPublishAsync(Guid tokenId, CancellationToken cancellationToken)
     {
-        // Rows already leased are being sent now; like the scheduler's Unschedule, those are left.
+        // Rows leased now are being sent; like the scheduler's Unschedule, those are left. Not "locked_until in the
+        // past": after a failed send it is the backoff's end with no lease (lock_id NULL), and a cancel during that
+        // backoff did nothing while the "cancelled" message went out on the next attempt.
         await using var command = database.DataSource.CreateCommand($"""
             WITH cancelled AS (
                 DELETE FROM {OutboxModel.OutboxStateTable}
-                WHERE schedule_token_id = $1 AND (locked_until IS NULL OR locked_until < now())
-                RETURNING outbox_id)
-            DELETE FROM {OutboxModel.OutboxMessagesTable} WHERE outbox_id IN (SELECT outbox_id FROM cancelled)
+                WHERE schedule_token_id = $1 AND (lock_id IS NULL OR locked_until < now())
+                RETURNING outbox_id),
+            messages AS (DELETE FROM {OutboxModel.OutboxMessagesTable} WHERE outbox_id IN (SELECT outbox_id FROM cancelled))
+            SELECT count(*) FROM cancelled
             """);
         command.Parameters.AddWithValue(tokenId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))! > 0;
     }
 
     public async Task<TResult> WriteAsync<TItem, TResult>(IDurableBatchWriter<TItem, TResult> writer, TItem item, CancellationToken cancellationToken)
@@ -115,15 +121,22 @@ internal sealed class DurablePublisher<TDbContext>(
     {
         while (true)
         {
-            var running = Volatile.Read(ref _writers);
+            var running = Volatile.Read(ref _running);
             if (running >= writers)
             {
                 return;
             }
 
-            if (Interlocked.CompareExchange(ref _writers, running + 1, running) == running)
+            if (Interlocked.CompareExchange(ref _running, running + 1, running) == running)
             {
-                _ = Task.Run(WriteLoopAsync);
+                // Without the caller's execution context: the loop serves many batches, and the first caller's trace
+                // (Activity.Current) would otherwise parent every later batch's spans under an unrelated, finished
+                // request, and be kept alive with it.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    _ = Task.Run(WriteLoopAsync);
+                }
+
                 return;
             }
         }
@@ -146,7 +159,7 @@ internal sealed class DurablePublisher<TDbContext>(
                 continue;
             }
 
-            Interlocked.Decrement(ref _writers);
+            Interlocked.Decrement(ref _running);
             // A caller that queued between our last TryRead and the decrement saw this writer running and started none:
             // without this check its entry would wait for the next caller.
             if (!_queue.Reader.TryPeek(out _))
@@ -154,9 +167,9 @@ internal sealed class DurablePublisher<TDbContext>(
                 return;
             }
 
-            if (Interlocked.Increment(ref _writers) > writers)
+            if (Interlocked.Increment(ref _running) > writers)
             {
-                Interlocked.Decrement(ref _writers);
+                Interlocked.Decrement(ref _running);
                 return;
             }
         }
@@ -166,7 +179,7 @@ internal sealed class DurablePublisher<TDbContext>(
     {
         try
         {
-            await WriteTogetherAsync(callers);
+            await WriteRetryingAsync(callers);
         }
         catch (Exception failure) when (callers.Count > 1 && IsCallerStatementFailure(failure))
         {
@@ -176,7 +189,7 @@ internal sealed class DurablePublisher<TDbContext>(
             {
                 try
                 {
-                    await WriteTogetherAsync([caller]);
+                    await WriteRetryingAsync([caller]);
                 }
                 catch (Exception alone)
                 {
@@ -186,7 +199,8 @@ internal sealed class DurablePublisher<TDbContext>(
         }
         catch (Exception failure)
         {
-            // The commit itself failed (connection lost, database down): nobody's rows committed, everybody is told.
+            // Everybody still waiting is told. Not "nothing committed": a connection lost after the commit was sent
+            // leaves it in doubt (IDurablePublisher's remarks); their groups, if committed, go out after the lease.
             foreach (var caller in callers)
             {
                 caller.Fail(failure);
@@ -194,11 +208,34 @@ internal sealed class DurablePublisher<TDbContext>(
         }
     }
 
+    /// <summary>
+    /// A deadlock victim or a serialization failure rolled the whole transaction back through no caller's fault (two
+    /// writers inserting overlapping dedupe keys in different orders): the batch is written again, a bounded number
+    /// of times, instead of failing all of its callers.
+    /// </summary>
+    private async Task WriteRetryingAsync(IReadOnlyList<Caller> callers)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await WriteTogetherAsync(callers);
+                return;
+            }
+            catch (PostgresException failure) when (attempt < MaxAttempts && failure.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure)
+            {
+            }
+        }
+    }
+
     private static bool IsCallerStatementFailure(Exception failure) =>
         failure is PostgresException { SqlState: var state } && (state.StartsWith("23", StringComparison.Ordinal) || state.StartsWith("22", StringComparison.Ordinal));
 
-    private async Task WriteTogetherAsync(IReadOnlyList<Caller> callers)
+    private async Task WriteTogetherAsync(IReadOnlyList<Caller> batch)
     {
+        // A caller already told its outcome (its writer's prepare failed in an earlier attempt) is not written again:
+        // committing it now would publish what its caller was told had failed.
+        var callers = batch.Where(x => !x.Committed.IsCompleted).ToList();
         var statements = new List<NpgsqlBatchCommand>();
         var groups = new List<Group>(callers.Count);
         var written = new List<Caller>(callers.Count);
@@ -217,10 +254,10 @@ internal sealed class DurablePublisher<TDbContext>(
         foreach (var byWriter in callers.OfType<IWriterCaller>().GroupBy(x => x.Writer, ReferenceEqualityComparer.Instance))
         {
             var items = byWriter.ToList();
-            var batch = new DurableBatch(database.DataSource, bus, provider, items.Count);
+            var writerBatch = new DurableBatch(database.DataSource, bus, provider, items.Count);
             try
             {
-                await items[0].PrepareAsync(items, batch);
+                await items[0].PrepareAsync(items, writerBatch);
             }
             catch (Exception failure)
             {
@@ -233,11 +270,12 @@ internal sealed class DurablePublisher<TDbContext>(
                 continue;
             }
 
-            statements.AddRange(batch.Statements);
+            writerBatch.Seal();
+            statements.AddRange(writerBatch.Statements);
             for (var i = 0; i < items.Count; i++)
             {
                 written.Add((Caller)items[i]);
-                if (batch.MessagesOf(i) is { Count: > 0 } messages)
+                if (writerBatch.MessagesOf(i) is { Count: > 0 } messages)
                 {
                     groups.Add(new Group(NewId.NextGuid(), messages, NotBefore: null, ScheduleTokenId: null));
                 }
@@ -246,7 +284,7 @@ internal sealed class DurablePublisher<TDbContext>(
 
         if (statements.Count > 0 || groups.Count > 0)
         {
-            await WriteAsync(statements, groups);
+            await ExecuteBatchAsync(statements, groups);
         }
 
         foreach (var caller in written)
@@ -255,21 +293,24 @@ internal sealed class DurablePublisher<TDbContext>(
         }
     }
 
-    private async Task WriteAsync(List<NpgsqlBatchCommand> statements, List<Group> groups)
+    private async Task ExecuteBatchAsync(List<NpgsqlBatchCommand> statements, List<Group> groups)
     {
         // Scheduled groups wait for their due time in the table; the others are written leased to this process's
         // delivery service, so no other instance claims them while they are sent from memory.
         var lease = handoff.LeaseFor(typeof(TDbContext));
         await using var batch = database.DataSource.CreateBatch();
-        foreach (var statement in statements)
-        {
-            batch.BatchCommands.Add(statement);
-        }
-
+        // The outbox inserts first: the message insert's RETURNING is then the first result with columns, whatever
+        // result sets the writers' statements produce (an INSERT … RETURNING read first failed callers whose rows had
+        // already committed).
         if (groups.Count > 0)
         {
             batch.BatchCommands.Add(InsertGroups(groups, lease));
             batch.BatchCommands.Add(InsertMessages(groups));
+        }
+
+        foreach (var statement in statements)
+        {
+            batch.BatchCommands.Add(statement);
         }
 
         await using (var reader = await batch.ExecuteReaderAsync())
@@ -419,7 +460,7 @@ internal sealed class DurablePublisher<TDbContext>(
             }
         }
 
-        // Positioned on the first result that has columns: the message insert's RETURNING is the only one.
+        // Positioned on the first result that has columns: the message insert's RETURNING, which precedes the writers' statements.
         while (reader.FieldCount == 0 && await reader.NextResultAsync())
         {
         }

@@ -13,6 +13,8 @@ internal sealed class OutboxMessageCollector : OutboxSendContext
 {
     private readonly IServiceProvider _provider;
     private readonly Lock _gate = new();
+    private readonly List<OutboxMessage> _messages = [];
+    private bool _sealed;
 
     public OutboxMessageCollector(IBus bus, IServiceProvider provider)
     {
@@ -22,8 +24,19 @@ internal sealed class OutboxMessageCollector : OutboxSendContext
 
     public IPublishEndpoint PublishEndpoint { get; }
 
-    /// <summary>In publish order.</summary>
-    public List<OutboxMessage> Messages { get; } = [];
+    /// <summary>
+    /// Ends publishing here and returns the messages in publish order. A publish that ends later (a delegate that
+    /// started one without awaiting it) throws instead of adding a row nobody writes — lost silently, or a "collection
+    /// was modified" in the middle of the insert.
+    /// </summary>
+    public List<OutboxMessage> Seal()
+    {
+        lock (_gate)
+        {
+            _sealed = true;
+            return _messages;
+        }
+    }
 
     public object? GetService(Type serviceType) => _provider.GetService(serviceType);
 
@@ -39,7 +52,12 @@ internal sealed class OutboxMessageCollector : OutboxSendContext
         var message = OutboxMessageFactory.Create(context);
         lock (_gate)
         {
-            Messages.Add(message);
+            if (_sealed)
+            {
+                throw new InvalidOperationException("A publish ended after its outbox group was handed to the commit: await every Publish before the delegate returns.");
+            }
+
+            _messages.Add(message);
         }
 
         return Task.CompletedTask;
