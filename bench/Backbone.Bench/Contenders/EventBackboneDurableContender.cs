@@ -32,6 +32,16 @@ public sealed class EventBackboneDurableContender(bool publishInOwnTransaction =
     /// <summary>The running host, for the inbox growth check (its configuration, database and cleanup service).</summary>
     internal IServiceProvider Services => _host?.Services ?? throw new InvalidOperationException("The contender has not started.");
 
+    /// <summary>Receives that reported no effect, for the inbox growth check's redelivered copies.</summary>
+    internal ReceiveTally Receives { get; } = new();
+
+    /// <summary>
+    /// Set before <see cref="StartAsync"/> when the inbox growth check will run: the check calls the host's inbox
+    /// cleanup itself, and the timed run (every minute by default) would otherwise delete the expired backlog it
+    /// plants before it is measured, or race the measured run for the same rows.
+    /// </summary>
+    internal bool TimedInboxCleanupPaused { get; set; }
+
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {
         var virtualHost = await environment.CreateVirtualHostAsync();
@@ -51,14 +61,28 @@ public sealed class EventBackboneDurableContender(bool publishInOwnTransaction =
             // Core's pool and the durable core's data source each take up to this many.
             ["ConnectionStrings:Bench"] = database.ConnectionString + ";Maximum Pool Size=30" + BenchEnvironment.PoolIdleLifetime,
         });
+        if (TimedInboxCleanupPaused)
+        {
+            // The longest interval the setting accepts: the first timed run comes a day after the host started, long
+            // after any bench run has ended.
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                [TimedCleanupIntervalKey] = PausedCleanupInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+            });
+        }
+
         builder.AddServiceDatabase<BenchDbContext>("Bench");
         builder.AddBackboneBus(bus => bus.AddConsumer<DurableEffectConsumer, DurableEffectConsumerDefinition>());
         builder.Services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
         _host = builder.Build();
         await _host.StartAsync(cancellationToken);
-        _host.Services.GetRequiredService<IBus>().ConnectReceiveObserver(new CommittedEffectObserver(arrivals));
+        _host.Services.GetRequiredService<IBus>().ConnectReceiveObserver(new CommittedEffectObserver(arrivals, Receives));
         _publisher = _host.Services.GetRequiredService<IDurablePublisher>();
     }
+
+    internal const string TimedCleanupIntervalKey = "Backbone:Messaging:CleanupInterval";
+
+    internal static readonly TimeSpan PausedCleanupInterval = TimeSpan.FromHours(24);
 
     public async Task PublishAsync(BenchMessage message, CancellationToken cancellationToken)
     {
@@ -134,16 +158,45 @@ public sealed class DurableEffectConsumerDefinition : ConsumerDefinition<Durable
     }
 }
 
+/// <summary>
+/// Receives that reported no effect: a redelivered copy must end up in one of these, so an inbox that failed to
+/// deduplicate it (the consumer ran again; its effect row then violates the key) is counted, not silently dropped.
+/// </summary>
+internal sealed class ReceiveTally
+{
+    private int _skipped;
+    private int _faulted;
+
+    /// <summary>Completed without running the consumer: the inbox found the message already consumed.</summary>
+    public int Skipped => Volatile.Read(ref _skipped);
+
+    /// <summary>Faulted: the consumer or its inbox transaction failed, and the effect was not reported.</summary>
+    public int Faulted => Volatile.Read(ref _faulted);
+
+    public void CountSkipped() => Interlocked.Increment(ref _skipped);
+
+    public void CountFaulted() => Interlocked.Increment(ref _faulted);
+}
+
 /// <summary>Reports an effect after the whole receive pipeline, i.e. after the inbox transaction committed.</summary>
-internal sealed class CommittedEffectObserver(IArrivalSink arrivals) : IReceiveObserver
+internal sealed class CommittedEffectObserver(IArrivalSink arrivals, ReceiveTally receives) : IReceiveObserver
 {
     public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
 
     public Task PostReceive(ReceiveContext context)
     {
-        if (context.TryGetPayload<PendingEffect>(out var effect) && !context.IsFaulted)
+        if (context.IsFaulted)
+        {
+            receives.CountFaulted();
+        }
+        else if (context.TryGetPayload<PendingEffect>(out var effect))
         {
             arrivals.Arrived(effect.Message);
+        }
+        else
+        {
+            // The only consumer here always leaves the payload: no payload means the inbox skipped it.
+            receives.CountSkipped();
         }
 
         return Task.CompletedTask;
@@ -155,7 +208,11 @@ internal sealed class CommittedEffectObserver(IArrivalSink arrivals) : IReceiveO
     public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception)
         where T : class => Task.CompletedTask;
 
-    public Task ReceiveFault(ReceiveContext context, Exception exception) => Task.CompletedTask;
+    public Task ReceiveFault(ReceiveContext context, Exception exception)
+    {
+        receives.CountFaulted();
+        return Task.CompletedTask;
+    }
 }
 
 internal sealed record PendingEffect(BenchMessage Message);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using EventBackbone.Bench.Contenders;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,14 +9,19 @@ using Npgsql;
 
 namespace EventBackbone.Bench.Harness;
 
-/// <summary>What the inbox growth check measured; its losses and duplicates fail the run like any phase's.</summary>
+/// <summary>
+/// What the inbox growth check measured; its losses and duplicates fail the run like any phase's. A redelivered copy
+/// the inbox let through counts as a duplicate (reported twice, or its consumer ran again and faulted on the effect's
+/// key); a copy never seen counts as lost.
+/// </summary>
 public sealed record InboxGrowthOutcome(int Lost, int Duplicates);
 
 /// <summary>
 /// Cost as the tables grow (bench/README, "Cost as the tables grow"): eventbackbone-durable's throughput with a full
 /// duplicate-detection window in its inbox ÷ its throughput on an empty inbox, in the same run; then whether the
 /// inbox cleanup deletes expired rows at least as fast as the pipeline inserts them at its peak. Throughput phases
-/// only (closed loop, the run's highest in-flight level); the contender is the one the rounds already ran.
+/// only (closed loop, the run's highest in-flight level); the contender is the one the rounds already ran. With the
+/// inbox full, redelivered copies of consumed messages check that the window still deduplicates.
 /// </summary>
 public sealed class InboxGrowthCheck(BenchOptions options, TextWriter output)
 {
@@ -25,14 +31,27 @@ public sealed class InboxGrowthCheck(BenchOptions options, TextWriter output)
     /// </summary>
     private const int PrefillChunk = 1_000_000;
 
+    /// <summary>At most this many messages are consumed and then delivered again with the inbox full.</summary>
+    private const int RedeliveredCopies = 1_000;
+
     private int _lost;
     private int _duplicates;
 
-    /// <param name="services">The contender's host: its configuration (window, connection string) and its cleanup service.</param>
+    /// <param name="contender">Started with <see cref="EventBackboneDurableContender.TimedInboxCleanupPaused"/>.</param>
     public async Task<InboxGrowthOutcome> RunAsync(
-        IContender contender, ArrivalRouter router, IServiceProvider services, CancellationToken cancellationToken)
+        EventBackboneDurableContender contender, ArrivalRouter router, CancellationToken cancellationToken)
     {
+        var services = contender.Services;
         var configuration = services.GetRequiredService<IConfiguration>();
+        var interval = TimeSpan.Parse(
+            configuration[EventBackboneDurableContender.TimedCleanupIntervalKey] ?? "00:01:00", CultureInfo.InvariantCulture);
+        if (interval < EventBackboneDurableContender.PausedCleanupInterval)
+        {
+            throw new InvalidOperationException(
+                $"The host's timed inbox cleanup runs every {interval}: it would delete the expired rows this check plants "
+                + "before they are measured, or race the measured cleanup for them. Start the contender with TimedInboxCleanupPaused.");
+        }
+
         var window = TimeSpan.Parse(
             configuration["Backbone:Messaging:DuplicateDetectionWindow"] ?? "1.00:00:00", CultureInfo.InvariantCulture);
         await using var database = NpgsqlDataSource.Create(
@@ -59,6 +78,7 @@ public sealed class InboxGrowthCheck(BenchOptions options, TextWriter output)
         output.WriteLine($"prefill: {options.PrefilledRows:N0} rows inside the window, {fill}; "
             + $"inbox_state now {await TableSizeAsync(database, cancellationToken)}");
         var full = await ThroughputRoundsAsync(driver, contender, level, "full inbox", cancellationToken);
+        await RedeliverCopiesAsync(contender, router, level, cancellationToken);
 
         var emptyMedian = Statistics.Median(empty);
         var fullMedian = Statistics.Median(full);
@@ -71,6 +91,91 @@ public sealed class InboxGrowthCheck(BenchOptions options, TextWriter output)
 
         await MeasureCleanupAsync(database, driver, contender, services, consumerId, window, level, cancellationToken);
         return new InboxGrowthOutcome(_lost, _duplicates);
+    }
+
+    /// <summary>
+    /// Messages consumed with the window full, then each delivered again with the same MessageId, as a broker
+    /// redelivery (a lost ack, a consumer restart) carries it. Every copy must come back as a receive the inbox
+    /// skipped; one whose effect is reported again, or whose consumer ran again and faulted on the effect's key, is a
+    /// duplicate, and one never seen is counted as lost, since nothing shows that it was deduplicated.
+    /// </summary>
+    private async Task RedeliverCopiesAsync(
+        EventBackboneDurableContender contender, ArrivalRouter router, int level, CancellationToken cancellationToken)
+    {
+        var count = Math.Min(options.Messages, RedeliveredCopies);
+        var log = router.Open(count);
+        var originals = Enumerable.Range(0, count)
+            .Select(sequence => new BenchMessage(Guid.NewGuid(), log.PhaseId, sequence, Stopwatch.GetTimestamp()))
+            .ToList();
+        await PublishAllAsync(contender, originals, level, cancellationToken);
+        await WaitForProgressAsync(() => log.Unique, count, cancellationToken);
+        if (log.Unique < count)
+        {
+            router.Close();
+            _lost += count - log.Unique;
+            output.WriteLine($"redelivery: {count - log.Unique} of {count} originals never arrived; no copies sent");
+            return;
+        }
+
+        var skippedBefore = contender.Receives.Skipped;
+        var faultedBefore = contender.Receives.Faulted;
+        int Skipped() => contender.Receives.Skipped - skippedBefore;
+        int Faulted() => contender.Receives.Faulted - faultedBefore;
+        await PublishAllAsync(contender, originals, level, cancellationToken);
+        await WaitForProgressAsync(() => Skipped() + Faulted() + log.Duplicates, count, cancellationToken);
+        // A copy counted on the way out would otherwise slip past as an unseen one.
+        await Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken);
+        router.Close();
+
+        // Every copy the inbox did not skip is a failure. Faulted receives can outnumber the copies (a failed shared
+        // inbox batch faults, or replays, deliveries beside the copy), so the copies, not the receives, are counted.
+        var deduplicated = Skipped();
+        var unseen = Math.Max(0, count - deduplicated - Faulted() - log.Duplicates);
+        _duplicates += Math.Max(0, count - deduplicated - unseen);
+        _lost += unseen;
+        output.WriteLine($"redelivery with the inbox full: {count} consumed messages delivered again with the same MessageId: "
+            + $"{deduplicated} deduplicated by the inbox, {log.Duplicates} effects reported twice, {Faulted()} faulted receives "
+            + $"(the consumer ran again), {unseen} never seen"
+            + (deduplicated < count ? "   INBOX DID NOT DEDUPLICATE" : string.Empty));
+    }
+
+    private static async Task PublishAllAsync(
+        IContender contender, IReadOnlyList<BenchMessage> messages, int level, CancellationToken cancellationToken)
+    {
+        using var inFlight = new SemaphoreSlim(level);
+        await Task.WhenAll(messages.Select(async message =>
+        {
+            await inFlight.WaitAsync(cancellationToken);
+            try
+            {
+                await contender.PublishAsync(message, cancellationToken);
+            }
+            finally
+            {
+                inFlight.Release();
+            }
+        }));
+    }
+
+    /// <summary>Until <paramref name="progress"/> reaches the target or stops moving for a phase's stall timeout.</summary>
+    private static async Task WaitForProgressAsync(Func<int> progress, int target, CancellationToken cancellationToken)
+    {
+        var seen = -1;
+        var lastProgress = Stopwatch.GetTimestamp();
+        while (progress() is var now && now < target)
+        {
+            if (now != seen)
+            {
+                seen = now;
+                lastProgress = Stopwatch.GetTimestamp();
+            }
+            else if (Stopwatch.GetElapsedTime(lastProgress) > PhaseDriver.StallTimeout)
+            {
+                return;
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -90,6 +195,15 @@ public sealed class InboxGrowthCheck(BenchOptions options, TextWriter output)
         var removeExpired = CleanupOperation(services);
         const string expiredCount = "SELECT count(*) FROM inbox_state WHERE received < now() - $1";
         var expiredBefore = await ScalarAsync<long>(database, expiredCount, cancellationToken, window);
+        if (expiredBefore != options.ExpiredRows)
+        {
+            // Fewer: something deleted planted rows (the host's timed cleanup, another session), so the measured run
+            // would start on a smaller backlog and could run out early; more: the count is not the planted backlog.
+            throw new InvalidOperationException(
+                $"The expired backlog is not intact when the cleanup phase starts: {expiredBefore:N0} rows outside the window, "
+                + $"{options.ExpiredRows:N0} planted.");
+        }
+
         var phaseStart = await ScalarAsync<DateTime>(database, "SELECT clock_timestamp()", cancellationToken);
 
         using var stopCleanup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -119,18 +233,26 @@ public sealed class InboxGrowthCheck(BenchOptions options, TextWriter output)
         var expiredAfter = await ScalarAsync<long>(database, expiredCount, cancellationToken, window);
         var inserted = await ScalarAsync<long>(
             database, "SELECT count(*) FROM inbox_state WHERE received >= $1", cancellationToken, phaseStart);
-        // RemoveExpiredAsync returns at its first short batch: the backlog is gone, or the hosted service's own timed
-        // run took the same rows (seen: 124 000 of 499 000 deleted, then a return after 1.8 s). With rows left, the
-        // rate over the whole phase is the honest lower bound.
-        var cleanupSeconds = (cleanupDone is not null && expiredAfter == 0 ? cleanupDone.Value : phaseElapsed).TotalSeconds;
+        // RemoveExpiredAsync returns at its first short batch. With the backlog gone, its rate is taken over its own
+        // run: measured, not a bound. With rows left, another deleter took rows under it (seen before the timed run
+        // was paused: 124 000 of 499 000 deleted, then a return after 1.8 s), and only the rate over the whole phase,
+        // part of which it sat idle, is honest — as a lower bound.
+        var ranOut = cleanupDone is not null && expiredAfter == 0;
+        var cleanupSeconds = (ranOut ? cleanupDone!.Value : phaseElapsed).TotalSeconds;
         var deletedPerSecond = (expiredBefore - expiredAfter) / cleanupSeconds;
         var insertedPerSecond = inserted / phaseElapsed.TotalSeconds;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"pipeline {phase.ThroughputPerSecond:F0} msg/s with the cleanup running; cleanup {(cleanupDone is null ? "still deleting when the phase ended" : $"returned after {cleanupDone.Value.TotalSeconds:F1} s")}, rate taken "
             + $"over {cleanupSeconds:F1} s, {expiredBefore - expiredAfter:N0} of {expiredBefore:N0} expired rows deleted"));
-        if (cleanupDone is not null)
+        if (ranOut)
         {
-            output.WriteLine("  (the cleanup returned before the phase ended: deleted/s is a lower bound; raise --expired-rows if the backlog ran out)");
+            output.WriteLine("  (the backlog ran out before the phase ended: deleted/s is over the cleanup's own run, which competed with the "
+                + "pipeline for only part of the phase; raise --expired-rows to measure it over the whole phase)");
+        }
+        else if (cleanupDone is not null)
+        {
+            output.WriteLine($"  (the cleanup returned with {expiredAfter:N0} expired rows left, so something else deleted rows under it: "
+                + "deleted/s over the whole phase is a lower bound)");
         }
 
         output.WriteLine();
