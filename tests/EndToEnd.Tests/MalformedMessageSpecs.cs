@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text;
 using EventBackbone.TestInfrastructure;
 using RabbitMQ.Client;
@@ -24,11 +25,21 @@ public sealed class MalformedMessageFixture() : BackboneInfrastructure("Workers"
             ["Backbone:Auth:SigningKeys:0"] = SigningKey,
             ["Backbone:RabbitMq:ManagementUrl"] = Settings.RabbitManagementUrl.ToString(),
             ["Backbone:DeadLetters:DiscoveryInterval"] = "00:00:00.500",
+            ["Backbone:DeadLetters:EditAndReplay"] = "true",
         };
         Workers = HostProcess.Start("Workers", settings);
         DeadLetters = HostProcess.Start("DeadLetters", settings);
         // Workers ready = their queues are declared and consumed.
         await Task.WhenAll(Workers.WaitUntilReadyAsync(HostProcess.StartTimeout), DeadLetters.WaitUntilReadyAsync(HostProcess.StartTimeout));
+    }
+
+    public async Task<string> TokenAsync(string subject, string scopes)
+    {
+        await using var mint = HostProcess.StartAssembly("dev-token", RepositoryLayout.HostAssembly("Ingestion.Api"),
+            new Dictionary<string, string> { ["Backbone:Auth:SigningKeys:0"] = SigningKey },
+            ["dev-token", "--scope", scopes, "--subject", subject]);
+        Assert.Equal(0, await mint.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        return mint.Output.Trim();
     }
 
     public async Task<IConnection> BrokerAsync() =>
@@ -148,6 +159,50 @@ public sealed class MalformedMessageSpecs(MalformedMessageFixture fixture) : ICl
             "SELECT count(*) FROM dead_letters WHERE failure_count <> 1 AND body = ANY(@bodies)", ("bodies", cases.Select(x => x.Body).ToArray())));
         Assert.Equal(cases.Length, await store.ScalarAsync<long>(
             "SELECT count(*) FROM dead_letter_failures f JOIN dead_letters d USING (message_id) WHERE d.body = ANY(@bodies)", ("bodies", cases.Select(x => x.Body).ToArray())));
+    }
+
+    /// <summary>
+    /// The operator's whole point: a real contract whose body does not deserialize (an id that is not a GUID) is
+    /// captured with the message type its envelope names — MassTransit's fault header leaves it empty — and the edited,
+    /// corrected message is validated against that contract by the real DeadLetters process and consumed.
+    /// </summary>
+    [Fact]
+    public async Task A_contract_whose_body_does_not_deserialize_is_captured_with_its_type_and_an_edited_copy_is_consumed()
+    {
+        await using var broker = await fixture.BrokerAsync();
+        await using var channel = await broker.CreateChannelAsync();
+        var messageId = Guid.NewGuid();
+        var source = $"malformed-{Guid.NewGuid():N}";
+        const string contract = "urn:message:EventBackbone.Contracts.Webhooks:WebhookReceived";
+        await channel.BasicPublishAsync("", Queue, mandatory: true, new BasicProperties { Persistent = true, ContentType = MassTransitJson, MessageId = messageId.ToString() },
+            Encoding.UTF8.GetBytes(Envelope(messageId, contract,
+                $$"""{"eventId":"not-a-guid","source":"{{source}}","receivedAt":"2026-01-01T00:00:00Z","contentType":"application/json","payload":"{}"}""")));
+
+        var store = fixture.Database("DeadLetters");
+        await Eventually.HoldsAsync(
+            async () => await store.ScalarAsync<long>("SELECT count(*) FROM dead_letters WHERE message_id = @id", ("id", messageId)) == 1,
+            TimeSpan.FromSeconds(60),
+            () => $"The malformed contract was not captured.\n{fixture.AllLogs()}");
+        Assert.Equal(contract, await store.ScalarAsync<string>("SELECT coalesce(message_type, '') FROM dead_letters WHERE message_id = @id", ("id", messageId)));
+
+        using var editor = new HttpClient { BaseAddress = fixture.DeadLetters.BaseAddress };
+        editor.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Bearer", await fixture.TokenAsync("operator", "dead-letters:read dead-letters:edit"));
+        var uri = new Uri($"/api/v1/dead-letters/{messageId}/edit-and-replay", UriKind.Relative);
+        var corrected = new { eventId = Guid.NewGuid(), source, eventType = (string?)null, receivedAt = "2026-01-01T00:00:00Z", contentType = "application/json", payload = "{}" };
+        var notAGuid = new { eventId = "still-not-a-guid", source, eventType = (string?)null, receivedAt = "2026-01-01T00:00:00Z", contentType = "application/json", payload = "{}" };
+        using var stillWrong = await editor.PostAsJsonAsync(uri, new { message = notAGuid, reason = "typo" });
+        using var fixedUp = await editor.PostAsJsonAsync(uri, new { message = corrected, reason = "event id was not a GUID" });
+
+        Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, stillWrong.StatusCode);
+        // Named next to the field the contract refused, not "not a known contract".
+        var refusal = await stillWrong.Content.ReadAsStringAsync();
+        Assert.True(refusal.Contains("eventId", StringComparison.Ordinal) && refusal.Contains("WebhookReceived", StringComparison.Ordinal), refusal);
+        Assert.True(fixedUp.IsSuccessStatusCode, await fixedUp.Content.ReadAsStringAsync());
+        await Eventually.HoldsAsync(
+            async () => await fixture.Database("Workers").ScalarAsync<long>("SELECT count(*) FROM inbound_webhooks WHERE source = @source", ("source", source)) == 1,
+            TimeSpan.FromSeconds(60),
+            () => $"The edited message was not consumed.\n{fixture.AllLogs()}");
     }
 
     private static string Envelope(Guid? messageId, string messageType, string message) =>

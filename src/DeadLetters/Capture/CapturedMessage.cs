@@ -44,7 +44,10 @@ public sealed partial record CapturedMessage(
         // that header, and following it let a forged message joined to a fingerprint group be replayed anywhere.
         var target = TargetOf(queue);
         var input = Header("MT-Fault-InputAddress");
-        var messageType = Header("MT-Fault-MessageType") ?? Header("MT-MessageType");
+        // A body that did not deserialize into its contract (an id that is not a GUID) faults with an empty
+        // MT-Fault-MessageType: without the envelope's own type the operator could not edit and replay it ("The message
+        // type '' is not a known contract").
+        var messageType = NonEmpty(Header("MT-Fault-MessageType")) ?? NonEmpty(Header("MT-MessageType")) ?? EnvelopeMessageType(bodyBytes);
         var exceptionType = Header("MT-Fault-ExceptionType");
         var stackTrace = Header("MT-Fault-StackTrace");
         var failedAt = DateTimeOffset.TryParse(Header("MT-Fault-Timestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
@@ -108,6 +111,36 @@ public sealed partial record CapturedMessage(
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{exceptionType}|{messageType}|{frame}"));
         return Convert.ToHexStringLower(hash)[..32];
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    /// <summary>
+    /// The <c>messageType</c> list of a MassTransit JSON envelope (<c>urn:message:…</c>, most specific first), joined as
+    /// the MT-MessageType header joins it; null for a body that is not such an envelope (invalid JSON, binary, raw JSON).
+    /// </summary>
+    private static string? EnvelopeMessageType(byte[] body)
+    {
+        try
+        {
+            using var envelope = JsonDocument.Parse(body);
+            if (envelope.RootElement.ValueKind != JsonValueKind.Object
+                || !envelope.RootElement.TryGetProperty("messageType", out var types)
+                || types.ValueKind != JsonValueKind.Array)
+            {
+                return null;
+            }
+
+            var urns = types.EnumerateArray()
+                .Where(x => x.ValueKind == JsonValueKind.String && x.GetString()!.StartsWith("urn:message:", StringComparison.Ordinal))
+                .Select(x => x.GetString()!)
+                .ToList();
+            return urns.Count == 0 ? null : string.Join(';', urns);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A message without a usable MessageId still gets one stable id, so capturing it twice is one record.</summary>

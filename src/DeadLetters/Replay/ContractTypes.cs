@@ -13,6 +13,8 @@ public static class ContractTypes
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
     };
 
+    private static readonly System.Reflection.Assembly ContractsAssembly = typeof(Contracts.Webhooks.WebhookReceived).Assembly;
+
     public static Type? Resolve(string? messageType)
     {
         var first = messageType?.Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
@@ -29,9 +31,12 @@ public static class ContractTypes
             fullName = separator < 0 ? urn : $"{urn[..separator]}.{urn[(separator + 1)..]}";
         }
 
-        // The contracts are loaded with the host (EventBackbone.Contracts); a test host adds its own.
-        return AppDomain.CurrentDomain.GetAssemblies()
-            .Select(assembly => assembly.GetType(fullName, throwOnError: false))
-            .FirstOrDefault(type => type is not null);
+        // The contracts assembly by reference, not by "whatever is loaded": nothing in this service touches a contract
+        // type, so the runtime never loaded EventBackbone.Contracts and every real contract was "not a known contract".
+        // Then the loaded assemblies, where a test host's own contracts are.
+        return ContractsAssembly.GetType(fullName, throwOnError: false)
+            ?? AppDomain.CurrentDomain.GetAssemblies()
+                .Select(assembly => assembly.GetType(fullName, throwOnError: false))
+                .FirstOrDefault(type => type is not null);
     }
 }
