@@ -11,10 +11,12 @@ WORKDIR /repo
 # without them the image would be built differently from what CI checks.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 # Project files alone first, so the restore layer is reused until a project file or a package pin changes.
+COPY src/Contracts/Contracts.csproj src/Contracts/
 COPY src/ServiceDefaults/ServiceDefaults.csproj src/ServiceDefaults/
 COPY src/Messaging/Messaging.csproj src/Messaging/
 COPY src/DeadLetters/DeadLetters.csproj src/DeadLetters/
 RUN dotnet restore src/DeadLetters/DeadLetters.csproj
+COPY src/Contracts/ src/Contracts/
 COPY src/ServiceDefaults/ src/ServiceDefaults/
 COPY src/Messaging/ src/Messaging/
 COPY src/DeadLetters/ src/DeadLetters/
