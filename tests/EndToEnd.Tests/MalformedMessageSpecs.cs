@@ -33,14 +33,7 @@ public sealed class MalformedMessageFixture() : BackboneInfrastructure("Workers"
         await Task.WhenAll(Workers.WaitUntilReadyAsync(HostProcess.StartTimeout), DeadLetters.WaitUntilReadyAsync(HostProcess.StartTimeout));
     }
 
-    public async Task<string> TokenAsync(string subject, string scopes)
-    {
-        await using var mint = HostProcess.StartAssembly("dev-token", RepositoryLayout.HostAssembly("Ingestion.Api"),
-            new Dictionary<string, string> { ["Backbone:Auth:SigningKeys:0"] = SigningKey },
-            ["dev-token", "--scope", scopes, "--subject", subject]);
-        Assert.Equal(0, await mint.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        return mint.Output.Trim();
-    }
+    public Task<string> TokenAsync(string subject, string scopes) => DevTokens.MintAsync(SigningKey, subject, scopes);
 
     public async Task<IConnection> BrokerAsync() =>
         await new ConnectionFactory
