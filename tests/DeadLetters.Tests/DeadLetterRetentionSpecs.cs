@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using EventBackbone.DeadLetters.Replay;
 using EventBackbone.Messaging.Retention;
 using EventBackbone.TestInfrastructure;
 using Microsoft.AspNetCore.Hosting;
@@ -25,6 +26,16 @@ public sealed class DeadLetterRetentionSpecs(DeadLetterInfrastructure infrastruc
         using var deleted = new CounterRecorder(RetentionMetrics.MeterName, app.Services.GetRequiredService<IMeterFactory>());
         using var starter = app.CreateClient();
         var (gone, stillDead, finished, running, recent) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        // The pending claim belongs to a live replayer (this connection holds its liveness lock): retention leaves
+        // pending claims to in-doubt resolution, which releases only a dead owner's.
+        var liveOwner = Random.Shared.Next(1, int.MaxValue);
+        await using var owner = new NpgsqlConnection(infrastructure.Database("DeadLetters").ConnectionString);
+        await owner.OpenAsync();
+        await using (var alive = new NpgsqlCommand($"SELECT pg_advisory_lock({DeadLetterReplayer.LivenessLockClass}, {liveOwner})", owner))
+        {
+            await alive.ExecuteScalarAsync();
+        }
+
         // Defaults: audit 400 days, ledger and jobs 90 days.
         await ExecuteAsync($$"""
             INSERT INTO dead_letter_audit (at, actor, action, detail)
@@ -36,7 +47,7 @@ public sealed class DeadLetterRetentionSpecs(DeadLetterInfrastructure infrastruc
             INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at, claimed_by)
             SELECT gen_random_uuid(), 1, 'confirmed', 'op', now() - interval '91 days', 0 FROM generate_series(1, {{Old}});
             INSERT INTO replay_ledger (message_id, failure_count, status, requested_by, requested_at, claimed_by) VALUES
-                ('{{gone}}', 1, 'pending', 'op', now() - interval '91 days', 0),
+                ('{{gone}}', 1, 'pending', 'op', now() - interval '91 days', {{liveOwner}}),
                 ('{{stillDead}}', 1, 'confirmed', 'op', now() - interval '200 days', 0),
                 ('{{recent}}', 1, 'confirmed', 'op', now() - interval '89 days', 0);
 
@@ -49,6 +60,10 @@ public sealed class DeadLetterRetentionSpecs(DeadLetterInfrastructure infrastruc
             INSERT INTO replay_job_items (job_id, message_id, position, outcome)
             SELECT job, gen_random_uuid(), 1, NULL FROM unnest(ARRAY['{{running}}', '{{recent}}']::uuid[]) job;
             """);
+
+        // The host's in-doubt resolution may run at any moment (a claim owned by "0", a dead owner, was released by it
+        // under CI load: "Expected 3 Actual 2"); running it here makes that certain instead of a race.
+        await app.Services.GetRequiredService<DeadLetterReplayer>().ResolveInDoubtAsync(CancellationToken.None);
 
         // The run at start may have begun too; runs take turns, and whichever sees the old rows deletes them.
         await app.Services.GetRequiredService<TableRetention>().RunOnceAsync(CancellationToken.None);

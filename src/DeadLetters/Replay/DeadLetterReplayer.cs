@@ -36,8 +36,11 @@ public sealed partial class DeadLetterReplayer(
     /// <summary>Receives a copy of every replay; drained into the ledger (see <see cref="ResolveInDoubtAsync"/>).</summary>
     public const string JournalQueue = "dead-letters-replay-journal";
 
-    /// <summary>The advisory-lock class of replayer liveness locks (two-key locks do not overlap one-key ones).</summary>
-    private const int LivenessLockClass = 0x444C;
+    /// <summary>
+    /// The advisory-lock class of replayer liveness locks (two-key locks do not overlap one-key ones): a pending claim
+    /// whose <c>claimed_by</c> lock (this class, that number) is free belongs to a dead replayer.
+    /// </summary>
+    public const int LivenessLockClass = 0x444C;
 
     /// <summary>A publish that hangs must not hold a claim for ever: it fails, and the claim is released.</summary>
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(15);
