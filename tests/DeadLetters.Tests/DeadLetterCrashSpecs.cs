@@ -1,8 +1,8 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using EventBackbone.TestInfrastructure;
 using EventBackbone.DeadLetters.Persistence;
+using EventBackbone.TestInfrastructure;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
