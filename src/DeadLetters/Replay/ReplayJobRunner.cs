@@ -73,8 +73,15 @@ public sealed partial class ReplayJobRunner(
 
         var job = new ReplayJob
         {
-            Id = Guid.NewGuid(), RequestedBy = request.Actor, Reason = request.Reason, Selection = request.Selection, Status = "running", CreatedAt = clock.GetUtcNow(),
-            Canary = request.Canary, RatePerSecond = request.RatePerSecond, IdempotencyKey = request.IdempotencyKey,
+            Id = Guid.NewGuid(),
+            RequestedBy = request.Actor,
+            Reason = request.Reason,
+            Selection = request.Selection,
+            Status = "running",
+            CreatedAt = clock.GetUtcNow(),
+            Canary = request.Canary,
+            RatePerSecond = request.RatePerSecond,
+            IdempotencyKey = request.IdempotencyKey,
         };
         job.Items.AddRange(request.MessageIds.Distinct().Select((id, position) => new ReplayJobItem { JobId = job.Id, MessageId = id, Position = position }));
         using (var scope = scopes.CreateScope())
