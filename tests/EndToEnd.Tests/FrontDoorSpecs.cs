@@ -110,6 +110,43 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
     }
 
     [Fact]
+    public async Task Each_service_outbox_status_is_answered_through_the_front_door_by_the_host_that_owns_that_outbox()
+    {
+        using var reader = Client(await topology.TokenAsync("outbox-reader", "dead-letters:read"));
+        using var analyst = Client(await topology.TokenAsync("outbox-analyst", "reports:read"));
+        using var anonymous = new HttpClient { BaseAddress = topology.Api.BaseAddress };
+        // A parked group in each service's own database: the group an answer lists says whose database was read.
+        var parked = new Dictionary<string, Guid> { ["ingestion"] = Guid.NewGuid(), ["workers"] = Guid.NewGuid(), ["sagas"] = Guid.NewGuid() };
+        foreach (var (service, database) in new[] { ("ingestion", "Ingestion"), ("workers", "Workers"), ("sagas", "Sagas") })
+        {
+            await topology.Database(database).ScalarAsync<object>(
+                $"INSERT INTO outbox_state (outbox_id, attempts, last_error, parked_at) VALUES ('{parked[service]}', 10, 'parked in {service}', now())");
+        }
+
+        foreach (var service in parked.Keys)
+        {
+            var path = new Uri($"/api/v1/outbox/{service}", UriKind.Relative);
+            using var response = await reader.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service}: {(int)response.StatusCode}\n{topology.AllLogs()}");
+            var status = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(service, status.GetProperty("service").GetString());
+            Assert.True(status.GetProperty("durable").GetBoolean());
+            var listed = status.GetProperty("parked").EnumerateArray().Select(x => x.GetProperty("groupId").GetGuid()).ToList();
+            Assert.Equal([parked[service]], listed.Intersect(parked.Values));
+            // The edge wants a token; the service behind it wants its scope.
+            using var missing = await anonymous.GetAsync(path);
+            using var forbidden = await analyst.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        }
+
+        var permissions = await reader.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/me/permissions", UriKind.Relative));
+        Assert.Equal("outbox-reader", permissions.GetProperty("caller").GetString());
+        Assert.True(permissions.GetProperty("can").GetProperty("read").GetBoolean());
+        Assert.False(permissions.GetProperty("can").GetProperty("replay").GetBoolean());
+    }
+
+    [Fact]
     public async Task A_flood_of_refused_dead_letter_calls_is_audited_within_a_budget_per_caller_address()
     {
         const int calls = 60;
