@@ -31,6 +31,14 @@ public sealed class EmbeddedOperatorEndpointsSpecs
             Assert.False(status.GetProperty("durable").GetBoolean());
             Assert.Equal(0, status.GetProperty("pending").GetInt32());
         }
+
+        // One process, one contract: its OpenAPI document names every one of them.
+        using var document = JsonDocument.Parse(await backbone.Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+        var paths = document.RootElement.GetProperty("paths");
+        foreach (var path in new[] { "/api/v1/me/permissions", "/api/v1/outbox/ingestion", "/api/v1/outbox/workers", "/api/v1/outbox/sagas" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), $"the embedded OpenAPI document has no {path}");
+        }
     }
 
     private static async Task<JsonElement> GetAsync(HostProcess backbone, string path, string token)

@@ -17,6 +17,9 @@ public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Wo
 
     public HostProcess DeadLetters { get; private set; } = null!;
 
+    /// <summary>The hosts behind the front door, by the service name their outbox status answers to.</summary>
+    public IReadOnlyDictionary<string, HostProcess> Services { get; private set; } = new Dictionary<string, HostProcess>();
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
@@ -29,6 +32,7 @@ public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Wo
         var sagas = Track(HostProcess.Start("Sagas", settings));
         DeadLetters = Track(HostProcess.Start("DeadLetters", settings));
         await Task.WhenAll(_hosts.Select(host => host.WaitUntilReadyAsync(HostProcess.StartTimeout)));
+        Services = new Dictionary<string, HostProcess> { ["workers"] = workers, ["sagas"] = sagas };
         settings["Backbone:Gateway:Workers"] = workers.BaseAddress.ToString();
         settings["Backbone:Gateway:Sagas"] = sagas.BaseAddress.ToString();
         settings["Backbone:Gateway:DeadLetters"] = DeadLetters.BaseAddress.ToString();
@@ -138,6 +142,13 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
             using var forbidden = await analyst.GetAsync(path);
             Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
             Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        }
+
+        // Each host's own contract names its outbox status (the front door's also its permissions endpoint).
+        foreach (var (service, host) in topology.Services.Append(new("ingestion", topology.Api)))
+        {
+            using var document = JsonDocument.Parse(await host.Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+            Assert.True(document.RootElement.GetProperty("paths").TryGetProperty($"/api/v1/outbox/{service}", out _), $"{service}'s OpenAPI document");
         }
 
         var permissions = await reader.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/me/permissions", UriKind.Relative));
