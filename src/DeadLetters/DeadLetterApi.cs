@@ -58,7 +58,7 @@ public sealed record EditForm(bool Enabled, string? MessageType, string? Contrac
 /// <summary>The operators' read API: <c>/api/v1/dead-letters</c>, scope <c>dead-letters:read</c>. Every body read is audited.</summary>
 public static class DeadLetterApi
 {
-    public const string ReadScope = "dead-letters:read";
+    public const string ReadScope = OperatorScopes.DeadLettersRead;
 
     /// <summary>The statuses a dead letter has: the list's tabs.</summary>
     internal static readonly string[] Statuses = ["dead", "replayed", "archived"];

@@ -9,9 +9,12 @@ return await BackboneHost.RunAsync(
         builder.AddServiceDefaults();
         builder.AddSagas();
         builder.AddBackboneBus(SagasModule.ConfigureBus);
+        // This host's own contract; in embedded mode the ingestion edge's document lists its endpoints instead.
+        builder.Services.AddOpenApi();
     },
     app =>
     {
         app.MapDefaultEndpoints();
         app.MapSagasEndpoints();
+        app.MapOpenApi("/openapi/{documentName}.json");
     });

@@ -17,6 +17,9 @@ public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Wo
 
     public HostProcess DeadLetters { get; private set; } = null!;
 
+    /// <summary>The hosts behind the front door, by the service name their outbox status answers to.</summary>
+    public IReadOnlyDictionary<string, HostProcess> Services { get; private set; } = new Dictionary<string, HostProcess>();
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
@@ -29,6 +32,7 @@ public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Wo
         var sagas = Track(HostProcess.Start("Sagas", settings));
         DeadLetters = Track(HostProcess.Start("DeadLetters", settings));
         await Task.WhenAll(_hosts.Select(host => host.WaitUntilReadyAsync(HostProcess.StartTimeout)));
+        Services = new Dictionary<string, HostProcess> { ["workers"] = workers, ["sagas"] = sagas };
         settings["Backbone:Gateway:Workers"] = workers.BaseAddress.ToString();
         settings["Backbone:Gateway:Sagas"] = sagas.BaseAddress.ToString();
         settings["Backbone:Gateway:DeadLetters"] = DeadLetters.BaseAddress.ToString();
@@ -107,6 +111,50 @@ public sealed class FrontDoorSpecs(FrontDoorFixture topology) : IClassFixture<Fr
         Assert.Equal(HttpStatusCode.OK, (await analyst.GetAsync(new Uri("/api/v1/reports/signup-funnel", UriKind.Relative))).StatusCode);
         // The service behind the edge audited its own refusal, with the caller the edge passed on.
         Assert.Equal(1, await audit.ScalarAsync<long>("SELECT count(*) FROM dead_letter_audit WHERE action = 'refused-403' AND actor = 'analyst'"));
+    }
+
+    [Fact]
+    public async Task Each_service_outbox_status_is_answered_through_the_front_door_by_the_host_that_owns_that_outbox()
+    {
+        using var reader = Client(await topology.TokenAsync("outbox-reader", "dead-letters:read"));
+        using var analyst = Client(await topology.TokenAsync("outbox-analyst", "reports:read"));
+        using var anonymous = new HttpClient { BaseAddress = topology.Api.BaseAddress };
+        // A parked group in each service's own database: the group an answer lists says whose database was read.
+        var parked = new Dictionary<string, Guid> { ["ingestion"] = Guid.NewGuid(), ["workers"] = Guid.NewGuid(), ["sagas"] = Guid.NewGuid() };
+        foreach (var (service, database) in new[] { ("ingestion", "Ingestion"), ("workers", "Workers"), ("sagas", "Sagas") })
+        {
+            await topology.Database(database).ScalarAsync<object>(
+                $"INSERT INTO outbox_state (outbox_id, attempts, last_error, parked_at) VALUES ('{parked[service]}', 10, 'parked in {service}', now())");
+        }
+
+        foreach (var service in parked.Keys)
+        {
+            var path = new Uri($"/api/v1/outbox/{service}", UriKind.Relative);
+            using var response = await reader.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service}: {(int)response.StatusCode}\n{topology.AllLogs()}");
+            var status = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(service, status.GetProperty("service").GetString());
+            Assert.True(status.GetProperty("durable").GetBoolean());
+            var listed = status.GetProperty("parked").EnumerateArray().Select(x => x.GetProperty("groupId").GetGuid()).ToList();
+            Assert.Equal([parked[service]], listed.Intersect(parked.Values));
+            // The edge wants a token; the service behind it wants its scope.
+            using var missing = await anonymous.GetAsync(path);
+            using var forbidden = await analyst.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        }
+
+        // Each host's own contract names its outbox status (the front door's also its permissions endpoint).
+        foreach (var (service, host) in topology.Services.Append(new("ingestion", topology.Api)))
+        {
+            using var document = JsonDocument.Parse(await host.Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+            Assert.True(document.RootElement.GetProperty("paths").TryGetProperty($"/api/v1/outbox/{service}", out _), $"{service}'s OpenAPI document");
+        }
+
+        var permissions = await reader.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/me/permissions", UriKind.Relative));
+        Assert.Equal("outbox-reader", permissions.GetProperty("caller").GetString());
+        Assert.True(permissions.GetProperty("can").GetProperty("read").GetBoolean());
+        Assert.False(permissions.GetProperty("can").GetProperty("replay").GetBoolean());
     }
 
     [Fact]
