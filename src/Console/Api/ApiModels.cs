@@ -65,7 +65,11 @@ internal sealed record Overview(IReadOnlyList<QueueCount> WaitingByQueue, IReadO
 
 internal sealed record ParkedGroup(string GroupId, int Attempts, DateTimeOffset? ParkedAt, string? LastError);
 
-internal sealed record OutboxStatus(string Service, int Pending, double? OldestPendingAgeSeconds, IReadOnlyList<ParkedGroup>? Parked);
+internal sealed record OutboxStatus(string Service, int Pending, double? OldestPendingAgeSeconds, int? ParkedTotal, IReadOnlyList<ParkedGroup>? Parked)
+{
+    /// <summary>All parked groups; <see cref="Parked"/> lists the newest of them only.</summary>
+    public int ParkedCount => ParkedTotal ?? Parked?.Count ?? 0;
+}
 
 internal sealed record Capabilities(bool Read, bool Replay, bool Edit, bool Delete, bool Reports, bool Signups);
 

@@ -90,8 +90,11 @@ internal sealed class BackboneApi(HttpClient http)
         }
         else
         {
-            body["filter"] = FilterBody(selection.Filter);
-            body["status"] = selection.Status;
+            // The bulk filter is the list's, status tab and fingerprint included ("all N matching" exactly as listed).
+            var filter = FilterBody(selection.Filter);
+            filter["fingerprint"] = selection.Filter.Fingerprint;
+            filter["status"] = selection.Status;
+            body["filter"] = filter;
         }
 
         return SendAsync<BulkResult>(HttpMethod.Post, $"{DeadLetters}/{action.ToString().ToLowerInvariant()}", body, cancellationToken);
