@@ -27,6 +27,11 @@ internal sealed class FakeFrontDoor : IAsyncDisposable
 
     public List<string?> AuthorizationHeaders { get; } = [];
 
+    /// <summary>Method and path of every API call, in order.</summary>
+    public List<string> Calls { get; } = [];
+
+    public static readonly Guid MessageId = Guid.Parse("0b4f6c1e-6a43-4bde-9d7c-1f2a3b4c5d6e");
+
     public static async Task<FakeFrontDoor> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -41,6 +46,7 @@ internal sealed class FakeFrontDoor : IAsyncDisposable
                 lock (self!.AuthorizationHeaders)
                 {
                     self.AuthorizationHeaders.Add(context.Request.Headers.Authorization.ToString());
+                    self.Calls.Add($"{context.Request.Method} {context.Request.Path}");
                 }
             }
 
@@ -59,6 +65,21 @@ internal sealed class FakeFrontDoor : IAsyncDisposable
             runningJobs = Array.Empty<object>(),
             totals = new { dead = 3, archived = 0, replayed = 0 },
         }));
+        var summary = new
+        {
+            messageId = MessageId, sourceQueue = "signups_error", targetQueue = "signups", reason = "fault", messageType = "urn:message:SignupRequested",
+            exceptionType = "FormatException", exceptionMessage = "bad id", fingerprint = "fp-1", failureCount = 1,
+            firstFailedAt = DateTimeOffset.UnixEpoch, lastFailedAt = DateTimeOffset.UnixEpoch, status = "dead",
+        };
+        app.MapGet("/api/v1/dead-letters", () => Results.Json(new { items = new[] { summary }, total = 1, next = (string?)null }));
+        app.MapGet("/api/v1/dead-letters/{id:guid}", () => Results.Json(new
+        {
+            summary, correlationId = (Guid?)null, stackTrace = "at Somewhere()", consumerType = "SignupConsumer", host = "workers-1", contentType = "application/json",
+            bodyLength = 42, headers = "{}", failures = Array.Empty<object>(), replays = Array.Empty<object>(), inputAddressMismatch = (string?)null,
+        }));
+        app.MapGet("/api/v1/dead-letters/{id:guid}/body", (Guid id) => Results.Json(new { messageId = id, contentType = "application/json", body = "{\"secret\":\"body-text\"}" }));
+        app.MapPut("/api/v1/dead-letters/groups/{fingerprint}/note", () => Results.ValidationProblem(
+            new Dictionary<string, string[]> { ["text"] = ["A note is at most 2000 characters."] }, statusCode: StatusCodes.Status422UnprocessableEntity));
         app.MapGet("/api/v1/outbox/{service}", (string service) => Results.Json(new { service, pending = 0, oldestPendingAgeSeconds = (double?)null, parked = Array.Empty<object>() }));
         app.MapGet("/.well-known/openid-configuration", (HttpContext context) =>
         {
