@@ -67,15 +67,33 @@ internal sealed class FakeFrontDoor : IAsyncDisposable
         }));
         var summary = new
         {
-            messageId = MessageId, sourceQueue = "signups_error", targetQueue = "signups", reason = "fault", messageType = "urn:message:SignupRequested",
-            exceptionType = "FormatException", exceptionMessage = "bad id", fingerprint = "fp-1", failureCount = 1,
-            firstFailedAt = DateTimeOffset.UnixEpoch, lastFailedAt = DateTimeOffset.UnixEpoch, status = "dead",
+            messageId = MessageId,
+            sourceQueue = "signups_error",
+            targetQueue = "signups",
+            reason = "fault",
+            messageType = "urn:message:SignupRequested",
+            exceptionType = "FormatException",
+            exceptionMessage = "bad id",
+            fingerprint = "fp-1",
+            failureCount = 1,
+            firstFailedAt = DateTimeOffset.UnixEpoch,
+            lastFailedAt = DateTimeOffset.UnixEpoch,
+            status = "dead",
         };
         app.MapGet("/api/v1/dead-letters", () => Results.Json(new { items = new[] { summary }, total = 1, next = (string?)null }));
         app.MapGet("/api/v1/dead-letters/{id:guid}", () => Results.Json(new
         {
-            summary, correlationId = (Guid?)null, stackTrace = "at Somewhere()", consumerType = "SignupConsumer", host = "workers-1", contentType = "application/json",
-            bodyLength = 42, headers = "{}", failures = Array.Empty<object>(), replays = Array.Empty<object>(), inputAddressMismatch = (string?)null,
+            summary,
+            correlationId = (Guid?)null,
+            stackTrace = "at Somewhere()",
+            consumerType = "SignupConsumer",
+            host = "workers-1",
+            contentType = "application/json",
+            bodyLength = 42,
+            headers = "{}",
+            failures = Array.Empty<object>(),
+            replays = Array.Empty<object>(),
+            inputAddressMismatch = (string?)null,
         }));
         app.MapGet("/api/v1/dead-letters/{id:guid}/body", (Guid id) => Results.Json(new { messageId = id, contentType = "application/json", body = "{\"secret\":\"body-text\"}" }));
         app.MapPut("/api/v1/dead-letters/groups/{fingerprint}/note", () => Results.ValidationProblem(
