@@ -136,6 +136,12 @@ public sealed partial class AccountSpecs
         {
             var where = deployment.ToString();
             var environment = Kubernetes.Environment(deployment, container, problems);
+            if (!environment.ContainsKey("Backbone__RabbitMq__Host"))
+            {
+                // No broker connection (the operators' console): no broker user to keep to itself.
+                continue;
+            }
+
             var own = Kubernetes.Find("Secret", deployment.Name, deployment.Namespace) is { } secret ? KubernetesManifests.Data(secret) : new Dictionary<string, string>();
             foreach (var key in new[] { UsernameVariable, PasswordVariable })
             {

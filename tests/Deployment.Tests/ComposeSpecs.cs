@@ -159,9 +159,17 @@ public sealed partial class ComposeSpecs
         foreach (var service in Compose.HostServices)
         {
             var dependencies = Dependencies(Compose.Services[service]).Select(x => x.Service).ToHashSet(StringComparer.Ordinal);
+            var raw = Compose.RawEnvironment(service);
             foreach (var (variable, target, port) in Addresses(Compose.Environment(service)))
             {
                 checkedAny = true;
+                // A value that is wholly one ${VARIABLE} is the operator's to supply, e.g. the console's identity
+                // provider, which runs outside this topology; an address written here must name one of its services.
+                if (raw.TryGetValue(variable, out var written) && WholeSubstitution().IsMatch(written))
+                {
+                    continue;
+                }
+
                 if (!Compose.Services.ContainsKey(target))
                 {
                     problems.Add($"{service}: {variable} names '{target}', which is not a service of {ComposeFile.RelativePath}.");
@@ -358,6 +366,9 @@ public sealed partial class ComposeSpecs
 
     [GeneratedRegex(@"(?<amount>\d+(?:\.\d+)?)(?<unit>ms|us|ns|h|m|s)")]
     private static partial Regex DurationPart();
+
+    [GeneratedRegex(@"^\$\{[A-Z0-9_]+\}$")]
+    private static partial Regex WholeSubstitution();
 
     [GeneratedRegex(@"https?://[^\s""']+")]
     private static partial Regex HttpUrl();
