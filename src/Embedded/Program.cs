@@ -1,5 +1,5 @@
+using EventBackbone.Embedded;
 using EventBackbone.Embedded.DeadLetters;
-using EventBackbone.Embedded.Demo;
 using EventBackbone.Ingestion.Api;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.Sagas;
@@ -14,7 +14,7 @@ return await BackboneHost.RunAsync(
         builder.AddIngestion();
         builder.AddWorkers();
         builder.AddSagas();
-        builder.AddEmbeddedDeadLetters();
+        builder.AddOperatorLoop();
         builder.AddBackboneBus(IngestionModule.ConfigureBus, WorkersModule.ConfigureBus, SagasModule.ConfigureBus, InProcessCapture.ConfigureBus);
     },
     app =>
@@ -23,6 +23,5 @@ return await BackboneHost.RunAsync(
         app.MapIngestionEndpoints();
         app.MapSagasEndpoints();
         app.MapWorkersEndpoints();
-        app.MapEmbeddedDeadLetters();
-        app.MapDemoEndpoints();
+        app.MapOperatorLoop();
     });

@@ -220,4 +220,34 @@ public sealed class EmbeddedDeadLetterSpecs(EmbeddedDeadLetterFixture fixture) :
         var audit = await fixture.GetAsync("/api/v1/dead-letters/audit?actor=read-only-operator&action=refused-403");
         Assert.Single(audit.EnumerateArray());
     }
+
+    /// <summary>
+    /// The console is served by the embedded host itself: an operator signs in with a token the host mints with its dev
+    /// key, and the triage home lists the queue whose message failed — read through this process's own API.
+    /// </summary>
+    [Fact]
+    public async Task The_console_in_embedded_mode_signs_in_with_a_minted_token_and_shows_the_failing_queue()
+    {
+        var messageId = await fixture.SendMalformedSignupAsync();
+        await fixture.WaitUntilCapturedAsync(messageId);
+        using var browser = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false })
+        {
+            BaseAddress = fixture.Backbone.BaseAddress,
+        };
+
+        var form = await browser.GetStringAsync(new Uri("/sign-in/dev", UriKind.Relative));
+        var antiforgery = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"");
+        Assert.True(antiforgery.Success, form);
+        using var signIn = await browser.PostAsync(new Uri("/sign-in/dev", UriKind.Relative), new FormUrlEncodedContent(
+        [
+            new("__RequestVerificationToken", antiforgery.Groups[1].Value), new("Mint", "true"), new("Subject", "console-operator"),
+            new("Scopes", "dead-letters:read"), new("ReturnUrl", "/"),
+        ]));
+        Assert.True(signIn.StatusCode == HttpStatusCode.Redirect, $"{(int)signIn.StatusCode} {await signIn.Content.ReadAsStringAsync()}\n{fixture.Backbone.Logs}");
+        using var home = await browser.GetAsync(new Uri("/", UriKind.Relative));
+
+        var page = await home.Content.ReadAsStringAsync();
+        Assert.True(home.StatusCode == HttpStatusCode.OK, $"{(int)home.StatusCode} {page}\n{fixture.Backbone.Logs}");
+        Assert.Contains("signup-state_error", page, StringComparison.Ordinal);
+    }
 }
