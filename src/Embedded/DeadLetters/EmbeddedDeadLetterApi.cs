@@ -1,5 +1,5 @@
-using System.Globalization;
 using EventBackbone.DeadLetters;
+using EventBackbone.DeadLetters.Capture;
 using EventBackbone.DeadLetters.Persistence;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.ServiceDefaults.Authentication;
@@ -18,14 +18,13 @@ internal static class EmbeddedDeadLetterApi
 {
     private const string Prefix = "/api/v1/dead-letters";
     private const string OnlyFailingQueueNote = "A replay is sent to each message's failing queue only; no other subscriber sees it.";
-    private static readonly string[] Statuses = ["dead", "replayed", "archived"];
 
     public static IEndpointRouteBuilder MapEmbeddedDeadLetterApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup(Prefix).WithTags("Dead letters");
         api.MapGet("/", List).RequireScope(DeadLetterApi.ReadScope);
         api.MapGet("/groups", (string? status, string? queue, string? messageType, string? exception, string? q, InMemoryDeadLetterStore store) =>
-            Statuses.Contains(status ?? "dead")
+            DeadLetterApi.Statuses.Contains(status ?? "dead")
                 ? Results.Ok(store.Transaction(s => Groups(s, Filter(s.Letters.Values, status ?? "dead", queue, messageType, exception, null, null, null, q))))
                 : UnknownStatus()).RequireScope(DeadLetterApi.ReadScope);
         api.MapPut("/groups/{fingerprint}/note", Note).RequireScope(DeadLetterActions.EditScope);
@@ -52,9 +51,14 @@ internal static class EmbeddedDeadLetterApi
         string? status, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q,
         int? limit, string? cursor, InMemoryDeadLetterStore store)
     {
-        if (!Statuses.Contains(status ?? "dead"))
+        if (!DeadLetterApi.Statuses.Contains(status ?? "dead"))
         {
             return UnknownStatus();
+        }
+
+        if (limit is < 1 or > 500)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["Use 1 to 500."] });
         }
 
         (DateTimeOffset At, Guid Id)? after = null;
@@ -62,13 +66,13 @@ internal static class EmbeddedDeadLetterApi
         {
             if (ListCursor.TryParse(cursor) is not { } position)
             {
-                return InvalidCursor();
+                return DeadLetterApi.InvalidCursor();
             }
 
             after = position;
         }
 
-        var size = Math.Clamp(limit ?? 50, 1, 500);
+        var size = limit ?? 50;
         return Results.Ok(store.Transaction(s =>
         {
             // Keyset on (lastFailedAt desc, messageId desc): new failures arriving while paging neither shift nor repeat a page.
@@ -84,7 +88,7 @@ internal static class EmbeddedDeadLetterApi
 
     private static IResult Show(Guid messageId, InMemoryDeadLetterStore store) => store.Transaction(s =>
         s.Letters.TryGetValue(messageId, out var letter)
-            ? Results.Ok(new DeadLetterView(
+            ? Results.Ok(new DeadLetterDetail(
                 SummaryOf(letter), letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType, letter.Body.Length, letter.Headers,
                 [.. s.Failures.Where(x => x.MessageId == messageId).OrderBy(x => x.FailedAt)
                     .Select(x => new FailureRecord(x.FailedAt, x.SourceQueue, x.ExceptionType, x.ExceptionMessage, x.Host))],
@@ -102,24 +106,26 @@ internal static class EmbeddedDeadLetterApi
         }
 
         s.AddAudit(BackboneAuthentication.CallerId(context.User), "read-body", messageId, null);
-        return Results.Ok(new BodyView(messageId, letter.ContentType, System.Text.Encoding.UTF8.GetString(letter.Body)));
+        return Results.Ok(new DeadLetterBody(messageId, letter.ContentType, System.Text.Encoding.UTF8.GetString(letter.Body)));
     });
 
-    private static IResult Note(string fingerprint, NoteBody body, HttpContext context, InMemoryDeadLetterStore store)
+    private static IResult Note(string fingerprint, NoteRequest body, HttpContext context, InMemoryDeadLetterStore store)
     {
-        if (body.Text is not { Length: <= 2000 } text)
+        if (body.Text is not { Length: <= GroupNote.MaxText } text)
         {
-            return Validation("text", "A note is text of at most 2000 characters.");
+            return Validation("text", $"A note is text of at most {GroupNote.MaxText} characters.");
         }
 
         return Results.Ok(store.Transaction(s =>
         {
-            var note = new GroupNote(text, body.Investigating, BackboneAuthentication.CallerId(context.User), s.Now);
+            var note = new GroupNote { Fingerprint = fingerprint, Text = text, Investigating = body.Investigating, UpdatedBy = BackboneAuthentication.CallerId(context.User), UpdatedAt = s.Now };
             s.Notes[fingerprint] = note;
-            s.AddAudit(note.By, "group-note", null, $"{fingerprint}: {(note.Investigating ? "investigating; " : "")}{text}");
-            return note;
+            s.AddAudit(note.UpdatedBy, "group-note", null, $"{fingerprint}: {(note.Investigating ? "investigating; " : "")}{text}");
+            return ViewOf(note);
         }));
     }
+
+    private static GroupNoteView ViewOf(GroupNote note) => new(note.Text, note.Investigating, note.UpdatedBy, note.UpdatedAt);
 
     private static IResult Audit(
         string? actor, string? action, Guid? messageId, DateTimeOffset? from, DateTimeOffset? to, string? cursor, int? limit, HttpContext context,
@@ -130,7 +136,7 @@ internal static class EmbeddedDeadLetterApi
         {
             if (AuditCursor.TryParse(cursor) is not { } position)
             {
-                return InvalidCursor();
+                return DeadLetterApi.InvalidCursor();
             }
 
             after = position;
@@ -167,7 +173,7 @@ internal static class EmbeddedDeadLetterApi
     }
 
     /// <summary>What a replay would do, read only: not audited (no body read, nothing changed).</summary>
-    private static IResult DryRun(ReplayJobRequest request, InMemoryDeadLetterStore store) => store.Transaction(s =>
+    private static IResult DryRun(ReplayRequest request, InMemoryDeadLetterStore store) => store.Transaction(s =>
     {
         var letters = Selection(s, request).Letters;
         if (letters.Count == 0)
@@ -175,17 +181,18 @@ internal static class EmbeddedDeadLetterApi
             return NothingSelected();
         }
 
-        return Results.Ok(new DryRunView(
+        return Results.Ok(new ReplayDryRun(
             letters.Count,
-            [.. letters.GroupBy(x => x.TargetQueue).Select(g => new QueueCount(g.Key, g.Count())).OrderByDescending(x => x.Count)],
-            letters.Min(x => x.LastFailedAt),
+            [.. letters.GroupBy(x => CapturedMessage.TargetOf(x.SourceQueue), StringComparer.Ordinal).Select(g => new QueueCount(g.Key, g.Count()))
+                .OrderByDescending(x => x.Count).ThenBy(x => x.Queue, StringComparer.Ordinal)],
+            letters.Min(x => x.FirstFailedAt),
             letters.Max(x => x.LastFailedAt),
-            letters.Count(x => s.Ledger.ContainsKey((x.MessageId, x.FailureCount))),
+            letters.Count(x => x.Status == "replayed"),
             OnlyFailingQueue: true,
             OnlyFailingQueueNote));
     });
 
-    private static IResult Replay(ReplayJobRequest request, HttpContext context, InMemoryDeadLetterStore store, InMemoryReplayJobs runner)
+    private static IResult Replay(ReplayRequest request, HttpContext context, InMemoryDeadLetterStore store, InMemoryReplayJobs runner)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         if (string.IsNullOrWhiteSpace(request.Reason) || request.Reason.Length > 500)
@@ -218,7 +225,7 @@ internal static class EmbeddedDeadLetterApi
         {
             // A double-click, or a retried request: the same key from the same caller within a day is the same job.
             if (request.IdempotencyKey is { } key && s.Jobs.Values.FirstOrDefault(x =>
-                    x.IdempotencyKey == key && x.RequestedBy == actor && x.CreatedAt > s.Now.AddHours(-24)) is { } earlier)
+                    x.IdempotencyKey == key && x.RequestedBy == actor && x.CreatedAt > s.Now - ReplayJobRunner.IdempotencyWindow) is { } earlier)
             {
                 return (earlier, false);
             }
@@ -253,7 +260,7 @@ internal static class EmbeddedDeadLetterApi
     }
 
     /// <summary>Ids as given, or a group's or filter's dead messages oldest failure first; an empty filter selects nothing, not everything.</summary>
-    private static (List<DeadLetter> Letters, string Description) Selection(InMemoryDeadLetterStore store, ReplayJobRequest request) => request switch
+    private static (List<DeadLetter> Letters, string Description) Selection(InMemoryDeadLetterStore store, ReplayRequest request) => request switch
     {
         { MessageIds.Count: > 0 } ids => (
             [.. ids.MessageIds.Distinct().Select(id => store.Letters.GetValueOrDefault(id)).OfType<DeadLetter>()],
@@ -280,29 +287,29 @@ internal static class EmbeddedDeadLetterApi
             && (to is null || x.LastFailedAt < to)
             && (q is null || (x.ExceptionMessage?.Contains(q, StringComparison.OrdinalIgnoreCase) ?? false)));
 
-    private static List<GroupView> Groups(InMemoryDeadLetterStore store, IEnumerable<DeadLetter> letters) =>
+    private static List<DeadLetterGroup> Groups(InMemoryDeadLetterStore store, IEnumerable<DeadLetter> letters) =>
         [.. letters.GroupBy(x => x.Fingerprint, StringComparer.Ordinal)
             .Select(g =>
             {
                 var ids = g.Select(x => x.MessageId).ToHashSet();
                 var last = store.Ledger.Values.Where(x => ids.Contains(x.MessageId)).MaxBy(x => x.RequestedAt);
-                return new GroupView(
+                return new DeadLetterGroup(
                     g.Key, g.Max(x => x.ExceptionType), g.Max(x => x.MessageType), g.Max(x => x.ExceptionMessage), g.Count(), g.Min(x => x.FirstFailedAt),
                     g.Max(x => x.LastFailedAt), [.. g.Select(x => x.SourceQueue).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
                     last is null ? null : new LastReplay(
                         last.JobId, last.RequestedBy, last.RequestedAt, last.JobId is { } job && store.Jobs.TryGetValue(job, out var j) ? j.Status : last.Status),
-                    store.Notes.GetValueOrDefault(g.Key));
+                    store.Notes.TryGetValue(g.Key, out var note) ? ViewOf(note) : null);
             })
             .OrderByDescending(x => x.Count)];
 
-    private static Overview OverviewOf(InMemoryDeadLetterStore store)
+    private static DeadLetterOverview OverviewOf(InMemoryDeadLetterStore store)
     {
         var dead = store.Letters.Values.Where(x => x.Status == "dead").ToList();
-        return new Overview(
+        return new DeadLetterOverview(
             [.. dead.GroupBy(x => x.SourceQueue).Select(g => new QueueCount(g.Key, g.Count())).OrderByDescending(x => x.Count)],
             [.. Groups(store, dead).Take(5)],
             [.. store.Jobs.Values.Where(x => x.Status == "running").OrderByDescending(x => x.CreatedAt).Select(EmbeddedReplayJobApi.ViewOf)],
-            new Totals(dead.Count, store.Letters.Values.Count(x => x.Status == "archived"), store.Letters.Values.Count(x => x.Status == "replayed")));
+            new StatusTotals(dead.Count, store.Letters.Values.Count(x => x.Status == "archived"), store.Letters.Values.Count(x => x.Status == "replayed")));
     }
 
     internal static DeadLetterSummary SummaryOf(DeadLetter x) => new(
@@ -317,32 +324,4 @@ internal static class EmbeddedDeadLetterApi
 
     private static IResult UnknownStatus() =>
         Results.ValidationProblem(new Dictionary<string, string[]> { ["status"] = ["Status is one of dead, replayed, archived."] });
-
-    internal static IResult InvalidCursor() =>
-        Results.Problem(type: "https://eventbackbone.dev/problems/invalid-cursor", statusCode: StatusCodes.Status400BadRequest,
-            title: "Invalid cursor", detail: "Use the cursor of a next link exactly as the API gave it.");
-
-    /// <summary>The list's page cursor: the last row's failure time and id, base64url so callers treat it as opaque.</summary>
-    private static class ListCursor
-    {
-        public static string Format(DateTimeOffset at, Guid id) =>
-            System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes($"{at.UtcTicks.ToString(CultureInfo.InvariantCulture)}.{id:N}"));
-
-        public static (DateTimeOffset At, Guid Id)? TryParse(string cursor)
-        {
-            try
-            {
-                var parts = System.Text.Encoding.ASCII.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(cursor)).Split('.');
-                return parts.Length == 2
-                    && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) && ticks <= DateTimeOffset.MaxValue.UtcTicks
-                    && Guid.TryParseExact(parts[1], "N", out var id)
-                        ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
-                        : null;
-            }
-            catch (FormatException)
-            {
-                return null;
-            }
-        }
-    }
 }

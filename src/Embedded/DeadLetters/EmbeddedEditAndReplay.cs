@@ -1,4 +1,4 @@
-using System.Text.Json;
+using EventBackbone.DeadLetters;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.ServiceDefaults.Authentication;
 using EventBackbone.ServiceDefaults.Settings;
@@ -10,7 +10,7 @@ namespace EventBackbone.Embedded.DeadLetters;
 /// <summary>
 /// Edit-and-replay in embedded mode: on when <c>Backbone:DeadLetters:EditAndReplay</c> is true (embedded's
 /// appsettings turn it on, for the demo), validated strictly against the real contract with the service's
-/// <see cref="ContractTypes"/>, refused field by field (the error keyed by the JSON path of the field).
+/// <see cref="ContractTypes"/>, refused field by field as the service refuses it.
 /// </summary>
 internal static class EmbeddedEditAndReplay
 {
@@ -27,9 +27,7 @@ internal static class EmbeddedEditAndReplay
         }
 
         var contract = ContractTypes.Resolve(messageType);
-        var fields = contract?.GetConstructors().OrderByDescending(x => x.GetParameters().Length).FirstOrDefault()?.GetParameters()
-            .Select(x => new EditField(JsonNamingPolicy.CamelCase.ConvertName(x.Name!), x.ParameterType.Name)).ToList() ?? [];
-        return Results.Ok(new EditForm(Enabled(configuration) && contract is not null, messageType, contract?.FullName, fields));
+        return Results.Ok(new EditForm(Enabled(configuration), messageType, contract?.FullName, contract is null ? [] : ContractTypes.Fields(contract)));
     }
 
     public static async Task<IResult> EditAndReplayAsync(
@@ -53,15 +51,10 @@ internal static class EmbeddedEditAndReplay
             return EmbeddedDeadLetterApi.Validation("message", $"The message type '{messageType}' is not a known contract.");
         }
 
-        try
+        // Keyed by the JSON path of the field ("signupId"): the console shows each error next to its field.
+        if (ContractTypes.Validate(request.Message, contract) is { Count: > 0 } errors)
         {
-            _ = JsonSerializer.Deserialize(request.Message, contract, ContractTypes.Strict) ?? throw new JsonException("The message is null.");
-        }
-        catch (JsonException invalid)
-        {
-            // "$.signupId" → "signupId": the console shows the error next to that field.
-            var field = invalid.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "message";
-            return EmbeddedDeadLetterApi.Validation(field, $"The edited message is not a valid {contract.Name}: {invalid.Message}");
+            return Results.ValidationProblem(errors, statusCode: StatusCodes.Status422UnprocessableEntity);
         }
 
         var outcome = await replayer.ReplayAsync(messageId, BackboneAuthentication.CallerId(context.User), request.Reason, request.Message, jobId: null, cancellationToken);

@@ -1,3 +1,4 @@
+using EventBackbone.DeadLetters;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -18,14 +19,14 @@ internal static class EmbeddedReplayJobApi
             var skip = 0;
             if (cursor is not null && (!int.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out skip)))
             {
-                return EmbeddedDeadLetterApi.InvalidCursor();
+                return DeadLetterApi.InvalidCursor();
             }
 
             var size = Math.Clamp(limit ?? 50, 1, 500);
             return Results.Ok(store.Transaction(s =>
             {
                 var jobs = s.Jobs.Values.Where(x => status is null || x.Status == status).OrderByDescending(x => x.CreatedAt).Skip(skip).Take(size + 1).ToList();
-                return new Page<JobView>([.. jobs.Take(size).Select(ViewOf)], jobs.Count > size ? (skip + size).ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
+                return new ReplayJobPage([.. jobs.Take(size).Select(ViewOf)], jobs.Count > size ? (skip + size).ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
             }));
         }).RequireScope(DeadLetterActions.ReplayScope);
         api.MapGet("/replays/{jobId:guid}", (Guid jobId, InMemoryDeadLetterStore store) =>
@@ -41,8 +42,8 @@ internal static class EmbeddedReplayJobApi
                 }
 
                 var items = job.Items.Where(x => x.Position > (cursor ?? -1)).Take(size + 1).ToList();
-                return Results.Ok(new Page<JobItemView>(
-                    [.. items.Take(size).Select(x => new JobItemView(x.MessageId, x.Position, x.Outcome))],
+                return Results.Ok(new ReplayJobItemPage(
+                    [.. items.Take(size).Select(x => new ReplayJobItemView(x.MessageId, x.Position, x.Outcome))],
                     items.Count > size ? items[size - 1].Position.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
             });
         }).RequireScope(DeadLetterActions.ReplayScope);
@@ -96,11 +97,11 @@ internal static class EmbeddedReplayJobApi
     }
 
     /// <summary>Only inside a store transaction: the items change while the job runs.</summary>
-    public static JobView ViewOf(EmbeddedReplayJob job)
+    public static ReplayJobStatus ViewOf(EmbeddedReplayJob job)
     {
         int Count(string outcome) => job.Items.Count(x => x.Outcome == outcome);
         var done = job.Items.Count(x => x.Outcome is not null);
-        return new JobView(
+        return new ReplayJobStatus(
             job.Id, job.Status, job.Items.Count, Count("replayed"), Count("already-replayed"), Count("not-found"), Count("failed"), job.Items.Count - done,
             job.RequestedBy, job.Reason, job.Selection, job.CreatedAt, Finished.Contains(job.Status) ? job.FinishedAt : null, job.Canary, job.RatePerSecond,
             job.Items.Count == 0 ? 100 : done * 100 / job.Items.Count);

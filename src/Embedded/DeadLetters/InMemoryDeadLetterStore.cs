@@ -23,7 +23,7 @@ internal sealed class InMemoryDeadLetterStore(TimeProvider clock)
 
     public List<AuditEntry> Audit { get; } = [];
 
-    /// <summary>Keyed by fingerprint, apart from the letters: a note survives its group emptying and refilling.</summary>
+    /// <summary>Keyed by fingerprint, apart from the letters (as <c>group_notes</c>): a note survives its group emptying and refilling.</summary>
     public Dictionary<string, GroupNote> Notes { get; } = new(StringComparer.Ordinal);
 
     public Dictionary<Guid, EmbeddedReplayJob> Jobs { get; } = [];
@@ -108,8 +108,6 @@ internal sealed class InMemoryDeadLetterStore(TimeProvider clock)
         return letter;
     });
 }
-
-internal sealed record GroupNote(string Text, bool Investigating, string By, DateTimeOffset At);
 
 /// <summary>A replay job of embedded mode; its items in replay order, an outcome each once done.</summary>
 internal sealed class EmbeddedReplayJob
