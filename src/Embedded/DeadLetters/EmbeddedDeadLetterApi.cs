@@ -238,8 +238,15 @@ internal static class EmbeddedDeadLetterApi
 
             var started = new EmbeddedReplayJob
             {
-                Id = Guid.NewGuid(), RequestedBy = actor, Reason = request.Reason!, Selection = selection, IdempotencyKey = request.IdempotencyKey,
-                Canary = request.Canary, RatePerSecond = request.RatePerSecond, CreatedAt = s.Now, Status = "running",
+                Id = Guid.NewGuid(),
+                RequestedBy = actor,
+                Reason = request.Reason!,
+                Selection = selection,
+                IdempotencyKey = request.IdempotencyKey,
+                Canary = request.Canary,
+                RatePerSecond = request.RatePerSecond,
+                CreatedAt = s.Now,
+                Status = "running",
                 Items = [.. letters.Select((x, position) => new EmbeddedReplayItem(x.MessageId, position))],
             };
             s.Jobs.Add(started.Id, started);

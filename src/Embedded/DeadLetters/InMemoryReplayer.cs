@@ -37,7 +37,12 @@ internal sealed class InMemoryReplayer(InMemoryDeadLetterStore store, ISendEndpo
 
             s.Ledger[key] = new ReplayLedgerEntry
             {
-                MessageId = messageId, FailureCount = letter.FailureCount, Status = "pending", RequestedBy = actor, RequestedAt = s.Now, JobId = jobId,
+                MessageId = messageId,
+                FailureCount = letter.FailureCount,
+                Status = "pending",
+                RequestedBy = actor,
+                RequestedAt = s.Now,
+                JobId = jobId,
             };
             return (letter, true);
         });
