@@ -250,4 +250,44 @@ public sealed class EmbeddedDeadLetterSpecs(EmbeddedDeadLetterFixture fixture) :
         Assert.True(home.StatusCode == HttpStatusCode.OK, $"{(int)home.StatusCode} {page}\n{fixture.Backbone.Logs}");
         Assert.Contains("signup-state_error", page, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_canary_replays_the_first_message_and_stops_until_resumed_and_a_group_note_survives()
+    {
+        var ids = new[] { await fixture.SendMalformedSignupAsync(), await fixture.SendMalformedSignupAsync(), await fixture.SendMalformedSignupAsync() };
+        foreach (var id in ids)
+        {
+            await fixture.WaitUntilCapturedAsync(id);
+        }
+
+        var fingerprint = (await fixture.DeadLetterAsync(ids[0]))!.Value.GetProperty("fingerprint").GetString()!;
+        using var note = await fixture.Operator.PutAsJsonAsync(
+            new Uri($"/api/v1/dead-letters/groups/{fingerprint}/note", UriKind.Relative), new { text = "signupId typo upstream", investigating = true });
+        using var started = await fixture.Operator.PostAsJsonAsync(
+            new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { messageIds = ids, reason = "canary first", canary = 1 });
+        var jobId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetGuid();
+        async Task<JsonElement> JobAsync() => await fixture.GetAsync($"/api/v1/dead-letters/replays/{jobId}");
+        await Eventually.HoldsAsync(async () => (await JobAsync()).GetProperty("status").GetString() == "canary-complete", TimeSpan.FromSeconds(60),
+            () => $"The canary did not stop the job.\n{fixture.Backbone.Logs}");
+        var canary = await JobAsync();
+        using var resumed = await fixture.Operator.PostAsync(new Uri($"/api/v1/dead-letters/replays/{jobId}/resume", UriKind.Relative), content: null);
+        await Eventually.HoldsAsync(async () => (await JobAsync()).GetProperty("status").GetString() == "completed", TimeSpan.FromSeconds(60),
+            () => $"The resumed job did not complete.\n{fixture.Backbone.Logs}");
+
+        Assert.True(note.StatusCode == HttpStatusCode.OK, await note.Content.ReadAsStringAsync());
+        Assert.Equal(1, canary.GetProperty("replayed").GetInt32());
+        Assert.Equal(2, canary.GetProperty("pending").GetInt32());
+        Assert.Equal(HttpStatusCode.Accepted, resumed.StatusCode);
+        Assert.Equal(3, (await JobAsync()).GetProperty("replayed").GetInt32());
+        // Each replayed once: fails once more on its queue, and the group (refilled) still carries its note.
+        foreach (var id in ids)
+        {
+            await fixture.WaitUntilCapturedAsync(id, failureCount: 2);
+        }
+
+        var group = (await fixture.GetAsync("/api/v1/dead-letters/groups")).EnumerateArray().Single(x => x.GetProperty("fingerprint").GetString() == fingerprint);
+        Assert.Equal("signupId typo upstream", group.GetProperty("note").GetProperty("text").GetString());
+        Assert.True(group.GetProperty("note").GetProperty("investigating").GetBoolean());
+        Assert.Equal(jobId, group.GetProperty("lastReplay").GetProperty("jobId").GetGuid());
+    }
 }

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using EventBackbone.DeadLetters.Replay;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EventBackbone.Embedded.DeadLetters;
 
@@ -9,7 +10,8 @@ namespace EventBackbone.Embedded.DeadLetters;
 /// at most <c>ratePerSecond</c> a second, stopping after a canary's first N with <c>canary-complete</c>, stopping at a
 /// cancel between two messages; resume continues what has no outcome and what failed.
 /// </summary>
-internal sealed class InMemoryReplayJobs(InMemoryDeadLetterStore store, InMemoryReplayer replayer, TimeProvider clock) : BackgroundService
+internal sealed partial class InMemoryReplayJobs(InMemoryDeadLetterStore store, InMemoryReplayer replayer, TimeProvider clock, ILogger<InMemoryReplayJobs> logger)
+    : BackgroundService
 {
     private readonly Channel<Guid> _jobs = Channel.CreateUnbounded<Guid>();
 
@@ -19,7 +21,22 @@ internal sealed class InMemoryReplayJobs(InMemoryDeadLetterStore store, InMemory
     {
         await foreach (var jobId in _jobs.Reader.ReadAllAsync(stoppingToken))
         {
-            await RunAsync(jobId, stoppingToken);
+            try
+            {
+                await RunAsync(jobId, stoppingToken);
+            }
+            catch (Exception failure) when (failure is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                // A job that breaks must not end this service (and with it the host): it is marked failed, resume retries it.
+                LogJobFailed(logger, jobId, failure);
+                store.Transaction(s =>
+                {
+                    var job = s.Jobs[jobId];
+                    job.Status = "failed";
+                    job.FinishedAt = s.Now;
+                    return 0;
+                });
+            }
         }
     }
 
@@ -74,4 +91,7 @@ internal sealed class InMemoryReplayJobs(InMemoryDeadLetterStore store, InMemory
             return 0;
         });
     }
+
+    [LoggerMessage(LogLevel.Error, "Replay job {JobId} failed; resume runs what it left")]
+    private static partial void LogJobFailed(ILogger logger, Guid jobId, Exception failure);
 }
