@@ -1,3 +1,5 @@
+using EventBackbone.Embedded;
+using EventBackbone.Embedded.DeadLetters;
 using EventBackbone.Ingestion.Api;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.Sagas;
@@ -12,7 +14,8 @@ return await BackboneHost.RunAsync(
         builder.AddIngestion();
         builder.AddWorkers();
         builder.AddSagas();
-        builder.AddBackboneBus(IngestionModule.ConfigureBus, WorkersModule.ConfigureBus, SagasModule.ConfigureBus);
+        builder.AddOperatorLoop();
+        builder.AddBackboneBus(IngestionModule.ConfigureBus, WorkersModule.ConfigureBus, SagasModule.ConfigureBus, InProcessCapture.ConfigureBus);
     },
     app =>
     {
@@ -20,4 +23,5 @@ return await BackboneHost.RunAsync(
         app.MapIngestionEndpoints();
         app.MapSagasEndpoints();
         app.MapWorkersEndpoints();
+        app.MapOperatorLoop();
     });

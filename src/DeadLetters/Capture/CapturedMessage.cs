@@ -33,12 +33,25 @@ public sealed partial record CapturedMessage(
     public static bool IsDeadLetterQueue(string queue) =>
         queue.EndsWith(ErrorSuffix, StringComparison.Ordinal) || queue.EndsWith(SkippedSuffix, StringComparison.Ordinal);
 
-    public static CapturedMessage From(string queue, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, DateTimeOffset capturedAt)
+    public static CapturedMessage From(string queue, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, DateTimeOffset capturedAt) =>
+        From(
+            queue,
+            (properties.Headers ?? new Dictionary<string, object?>()).ToDictionary(x => x.Key, x => Plain(x.Value), StringComparer.Ordinal),
+            properties.MessageId,
+            properties.CorrelationId,
+            properties.ContentType,
+            body.ToArray(),
+            capturedAt);
+
+    /// <summary>
+    /// The same record from a message's headers (plain values), ids and body, whatever carried them: embedded mode
+    /// captures in-process from MassTransit's error pipe, and must store what this service stores from RabbitMQ.
+    /// </summary>
+    public static CapturedMessage From(
+        string queue, Dictionary<string, object?> headers, string? messageId, string? correlationId, string? contentType, byte[] bodyBytes, DateTimeOffset capturedAt)
     {
-        var headers = (properties.Headers ?? new Dictionary<string, object?>()).ToDictionary(x => x.Key, x => Plain(x.Value), StringComparer.Ordinal);
         string? Header(string name) => headers.TryGetValue(name, out var value) ? value?.ToString() : null;
         var skipped = queue.EndsWith(SkippedSuffix, StringComparison.Ordinal);
-        var bodyBytes = body.ToArray();
         // The replay target: the queue this error queue belongs to, never the message-type exchange (that would fan
         // out again), and never what MT-Fault-InputAddress says: anyone who may publish to an error queue can write
         // that header, and following it let a forged message joined to a fingerprint group be replayed anywhere.
@@ -54,8 +67,8 @@ public sealed partial record CapturedMessage(
             ? at
             : capturedAt;
         return new CapturedMessage(
-            Guid.TryParse(properties.MessageId, out var id) ? id : DeterministicId(queue, bodyBytes),
-            Guid.TryParse(properties.CorrelationId, out var correlation) ? correlation : null,
+            Guid.TryParse(messageId, out var id) ? id : DeterministicId(queue, bodyBytes),
+            Guid.TryParse(correlationId, out var correlation) ? correlation : null,
             queue,
             target,
             skipped ? "skipped" : "fault",
@@ -66,7 +79,7 @@ public sealed partial record CapturedMessage(
             Header("MT-Fault-ConsumerType"),
             Header("MT-Host-MachineName"),
             FingerprintOf(exceptionType ?? (skipped ? "skipped" : "unknown"), messageType, TopApplicationFrame(stackTrace)),
-            properties.ContentType,
+            contentType,
             bodyBytes,
             JsonSerializer.Serialize(headers),
             failedAt,
