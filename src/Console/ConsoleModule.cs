@@ -1,0 +1,64 @@
+using EventBackbone.Console.Api;
+using EventBackbone.Console.Components;
+using EventBackbone.Console.Security;
+using EventBackbone.Console.SignIn;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventBackbone.Console;
+
+/// <summary>
+/// The operators' console as a module: its own host (<c>src/Console</c>) and the embedded host both call
+/// <see cref="AddConsole"/> and <see cref="MapConsole"/>. Pages are Razor components rendered on the server (static
+/// SSR: plain links and forms, no circuit, no WebSocket), calling the APIs through the front door as the operator.
+/// </summary>
+public static class ConsoleModule
+{
+    public static WebApplicationBuilder AddConsole(this WebApplicationBuilder builder, ConsoleHosting hosting = ConsoleHosting.Distributed)
+    {
+        var settings = ConsoleSettings.Load(builder.Configuration, builder.Environment, hosting);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddRazorComponents();
+        builder.Services.AddAntiforgery(options =>
+        {
+            options.Cookie.Name = "backbone-console-antiforgery";
+            options.Cookie.SameSite = SameSiteMode.Strict;
+            options.Cookie.SecurePolicy = settings.SecureCookies ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
+        });
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddConsoleAuthentication(settings);
+        builder.Services.AddTransient<OperatorTokenHandler>();
+        builder.Services.AddHttpClient<BackboneApi>(client =>
+            {
+                client.BaseAddress = new Uri(settings.FrontDoor.ToString().TrimEnd('/') + "/");
+                // A page waits for its API calls: better a message after 15 s than a browser spinning for 100.
+                client.Timeout = TimeSpan.FromSeconds(15);
+            })
+            .AddHttpMessageHandler<OperatorTokenHandler>()
+            // The operator's token goes to the front door only, never to wherever a redirect points.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+        builder.Services.AddScoped<OperatorPermissions>();
+        return builder;
+    }
+
+    public static WebApplication MapConsole(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<ConsoleSettings>();
+        app.UseConsoleSecurityHeaders();
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>()
+            .RequireAuthorization(ConsoleAuthentication.OperatorPolicy);
+        app.MapSignOut();
+        app.MapSignedInPage();
+        app.MapJobProgress();
+        if (settings.DevSignIn != DevSignIn.None)
+        {
+            // Mapped only in Development and embedded mode: elsewhere the route does not exist (404).
+            app.MapDevSignIn(settings.DevSignIn);
+        }
+
+        return app;
+    }
+}
