@@ -29,7 +29,7 @@ public sealed record ReplayRecord(int FailureCount, string Status, string Reques
 /// <summary>The operators' read API: <c>/api/v1/dead-letters</c>, scope <c>dead-letters:read</c>. Every body read is audited.</summary>
 public static class DeadLetterApi
 {
-    public const string ReadScope = "dead-letters:read";
+    public const string ReadScope = OperatorScopes.DeadLettersRead;
 
     /// <summary>One mapping for the list (translated to SQL) and for a single message (compiled once).</summary>
     private static readonly Expression<Func<DeadLetter, DeadLetterSummary>> Summary = x => new DeadLetterSummary(

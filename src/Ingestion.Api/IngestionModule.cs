@@ -1,6 +1,8 @@
 using EventBackbone.Ingestion.Api.Commands;
+using EventBackbone.Ingestion.Api.FrontDoor;
 using EventBackbone.Ingestion.Api.Persistence;
 using EventBackbone.Ingestion.Api.Webhooks;
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Transport;
 using MassTransit;
@@ -70,6 +72,8 @@ public static class IngestionModule
         app.UseRateLimiter();
         app.MapWebhookEndpoints();
         app.MapCommandEndpoints();
+        app.MapCallerPermissions();
+        app.MapOutboxStatus<IngestionDbContext>("ingestion");
         // The contract for senders and their support staff: /openapi/v1.json, browsable at /docs.
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json"));

@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Sagas;
 using EventBackbone.Messaging.Transport;
@@ -41,6 +42,7 @@ public static class SagasModule
     public static WebApplication MapSagasEndpoints(this WebApplication app)
     {
         app.MapSignupEndpoints();
+        app.MapOutboxStatus<SagasDbContext>("sagas");
         return app;
     }
 }

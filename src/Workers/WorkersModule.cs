@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Outbox;
 using EventBackbone.Messaging.Persistence;
 using EventBackbone.Messaging.Transport;
 using EventBackbone.Workers.Integrations;
@@ -63,6 +64,7 @@ public static class WorkersModule
 
     public static WebApplication MapWorkersEndpoints(this WebApplication app)
     {
+        app.MapOutboxStatus<WorkersDbContext>("workers");
         if (app.Services.GetRequiredService<WorkerModules>().Has(WorkerModule.Reporting))
         {
             app.MapReportEndpoints();

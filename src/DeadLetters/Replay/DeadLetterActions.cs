@@ -23,9 +23,9 @@ public sealed record EditRequest(System.Text.Json.JsonElement Message, string? R
 /// <summary>What operators do to dead letters, each under its own scope and each audited.</summary>
 public static class DeadLetterActions
 {
-    public const string ReplayScope = "dead-letters:replay";
-    public const string EditScope = "dead-letters:edit";
-    public const string DeleteScope = "dead-letters:delete";
+    public const string ReplayScope = OperatorScopes.DeadLettersReplay;
+    public const string EditScope = OperatorScopes.DeadLettersEdit;
+    public const string DeleteScope = OperatorScopes.DeadLettersDelete;
 
     public static IEndpointRouteBuilder MapDeadLetterActions(this IEndpointRouteBuilder endpoints)
     {

@@ -12,8 +12,8 @@ using Yarp.ReverseProxy.Configuration;
 namespace EventBackbone.Ingestion.Api.FrontDoor;
 
 /// <summary>
-/// Where the front door sends what it does not own: <c>Backbone:Gateway:Workers</c> (reports),
-/// <c>Backbone:Gateway:Sagas</c> (signups) and <c>Backbone:Gateway:DeadLetters</c> (dead letters), each a base URL.
+/// Where the front door sends what it does not own: <c>Backbone:Gateway:Workers</c> (reports, its outbox status),
+/// <c>Backbone:Gateway:Sagas</c> (signups, its outbox status) and <c>Backbone:Gateway:DeadLetters</c> (dead letters), each a base URL.
 /// A route whose host is not configured is not proxied (in embedded mode those endpoints are in this process).
 /// </summary>
 /// <param name="RefusedCallsAuditedPerSecond">Per caller address: refused dead-letter calls passed on to the service's audit (see <see cref="RefusedCallForwarding"/>).</param>
@@ -34,8 +34,8 @@ public sealed record FrontDoorSettings(Uri? Workers, Uri? Sagas, Uri? DeadLetter
 }
 
 /// <summary>
-/// Ingestion.Api is the one public entry: it proxies <c>/api/v1/reports</c>, <c>/api/v1/signups</c> and
-/// <c>/api/v1/dead-letters</c> to the hosts that own them (YARP). At the edge a caller needs a valid token (a forged or
+/// Ingestion.Api is the one public entry: it proxies <c>/api/v1/reports</c>, <c>/api/v1/signups</c>,
+/// <c>/api/v1/dead-letters</c> and <c>/api/v1/outbox/workers|sagas</c> to the hosts that own them (YARP). At the edge a caller needs a valid token (a forged or
 /// expired one never reaches a service) and is rate limited per subject; the request is logged here like every other.
 /// Each service still checks the token and its scopes itself: the edge is a first line, not the only one.
 /// </summary>
@@ -78,8 +78,9 @@ public static class FrontDoor
             }));
         }
 
-        Route("workers", settings.Workers, "/api/v1/reports/{**rest}");
-        Route("sagas", settings.Sagas, "/api/v1/signups/{**rest}");
+        // Each host answers for its own outbox; the front door's own (ingestion) is served here.
+        Route("workers", settings.Workers, "/api/v1/reports/{**rest}", "/api/v1/outbox/workers");
+        Route("sagas", settings.Sagas, "/api/v1/signups/{**rest}", "/api/v1/outbox/sagas");
         Route(DeadLettersCluster, settings.DeadLetters, "/api/v1/dead-letters", "/api/v1/dead-letters/{**rest}");
         builder.Services.AddReverseProxy().LoadFromMemory(routes, clusters);
         if (settings.DeadLetters is not null)

@@ -12,7 +12,7 @@ public sealed record SignupView(
 
 public static class SignupEndpoints
 {
-    public const string ReadScope = "signups:read";
+    public const string ReadScope = OperatorScopes.SignupsRead;
 
     public static IEndpointRouteBuilder MapSignupEndpoints(this IEndpointRouteBuilder endpoints)
     {

@@ -79,10 +79,14 @@ public static class BackboneAuthentication
             .RequireAssertion(context => HasScope(context.User, scope)));
 
     /// <summary>OAuth's <c>scope</c> is one space-separated string (RFC 8693); some issuers send <c>scp</c> as an array.</summary>
-    public static bool HasScope(ClaimsPrincipal user, string scope) =>
+    public static bool HasScope(ClaimsPrincipal user, string scope) => Scopes(user).Contains(scope, StringComparer.Ordinal);
+
+    /// <summary>Every scope the token grants, each once, in the token's order.</summary>
+    public static IReadOnlyList<string> Scopes(ClaimsPrincipal user) =>
         user.FindAll(claim => claim.Type is "scope" or "scp")
             .SelectMany(claim => claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Contains(scope, StringComparer.Ordinal);
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
 
     /// <summary>The caller's identity for per-caller state such as idempotency keys: the token's subject, else its client.</summary>
     public static string CallerId(ClaimsPrincipal user) => IdentifiedCaller(user) ?? "anonymous";

@@ -13,7 +13,7 @@ public sealed record WebhookVolume(string Source, string EventType, DateTimeOffs
 
 public static class ReportEndpoints
 {
-    public const string ReadScope = "reports:read";
+    public const string ReadScope = OperatorScopes.ReportsRead;
 
     public static IEndpointRouteBuilder MapReportEndpoints(this IEndpointRouteBuilder endpoints)
     {
