@@ -30,6 +30,8 @@ internal static class Chromium
                 $"{ExecutablePath} is missing: the browser tests drive Debian's chromium package. {InfrastructureSettings.StartHint}");
         }
 
+        // Expect assertions retry until this: their 5 s default failed a rendered page still waiting on its API calls.
+        Assertions.SetDefaultExpectTimeout((float)Patience.TotalMilliseconds);
         var playwright = await Playwright.CreateAsync();
         try
         {

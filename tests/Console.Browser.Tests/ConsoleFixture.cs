@@ -33,7 +33,7 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
     /// <summary>"auditor": dead-letters:read only.</summary>
     public string ReadOnlyToken { get; private set; } = "";
 
-    public DeadLetterSeeder Seeder { get; private set; } = null!;
+    internal DeadLetterSeeder Seeder { get; private set; } = null!;
 
     public string AllLogs() => string.Join('\n', _hosts.Select(x => x.Logs));
 

@@ -50,7 +50,8 @@ internal sealed class DeadLetterSeeder(IConnection broker, ScratchDatabase store
                     ["MT-Host-MachineName"] = "shop-orders-1",
                 },
             };
-            var body = $$"""{"messageId":"{{id}}","messageType":["{{MessageType}}"],"message":{"orderId":"{{Guid.NewGuid()}}","total":"12.50"},"headers":{}}""";
+            var order = $$"""{"orderId":"{{Guid.NewGuid()}}","total":"12.50"}""";
+            var body = $$"""{"messageId":"{{id}}","messageType":["{{MessageType}}"],"message":{{order}},"headers":{}""" + "}";
             await channel.BasicPublishAsync("", $"{queue}_error", mandatory: true, properties, Encoding.UTF8.GetBytes(body));
         }
 
