@@ -26,6 +26,7 @@ public static class ConsoleModule
             options.Cookie.SameSite = SameSiteMode.Strict;
             options.Cookie.SecurePolicy = settings.SecureCookies ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
         });
+        builder.Services.AddConsoleSecurityHeaders();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddConsoleAuthentication(settings);
         builder.Services.AddTransient<OperatorTokenHandler>();
@@ -45,7 +46,6 @@ public static class ConsoleModule
     public static WebApplication MapConsole(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<ConsoleSettings>();
-        app.UseConsoleSecurityHeaders();
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapRazorComponents<App>()

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBackbone.Console.Security;
 
@@ -19,7 +21,23 @@ internal static class SecurityHeaders
     /// </summary>
     private static readonly PathString[] NotConsole = ["/api", "/openapi", "/docs", "/scalar"];
 
-    public static IApplicationBuilder UseConsoleSecurityHeaders(this IApplicationBuilder app) =>
+    /// <summary>
+    /// First in the pipeline (a startup filter), so the answers other middleware ends early carry them too: the
+    /// redirect to sign-in, a 400 from antiforgery, an error page.
+    /// </summary>
+    public static IServiceCollection AddConsoleSecurityHeaders(this IServiceCollection services) =>
+        services.AddTransient<IStartupFilter, HeadersFirst>();
+
+    private sealed class HeadersFirst : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.UseConsoleSecurityHeaders();
+            next(app);
+        };
+    }
+
+    private static IApplicationBuilder UseConsoleSecurityHeaders(this IApplicationBuilder app) =>
         app.Use((context, next) =>
         {
             if (!NotConsole.Any(prefix => context.Request.Path.StartsWithSegments(prefix, StringComparison.OrdinalIgnoreCase)))

@@ -38,12 +38,12 @@ internal static class DevSignInEndpoints
 
     public static void MapDevSignIn(this IEndpointRouteBuilder endpoints, DevSignIn mode)
     {
-        endpoints.MapGet(Path, (string? returnUrl) => Page(mode, LocalOrHome(returnUrl), error: null))
+        endpoints.MapGet(Path, (string? returnUrl) => Page(mode, LocalUrls.OrHome(returnUrl), error: null))
             .ExcludeFromDescription();
         // [FromForm] makes UseAntiforgery validate the token: a POST without it is refused (400) before this runs.
         endpoints.MapPost(Path, async Task<IResult> ([FromForm] DevSignInForm form, HttpContext context, BackboneAuthSettings auth) =>
             {
-                var returnUrl = LocalOrHome(form.ReturnUrl);
+                var returnUrl = LocalUrls.OrHome(form.ReturnUrl);
                 string token;
                 if (form.Mint && mode == DevSignIn.PasteOrMint)
                 {
@@ -78,11 +78,6 @@ internal static class DevSignInEndpoints
             })
             .ExcludeFromDescription();
     }
-
-    internal static string LocalOrHome(string? returnUrl) =>
-        returnUrl is { Length: > 0 } && returnUrl[0] == '/' && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
-            ? returnUrl
-            : "/";
 
     private static RazorComponentResult<DevSignInPage> Page(DevSignIn mode, string returnUrl, string? error) =>
         new(new { CanMint = mode == DevSignIn.PasteOrMint, ReturnUrl = returnUrl, Error = error, Scopes = OperatorScopes })

@@ -30,6 +30,8 @@ internal static class SessionEndpoints
                     LinkUrl = "/",
                 });
             })
+            // Authenticated by the console's cookie, so the antiforgery token (bound to the operator) is checked as theirs.
+            .RequireAuthorization(ConsoleAuthentication.OperatorPolicy)
             .ExcludeFromDescription();
 }
 
@@ -42,12 +44,12 @@ internal static class SignedInPage
 {
     public const string Path = "/signed-in";
 
-    public static string For(string? returnUrl) => $"{Path}?returnUrl={Uri.EscapeDataString(DevSignInEndpoints.LocalOrHome(returnUrl))}";
+    public static string For(string? returnUrl) => $"{Path}?returnUrl={Uri.EscapeDataString(LocalUrls.OrHome(returnUrl))}";
 
     public static void MapSignedInPage(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet(Path, (string? returnUrl) =>
             {
-                var target = DevSignInEndpoints.LocalOrHome(returnUrl);
+                var target = LocalUrls.OrHome(returnUrl);
                 return new RazorComponentResult<NoticePage>(new
                 {
                     Title = "Signed in",

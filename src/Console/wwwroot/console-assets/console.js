@@ -17,6 +17,8 @@
   var page = document.getElementById("select-page");
   var rows = Array.prototype.slice.call(document.querySelectorAll("input[data-row-select]"));
   function setRows(checked) { rows.forEach(function (row) { row.checked = checked; }); }
+  var pageWrap = document.getElementById("select-page-wrap");
+  if (pageWrap) { pageWrap.hidden = false; }
   if (page) {
     page.addEventListener("change", function () { setRows(page.checked); if (!page.checked && all) { all.checked = false; } });
   }
