@@ -67,7 +67,7 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
         await Task.WhenAll(FrontDoor.WaitUntilReadyAsync(HostProcess.StartTimeout), Console.WaitUntilReadyAsync(HostProcess.StartTimeout));
 
         var tokens = await Task.WhenAll(
-            DevTokens.MintAsync(SigningKey, "operator", $"{AllDeadLetterScopes} reports:read signups:read"),
+            DevTokens.MintAsync(SigningKey, "operator", $"{AllDeadLetterScopes} reports:read signups:read commands:signup"),
             DevTokens.MintAsync(SigningKey, "auditor", "dead-letters:read"));
         (OperatorToken, ReadOnlyToken) = (tokens[0], tokens[1]);
         Seeder = new DeadLetterSeeder(await BrokerAsync(), Database("DeadLetters"), AllLogs);
