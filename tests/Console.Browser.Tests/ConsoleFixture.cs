@@ -84,9 +84,11 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
         }.CreateConnectionAsync();
 
     /// <summary>A fresh browser context signed in to the console with <paramref name="token"/> through the dev sign-in form.</summary>
-    public async Task<(IBrowserContext Context, IPage Page)> SignInAsync(string token)
+    public Task<(IBrowserContext Context, IPage Page)> SignInAsync(string token) => SignInAsync(Browser, Console.BaseAddress, token);
+
+    internal static async Task<(IBrowserContext Context, IPage Page)> SignInAsync(IBrowser browser, Uri console, string token)
     {
-        var context = await Browser.NewContextAsync(new() { BaseURL = Console.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
+        var context = await browser.NewContextAsync(new() { BaseURL = console.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
         var page = await Chromium.NewPageAsync(context);
         await page.GotoAsync("/sign-in/dev");
         await page.GetByLabel("Bearer token").FillAsync(token);
