@@ -75,7 +75,7 @@ try
     await BenchConsole.PollAsync(async () =>
     {
         job = await service.Client.GetFromJsonAsync<JsonElement>(accepted.Headers.Location!);
-        return job.GetProperty("status").GetString() == "completed";
+        return job.GetProperty("status").GetString() is "completed" or "failed";
     }, "the replay job did not complete", TimeSpan.FromMinutes(5));
     var replayed = job.GetProperty("replayed").GetInt32();
     var replaySeconds = (job.GetProperty("finishedAt").GetDateTimeOffset() - job.GetProperty("createdAt").GetDateTimeOffset()).TotalSeconds;

@@ -52,6 +52,7 @@ public static class BackboneCli
             ShowCommand.Create(context, global),
             ReplayCommand.Create(context, global),
             ReplayCommand.Job(context, global),
+            ReplayCommand.Jobs(context, global),
             StatusCommand.Archive(context, global),
             StatusCommand.Restore(context, global),
             DeleteCommand.Create(context, global),

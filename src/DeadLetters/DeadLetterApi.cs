@@ -12,24 +12,56 @@ public sealed record DeadLetterSummary(
     Guid MessageId, string SourceQueue, string TargetQueue, string Reason, string? MessageType, string? ExceptionType,
     string? ExceptionMessage, string Fingerprint, int FailureCount, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt, string Status);
 
+/// <param name="Queues">The queues its dead letters were captured from.</param>
+/// <param name="LastReplay">The newest replay of any of its messages, whatever their status now.</param>
+/// <param name="Note">The operators' note on the group, kept apart from its dead letters.</param>
 public sealed record DeadLetterGroup(
-    string Fingerprint, string? ExceptionType, string? MessageType, string? SampleExceptionMessage, int Count, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt);
+    string Fingerprint, string? ExceptionType, string? MessageType, string? SampleExceptionMessage, int Count, DateTimeOffset FirstFailedAt, DateTimeOffset LastFailedAt,
+    IReadOnlyList<string> Queues, LastReplay? LastReplay, GroupNoteView? Note);
+
+/// <param name="Status">The job's status when a job sent it, else the ledger's (<c>pending</c> or <c>confirmed</c>).</param>
+public sealed record LastReplay(Guid? JobId, string RequestedBy, DateTimeOffset RequestedAt, string Status);
+
+public sealed record GroupNoteView(string Text, bool Investigating, string By, DateTimeOffset At);
+
+/// <param name="Total">Every dead letter the filter matches, not only this page.</param>
+/// <param name="Next">The cursor of the next page (pass it as <c>cursor</c> with the same filters), null on the last.</param>
+public sealed record DeadLetterPage(IReadOnlyList<DeadLetterSummary> Items, int Total, string? Next);
 
 /// <param name="Failures">Every failure of this message, oldest first: a replay that failed again adds one.</param>
 /// <param name="Replays">Every replay of it (one per failure at most), with who asked and whether the broker confirmed.</param>
 /// <param name="InputAddressMismatch">Why its <c>MT-Fault-InputAddress</c> was not believed (it names another queue than the one it was captured for), if so.</param>
+/// <param name="BodyLength">The body's size in bytes; the body itself is read from <c>/{id}/body</c>, which is audited.</param>
 public sealed record DeadLetterDetail(
-    DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, string Body, string Headers,
+    DeadLetterSummary Summary, Guid? CorrelationId, string? StackTrace, string? ConsumerType, string? Host, string? ContentType, int BodyLength, string Headers,
     IReadOnlyList<FailureRecord> Failures, IReadOnlyList<ReplayRecord> Replays, string? InputAddressMismatch);
+
+public sealed record DeadLetterBody(Guid MessageId, string? ContentType, string Body);
 
 public sealed record FailureRecord(DateTimeOffset FailedAt, string SourceQueue, string? ExceptionType, string? ExceptionMessage, string? Host);
 
 public sealed record ReplayRecord(int FailureCount, string Status, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset? ConfirmedAt, Guid? JobId);
 
+public sealed record QueueCount(string Queue, int Count);
+
+public sealed record StatusTotals(int Dead, int Archived, int Replayed);
+
+/// <summary>The console's home screen in one call.</summary>
+public sealed record DeadLetterOverview(
+    IReadOnlyList<QueueCount> WaitingByQueue, IReadOnlyList<DeadLetterGroup> LargestGroups, IReadOnlyList<Replay.ReplayJobStatus> RunningJobs, StatusTotals Totals);
+
+/// <param name="Enabled">Whether edit-and-replay is switched on (<c>Backbone:DeadLetters:EditAndReplay</c>).</param>
+/// <param name="Contract">The contract type the message deserializes to, null when none is known.</param>
+/// <param name="Fields">The contract's fields (its constructor's parameters), camelCase as in the JSON.</param>
+public sealed record EditForm(bool Enabled, string? MessageType, string? Contract, IReadOnlyList<Replay.ContractField> Fields);
+
 /// <summary>The operators' read API: <c>/api/v1/dead-letters</c>, scope <c>dead-letters:read</c>. Every body read is audited.</summary>
 public static class DeadLetterApi
 {
     public const string ReadScope = OperatorScopes.DeadLettersRead;
+
+    /// <summary>The statuses a dead letter has: the list's tabs.</summary>
+    internal static readonly string[] Statuses = ["dead", "replayed", "archived"];
 
     /// <summary>One mapping for the list (translated to SQL) and for a single message (compiled once).</summary>
     private static readonly Expression<Func<DeadLetter, DeadLetterSummary>> Summary = x => new DeadLetterSummary(
@@ -41,10 +73,14 @@ public static class DeadLetterApi
     public static IEndpointRouteBuilder MapDeadLetterApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/v1/dead-letters").RequireScope(ReadScope).WithTags("Dead letters");
-        api.MapGet("/", ListAsync).WithName("ListDeadLetters");
-        api.MapGet("/groups", GroupsAsync).WithName("DeadLetterGroups");
-        api.MapGet("/audit", AuditAsync).WithName("DeadLetterAudit");
-        api.MapGet("/{messageId:guid}", ShowAsync).WithName("ShowDeadLetter");
+        api.MapGet("/", ListAsync).WithName("ListDeadLetters")
+            .Produces<DeadLetterPage>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status400BadRequest);
+        api.MapGet("/groups", GroupsAsync).WithName("DeadLetterGroups").Produces<List<DeadLetterGroup>>().ProducesValidationProblem();
+        api.MapGet("/overview", OverviewAsync).WithName("DeadLetterOverview").Produces<DeadLetterOverview>();
+        api.MapGet("/audit", AuditAsync).WithName("DeadLetterAudit").Produces<List<AuditEntry>>().ProducesProblem(StatusCodes.Status400BadRequest);
+        api.MapGet("/{messageId:guid}", ShowAsync).WithName("ShowDeadLetter").Produces<DeadLetterDetail>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{messageId:guid}/body", BodyAsync).WithName("ReadDeadLetterBody").Produces<DeadLetterBody>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{messageId:guid}/edit", EditFormAsync).WithName("DeadLetterEditForm").Produces<EditForm>().ProducesProblem(StatusCodes.Status404NotFound);
         // Any other path under the prefix wants a token before it hears "not found": without this, probing for endpoints
         // got 404s that the refused-call audit never saw (and the front door's forwarded refusals were lost the same way).
         endpoints.Map("/api/v1/dead-letters/{**rest}", () => Results.Problem(
@@ -54,22 +90,87 @@ public static class DeadLetterApi
         return endpoints;
     }
 
-    /// <summary>Filters: <c>queue</c>, <c>messageType</c>, <c>exception</c> (type), <c>fingerprint</c>, <c>from</c>/<c>to</c> (last failure), <c>q</c> (text in the exception message), <c>limit</c> (≤ 500).</summary>
+    /// <summary>
+    /// One status (<c>dead</c> by default) at a time, newest failure first, filtered by <c>queue</c>, <c>messageType</c>,
+    /// <c>exception</c> (type), <c>fingerprint</c>, <c>from</c>/<c>to</c> (last failure), <c>q</c> (text in the exception
+    /// message); <c>limit</c> (1–500, 50) a page, the next page at <c>cursor</c>. Keyset on (last failure, message id):
+    /// failures arriving while an operator pages neither shift a page nor repeat a row.
+    /// </summary>
     private static async Task<IResult> ListAsync(
-        string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q, int? limit,
-        DeadLettersDbContext db, CancellationToken cancellationToken)
+        string? status, string? queue, string? messageType, string? exception, string? fingerprint, DateTimeOffset? from, DateTimeOffset? to, string? q, int? limit,
+        string? cursor, DeadLettersDbContext db, CancellationToken cancellationToken)
     {
-        var letters = Filter(db.DeadLetters.AsNoTracking(), queue, messageType, exception, fingerprint, from, to, q);
-        var page = await letters.OrderByDescending(x => x.LastFailedAt).Take(Math.Clamp(limit ?? 100, 1, 500))
+        status ??= "dead";
+        var errors = new Dictionary<string, string[]>();
+        if (!Statuses.Contains(status, StringComparer.Ordinal))
+        {
+            errors["status"] = ["Use dead, replayed or archived."];
+        }
+
+        if (limit is < 1 or > 500)
+        {
+            errors["limit"] = ["Use 1 to 500."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors);
+        }
+
+        (DateTimeOffset At, Guid Id)? after = null;
+        if (cursor is not null)
+        {
+            after = ListCursor.TryParse(cursor);
+            if (after is null)
+            {
+                return InvalidCursor();
+            }
+        }
+
+        var letters = Filter(db.DeadLetters.AsNoTracking(), queue, messageType, exception, fingerprint, from, to, q).Where(x => x.Status == status);
+        var total = await letters.CountAsync(cancellationToken);
+        if (after is var (at, id))
+        {
+            letters = letters.Where(x => EF.Functions.LessThan(ValueTuple.Create(x.LastFailedAt, x.MessageId), ValueTuple.Create(at, id)));
+        }
+
+        var size = limit ?? 50;
+        // One more than the page tells whether there is a next page.
+        var page = await letters.OrderByDescending(x => x.LastFailedAt).ThenByDescending(x => x.MessageId).Take(size + 1)
             .Select(Summary)
             .ToListAsync(cancellationToken);
-        return Results.Ok(page);
+        string? next = null;
+        if (page.Count > size)
+        {
+            page.RemoveAt(size);
+            next = ListCursor.Format(page[^1].LastFailedAt, page[^1].MessageId);
+        }
+
+        return Results.Ok(new DeadLetterPage(page, total, next));
     }
 
-    private static async Task<IResult> GroupsAsync(DeadLettersDbContext db, CancellationToken cancellationToken)
+    internal static IResult InvalidCursor() =>
+        Results.Problem(type: "https://eventbackbone.dev/problems/invalid-cursor", statusCode: StatusCodes.Status400BadRequest,
+            title: "Invalid cursor", detail: "Use the cursor the API gave, exactly, with the same filters.");
+
+    /// <summary>Groups of one status (<c>dead</c> by default), filtered like the list, largest first.</summary>
+    private static async Task<IResult> GroupsAsync(
+        string? status, string? queue, string? messageType, string? exception, string? q, DeadLettersDbContext db, Npgsql.NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        var groups = await db.DeadLetters.AsNoTracking()
-            .Where(x => x.Status == "dead")
+        status ??= "dead";
+        if (!Statuses.Contains(status, StringComparer.Ordinal))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["status"] = ["Use dead, replayed or archived."] });
+        }
+
+        var letters = Filter(db.DeadLetters.AsNoTracking(), queue, messageType, exception, null, null, null, q).Where(x => x.Status == status);
+        return Results.Ok(await GroupsOfAsync(db, dataSource, letters, take: null, cancellationToken));
+    }
+
+    internal static async Task<List<DeadLetterGroup>> GroupsOfAsync(
+        DeadLettersDbContext db, Npgsql.NpgsqlDataSource dataSource, IQueryable<DeadLetter> letters, int? take, CancellationToken cancellationToken)
+    {
+        var query = letters
             .GroupBy(x => x.Fingerprint)
             .Select(g => new
             {
@@ -81,12 +182,64 @@ public static class DeadLetterApi
                 First = g.Min(x => x.FirstFailedAt),
                 Last = g.Max(x => x.LastFailedAt),
             })
-            .OrderByDescending(x => x.Count)
-            .ToListAsync(cancellationToken);
-        return Results.Ok(groups.Select(x => new DeadLetterGroup(x.Fingerprint, x.ExceptionType, x.MessageType, x.Sample, x.Count, x.First, x.Last)));
+            .OrderByDescending(x => x.Count).ThenBy(x => x.Fingerprint);
+        var groups = take is { } count ? await query.Take(count).ToListAsync(cancellationToken) : await query.ToListAsync(cancellationToken);
+        var fingerprints = groups.Select(x => x.Fingerprint).ToList();
+        var queues = (await letters.Where(x => fingerprints.Contains(x.Fingerprint)).Select(x => new { x.Fingerprint, x.SourceQueue }).Distinct().ToListAsync(cancellationToken))
+            .ToLookup(x => x.Fingerprint, x => x.SourceQueue);
+        var notes = await db.GroupNotes.AsNoTracking().Where(x => fingerprints.Contains(x.Fingerprint)).ToDictionaryAsync(x => x.Fingerprint, cancellationToken);
+        var lastReplays = await LastReplaysAsync(dataSource, fingerprints, cancellationToken);
+        return groups.Select(x => new DeadLetterGroup(
+                x.Fingerprint, x.ExceptionType, x.MessageType, x.Sample, x.Count, x.First, x.Last,
+                queues[x.Fingerprint].Order(StringComparer.Ordinal).ToList(),
+                lastReplays.GetValueOrDefault(x.Fingerprint),
+                notes.TryGetValue(x.Fingerprint, out var note) ? new GroupNoteView(note.Text, note.Investigating, note.UpdatedBy, note.UpdatedAt) : null))
+            .ToList();
     }
 
-    private static async Task<IResult> ShowAsync(Guid messageId, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    /// <summary>Per group, the newest replay of any of its messages (the ledger has one per replayed failure).</summary>
+    private static async Task<Dictionary<string, LastReplay>> LastReplaysAsync(Npgsql.NpgsqlDataSource dataSource, List<string> fingerprints, CancellationToken cancellationToken)
+    {
+        var replays = new Dictionary<string, LastReplay>(StringComparer.Ordinal);
+        if (fingerprints.Count == 0)
+        {
+            return replays;
+        }
+
+        await using var command = dataSource.CreateCommand("""
+            SELECT DISTINCT ON (d.fingerprint) d.fingerprint, l.job_id, l.requested_by, l.requested_at, coalesce(j.status, l.status)
+            FROM replay_ledger l JOIN dead_letters d ON d.message_id = l.message_id LEFT JOIN replay_jobs j ON j.id = l.job_id
+            WHERE d.fingerprint = ANY($1)
+            ORDER BY d.fingerprint, l.requested_at DESC
+            """);
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = fingerprints.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            replays[reader.GetString(0)] = new LastReplay(
+                reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetString(4));
+        }
+
+        return replays;
+    }
+
+    private static async Task<IResult> OverviewAsync(
+        DeadLettersDbContext db, Npgsql.NpgsqlDataSource dataSource, Replay.ReplayJobRunner jobs, CancellationToken cancellationToken)
+    {
+        var dead = db.DeadLetters.AsNoTracking().Where(x => x.Status == "dead");
+        var waiting = await dead.GroupBy(x => x.SourceQueue).Select(g => new { Queue = g.Key, Count = g.Count() })
+            .OrderByDescending(x => x.Count).ThenBy(x => x.Queue).ToListAsync(cancellationToken);
+        var totals = await db.DeadLetters.AsNoTracking().GroupBy(x => x.Status).Select(g => new { Status = g.Key, Count = g.Count() })
+            .ToDictionaryAsync(x => x.Status, x => x.Count, cancellationToken);
+        var groups = await GroupsOfAsync(db, dataSource, dead, take: 5, cancellationToken);
+        var running = await jobs.ListAsync("running", after: null, limit: 50, cancellationToken);
+        return Results.Ok(new DeadLetterOverview(
+            waiting.Select(x => new QueueCount(x.Queue, x.Count)).ToList(), groups, running,
+            new StatusTotals(totals.GetValueOrDefault("dead"), totals.GetValueOrDefault("archived"), totals.GetValueOrDefault("replayed"))));
+    }
+
+    /// <summary>Everything but the body: opening a message is not reading its (possibly personal) content.</summary>
+    private static async Task<IResult> ShowAsync(Guid messageId, DeadLettersDbContext db, CancellationToken cancellationToken)
     {
         var letter = await db.DeadLetters.AsNoTracking().SingleOrDefaultAsync(x => x.MessageId == messageId, cancellationToken);
         if (letter is null)
@@ -94,15 +247,6 @@ public static class DeadLetterApi
             return Replay.DeadLetterActions.NotFound(messageId);
         }
 
-        // A body may carry personal data: who read which one is on record.
-        db.Audit.Add(new AuditEntry
-        {
-            At = clock.GetUtcNow(),
-            Actor = BackboneAuthentication.CallerId(context.User),
-            Action = "read-body",
-            MessageId = messageId,
-        });
-        await db.SaveChangesAsync(cancellationToken);
         var failures = await db.Failures.AsNoTracking().Where(x => x.MessageId == messageId).OrderBy(x => x.FailedAt)
             .Select(x => new FailureRecord(x.FailedAt, x.SourceQueue, x.ExceptionType, x.ExceptionMessage, x.Host))
             .ToListAsync(cancellationToken);
@@ -112,7 +256,41 @@ public static class DeadLetterApi
         return Results.Ok(new DeadLetterDetail(
             SummaryOf(letter),
             letter.CorrelationId, letter.StackTrace, letter.ConsumerType, letter.Host, letter.ContentType,
-            System.Text.Encoding.UTF8.GetString(letter.Body), letter.Headers, failures, replays, letter.InputAddressMismatch));
+            letter.Body.Length, letter.Headers, failures, replays, letter.InputAddressMismatch));
+    }
+
+    /// <summary>The body, on request: a body may carry personal data, so who read which one is on record (same transaction).</summary>
+    private static async Task<IResult> BodyAsync(Guid messageId, HttpContext context, DeadLettersDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var letter = await db.DeadLetters.AsNoTracking().Where(x => x.MessageId == messageId)
+            .Select(x => new { x.ContentType, x.Body }).SingleOrDefaultAsync(cancellationToken);
+        if (letter is null)
+        {
+            return Replay.DeadLetterActions.NotFound(messageId);
+        }
+
+        db.Audit.Add(new AuditEntry
+        {
+            At = clock.GetUtcNow(),
+            Actor = BackboneAuthentication.CallerId(context.User),
+            Action = "read-body",
+            MessageId = messageId,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        return Results.Ok(new DeadLetterBody(messageId, letter.ContentType, System.Text.Encoding.UTF8.GetString(letter.Body)));
+    }
+
+    /// <summary>What the edit form needs: whether editing is on, and the contract's fields (no body: that read is audited apart).</summary>
+    private static async Task<IResult> EditFormAsync(Guid messageId, DeadLettersDbContext db, Capture.DeadLetterSettings settings, CancellationToken cancellationToken)
+    {
+        var letter = await db.DeadLetters.AsNoTracking().Where(x => x.MessageId == messageId).Select(x => new { x.MessageType }).SingleOrDefaultAsync(cancellationToken);
+        if (letter is null)
+        {
+            return Replay.DeadLetterActions.NotFound(messageId);
+        }
+
+        var contract = Replay.ContractTypes.Resolve(letter.MessageType);
+        return Results.Ok(new EditForm(settings.EditAndReplay, letter.MessageType, contract?.FullName, contract is null ? [] : Replay.ContractTypes.Fields(contract)));
     }
 
     /// <summary>
@@ -130,8 +308,7 @@ public static class DeadLetterApi
         {
             if (AuditCursor.TryParse(cursor) is not (var at, var id))
             {
-                return Results.Problem(type: "https://eventbackbone.dev/problems/invalid-cursor", statusCode: StatusCodes.Status400BadRequest,
-                    title: "Invalid cursor", detail: "Use the cursor of a next link exactly as the API gave it.");
+                return InvalidCursor();
             }
 
             // Keyset on (at, id): rows written during paging neither shift a page nor repeat, and ties in time are split by id.
@@ -230,6 +407,32 @@ public static class DeadLetterApi
         }
 
         return letters;
+    }
+}
+
+/// <summary>The list's page cursor: the last row's failure time and message id, base64url so callers treat it as opaque.</summary>
+internal static class ListCursor
+{
+    public static string Format(DateTimeOffset at, Guid id) =>
+        System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes(
+            $"{at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)}.{id:N}"));
+
+    public static (DateTimeOffset At, Guid Id)? TryParse(string cursor)
+    {
+        try
+        {
+            var parts = System.Text.Encoding.ASCII.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(cursor)).Split('.');
+            return parts.Length == 2
+                && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
+                && ticks <= DateTimeOffset.MaxValue.UtcTicks
+                && Guid.TryParseExact(parts[1], "N", out var id)
+                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+                    : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 }
 

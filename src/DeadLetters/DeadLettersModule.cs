@@ -49,6 +49,7 @@ public static class DeadLettersModule
         builder.Services.AddTableRetention(
             builder.Configuration, services => services.GetRequiredService<NpgsqlDataSource>(), DeadLetterRetention.Rules(builder.Configuration, settings));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, RefusedCallAudit>();
+        builder.Services.AddOpenApi();
         return builder;
     }
 
@@ -56,6 +57,8 @@ public static class DeadLettersModule
     {
         app.MapDeadLetterApi();
         app.MapDeadLetterActions();
+        // The contract the console and scripts code against, as the front door's: /openapi/v1.json.
+        app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }
 }

@@ -94,7 +94,7 @@ public sealed class ActionCommandSpecs : IDisposable
     public async Task The_token_from_the_environment_is_sent_as_a_bearer_token()
     {
         _cli.Environment["BACKBONE_TOKEN"] = "env-token";
-        _cli.Api.Respond(HttpStatusCode.OK, "[]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
 
         await _cli.RunAsync("dead-letters", "list");
 
@@ -125,7 +125,7 @@ public sealed class ActionCommandSpecs : IDisposable
     [Fact]
     public async Task The_url_option_wins_over_the_environment_and_keeps_a_path_prefix()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, "[]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
 
         await _cli.RunAsync("--url", "https://ops.example/backbone", "dead-letters", "list");
 
@@ -136,7 +136,7 @@ public sealed class ActionCommandSpecs : IDisposable
     public async Task Without_url_option_or_environment_the_local_API_is_used()
     {
         _cli.Environment.Remove("BACKBONE_URL");
-        _cli.Api.Respond(HttpStatusCode.OK, "[]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
 
         await _cli.RunAsync("dead-letters", "list");
 

@@ -13,7 +13,7 @@ public sealed class ReadCommandSpecs : IDisposable
     [Fact]
     public async Task List_sends_every_filter_as_the_APIs_query_parameters()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, "[]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
 
         var result = await _cli.RunAsync(
             "dead-letters", "list", "--queue", "orders", "--message-type", "OrderSubmitted", "--exception", "System.TimeoutException",
@@ -32,7 +32,7 @@ public sealed class ReadCommandSpecs : IDisposable
     [Fact]
     public async Task List_without_options_sends_no_query()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, "[]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
 
         await _cli.RunAsync("dead-letters", "list");
 
@@ -42,7 +42,7 @@ public sealed class ReadCommandSpecs : IDisposable
     [Fact]
     public async Task List_prints_an_aligned_table_with_short_type_names()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, $"[{Samples.Summary()},{Samples.Summary(Samples.OtherId, queue: "billing-invoices")}]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page(null, null, Samples.Summary(), Samples.Summary(Samples.OtherId, queue: "billing-invoices")));
 
         var result = await _cli.RunAsync("dead-letters", "list");
 
@@ -66,7 +66,7 @@ public sealed class ReadCommandSpecs : IDisposable
     public async Task List_truncates_a_long_cell_with_an_ellipsis()
     {
         var queue = new string('q', 80);
-        _cli.Api.Respond(HttpStatusCode.OK, $"[{Samples.Summary(queue: queue)}]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page(null, null, Samples.Summary(queue: queue)));
 
         var result = await _cli.RunAsync("dead-letters", "list");
 
@@ -77,7 +77,7 @@ public sealed class ReadCommandSpecs : IDisposable
     [Fact]
     public async Task List_says_so_when_there_are_no_dead_letters()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, "[]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
 
         var result = await _cli.RunAsync("dead-letters", "list");
 
@@ -87,26 +87,47 @@ public sealed class ReadCommandSpecs : IDisposable
     [Fact]
     public async Task List_with_json_prints_the_APIs_json_and_no_table()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, $"[{Samples.Summary()}]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page(null, null, Samples.Summary()));
 
         var result = await _cli.RunAsync("dead-letters", "list", "--json");
 
         using var printed = JsonDocument.Parse(result.Out);
-        Assert.Equal(Samples.Id, printed.RootElement[0].GetProperty("messageId").GetString());
-        Assert.Equal("urn:message:EventBackbone.Contracts:OrderSubmitted", printed.RootElement[0].GetProperty("messageType").GetString());
+        Assert.Equal(Samples.Id, printed.RootElement.GetProperty("items")[0].GetProperty("messageId").GetString());
+        Assert.Equal("urn:message:EventBackbone.Contracts:OrderSubmitted", printed.RootElement.GetProperty("items")[0].GetProperty("messageType").GetString());
         Assert.DoesNotContain("MESSAGE TYPE", result.Out);
-        Assert.Contains("\n  {", result.Out.ReplaceLineEndings("\n"));
+        Assert.Contains("\n  \"items\": [\n    {", result.Out.ReplaceLineEndings("\n"));
     }
 
     [Fact]
-    public async Task A_full_page_is_noted_on_stderr_not_stdout()
+    public async Task A_page_with_more_after_it_names_the_total_and_the_next_cursor_on_stderr_not_stdout()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, $"[{Samples.Summary()},{Samples.Summary(Samples.OtherId)}]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page("bmV4dA", 9, Samples.Summary(), Samples.Summary(Samples.OtherId)));
 
         var result = await _cli.RunAsync("dead-letters", "list", "--limit", "2", "--json");
 
-        Assert.Contains("note: showing the first 2", result.Error);
-        Assert.Equal(2, JsonDocument.Parse(result.Out).RootElement.GetArrayLength());
+        Assert.Contains("note: showing 2 of 9; the next page: --cursor bmV4dA", result.Error);
+        Assert.Equal(2, JsonDocument.Parse(result.Out).RootElement.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task List_sends_the_status_tab_and_the_cursor_it_was_given()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page());
+
+        var result = await _cli.RunAsync("dead-letters", "list", "--status", "archived", "--cursor", "bmV4dA");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.Equal("/api/v1/dead-letters?status=archived&cursor=bmV4dA", Assert.Single(_cli.Api.Requests).PathAndQuery);
+        Assert.Equal("", result.Error);
+    }
+
+    [Fact]
+    public async Task List_refuses_an_unknown_status_without_calling_the_API()
+    {
+        var result = await _cli.RunAsync("dead-letters", "list", "--status", "lost");
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Empty(_cli.Api.Requests);
     }
 
     [Fact]
@@ -129,18 +150,18 @@ public sealed class ReadCommandSpecs : IDisposable
     }
 
     [Fact]
-    public async Task Show_prints_fields_then_headers_then_the_body_indented()
+    public async Task Show_with_body_prints_fields_then_headers_then_the_body_it_read_from_the_body_endpoint_indented()
     {
         _cli.Api.Respond(HttpStatusCode.OK, $$"""
             {"summary":{{Samples.Summary()}},"correlationId":null,"stackTrace":"at Shop.Handle()","consumerType":"Shop.OrderConsumer",
-             "host":"worker-1","contentType":"application/json","body":"{\"orderId\":7,\"lines\":[1]}",
+             "host":"worker-1","contentType":"application/json","bodyLength":24,
              "headers":"{\"MT-Fault-Message\":\"boom\",\"MT-Redelivery-Count\":3}"}
-            """);
+            """).Respond(HttpStatusCode.OK, $$"""{"messageId":"{{Samples.Id}}","contentType":"application/json","body":"{\"orderId\":7,\"lines\":[1]}"}""");
 
-        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id);
+        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id, "--body");
 
         Assert.Equal(ExitCodes.Success, result.ExitCode);
-        Assert.Equal($"/api/v1/dead-letters/{Samples.Id}", Assert.Single(_cli.Api.Requests).PathAndQuery);
+        Assert.Equal([$"/api/v1/dead-letters/{Samples.Id}", $"/api/v1/dead-letters/{Samples.Id}/body"], _cli.Api.Requests.Select(x => x.PathAndQuery));
         var text = result.Out.ReplaceLineEndings("\n");
         Assert.Matches(@"Message id:\s+" + Samples.Id, text);
         Assert.Matches(@"Consumer:\s+Shop\.OrderConsumer", text);
@@ -149,6 +170,18 @@ public sealed class ReadCommandSpecs : IDisposable
         Assert.Contains("Body:\n{\n  \"orderId\": 7,", text);
         Assert.True(text.IndexOf("Stack trace:", StringComparison.Ordinal) < text.IndexOf("Headers:", StringComparison.Ordinal));
         Assert.True(text.IndexOf("Headers:", StringComparison.Ordinal) < text.IndexOf("Body:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Show_without_body_reads_no_body_and_says_how_large_it_is()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, $$"""{"summary":{{Samples.Summary()}},"bodyLength":24,"headers":"{}"}""");
+
+        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id);
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.Equal($"/api/v1/dead-letters/{Samples.Id}", Assert.Single(_cli.Api.Requests).PathAndQuery);
+        Assert.Contains("Body: 24 bytes (show it with --body; the read is audited)", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -188,10 +221,10 @@ public sealed class ReadCommandSpecs : IDisposable
     public async Task Show_prints_a_body_that_is_not_json_as_it_is()
     {
         _cli.Api.Respond(HttpStatusCode.OK, $$"""
-            {"summary":{{Samples.Summary()}},"contentType":"text/plain","body":"plain <text>","headers":"{}"}
-            """);
+            {"summary":{{Samples.Summary()}},"contentType":"text/plain","bodyLength":12,"headers":"{}"}
+            """).Respond(HttpStatusCode.OK, $$"""{"messageId":"{{Samples.Id}}","contentType":"text/plain","body":"plain <text>"}""");
 
-        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id);
+        var result = await _cli.RunAsync("dead-letters", "show", Samples.Id, "--body");
 
         Assert.Contains("Body:\nplain <text>", result.Out.ReplaceLineEndings("\n"));
         Assert.Contains("Headers:\n  (none)", result.Out.ReplaceLineEndings("\n"));

@@ -54,6 +54,67 @@ public sealed class ReplayJobSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_dry_run_asks_the_dry_run_endpoint_prints_the_count_per_queue_and_starts_nothing()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, """
+            {"count":3,"queues":[{"queue":"orders","count":2},{"queue":"billing","count":1}],"oldestFailedAt":"2026-11-28T08:00:00Z",
+             "newestFailedAt":"2026-11-28T09:00:00Z","alreadyReplayed":0,"onlyFailingQueue":true,
+             "note":"A replay is sent to each message's failing queue only; no other subscriber sees it."}
+            """);
+
+        var result = await _cli.RunAsync("dead-letters", "replay", "--fingerprint", Samples.Fingerprint, "--dry-run", "--canary", "1");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var request = Assert.Single(_cli.Api.Requests);
+        Assert.Equal("/api/v1/dead-letters/replay/dry-run", request.PathAndQuery);
+        Json.Equal($$"""{"fingerprint":"{{Samples.Fingerprint}}"}""", request.Body);
+        Assert.Contains("Would replay 3 message(s); nothing was sent.", result.Out, StringComparison.Ordinal);
+        Assert.Contains("2  to orders", result.Out, StringComparison.Ordinal);
+        Assert.Contains("no other subscriber sees it", result.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_canary_and_a_rate_go_with_the_job_request_even_for_one_message()
+    {
+        _cli.Api.Respond(HttpStatusCode.Accepted, Samples.Job("completed", 1, 1), location: Samples.JobLocation);
+
+        var result = await _cli.RunAsync("dead-letters", "replay", Samples.Id, "--canary", "1", "--rate", "5", "--reason", "try one");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var request = Assert.Single(_cli.Api.Requests);
+        Assert.Equal("/api/v1/dead-letters/replay", request.PathAndQuery);
+        Json.Equal($$"""{"messageIds":["{{Samples.Id}}"],"reason":"try one","canary":1,"ratePerSecond":5}""", request.Body);
+    }
+
+    [Fact]
+    public async Task Jobs_lists_the_replay_jobs_newest_first_and_names_the_next_page()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, $$"""{"items":[{{Samples.Job("running", 40, 10)}}],"next":"b2xkZXI"}""");
+
+        var result = await _cli.RunAsync("dead-letters", "jobs", "--status", "running");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.Equal("/api/v1/dead-letters/replays?status=running", Assert.Single(_cli.Api.Requests).PathAndQuery);
+        Assert.Contains(Samples.JobId, result.Out, StringComparison.Ordinal);
+        Assert.Contains("running", result.Out, StringComparison.Ordinal);
+        Assert.Contains("--cursor b2xkZXI", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Job_cancel_posts_the_cancel_and_prints_the_stopped_job()
+    {
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Job("cancelled", 40, 10).Replace("\"finishedAt\":null", "\"finishedAt\":\"2026-11-28T09:01:00+00:00\"", StringComparison.Ordinal));
+
+        var result = await _cli.RunAsync("dead-letters", "job", Samples.JobId, "--cancel");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var request = Assert.Single(_cli.Api.Requests);
+        Assert.Equal(HttpMethod.Post, request.Method);
+        Assert.Equal($"/api/v1/dead-letters/replays/{Samples.JobId}/cancel", request.PathAndQuery);
+        Assert.Contains("cancelled", result.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Nothing_selected_is_a_usage_error_and_calls_no_API()
     {
         var result = await _cli.RunAsync("dead-letters", "replay", "--reason", "why not");

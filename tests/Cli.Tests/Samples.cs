@@ -21,5 +21,9 @@ internal static class Samples
          "finishedAt":{{(status == "completed" ? "\"2026-11-28T09:01:00+00:00\"" : "null")}}}
         """;
 
+    /// <summary>A page of the list: its items, the count of every match, and the next page's cursor.</summary>
+    public static string Page(string? next = null, int? total = null, params string[] items) =>
+        $$"""{"items":[{{string.Join(',', items)}}],"total":{{total ?? items.Length}},"next":{{(next is null ? "null" : $"\"{next}\"")}}}""";
+
     public const string JobLocation = "/api/v1/dead-letters/replays/" + JobId;
 }

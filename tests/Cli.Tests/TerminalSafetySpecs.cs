@@ -25,17 +25,18 @@ public sealed class TerminalSafetySpecs : IDisposable
         var detail = $$"""
             {"summary":{{summary}},"correlationId":null,"stackTrace":{{JsonSerializer.Serialize("at X" + ClearScreen)}},
              "consumerType":{{JsonSerializer.Serialize("Consumer" + TitleSequence)}},"host":null,"contentType":"application/json",
-             "body":{{JsonSerializer.Serialize("not json " + TitleSequence + ClearScreen)}},
+             "bodyLength":20,
              "headers":{{JsonSerializer.Serialize("{\"X-Evil" + JsonEncodedText.Encode(ClearScreen) + "\":\"v" + JsonEncodedText.Encode(TitleSequence) + "\"}")}},
              "failures":[{"failedAt":"2026-11-28T08:00:00Z","sourceQueue":"orders_error","exceptionType":"E","exceptionMessage":{{JsonSerializer.Serialize(Hostile)}},"host":null}],
              "replays":[]}
             """;
-        _cli.Api.Respond(HttpStatusCode.OK, $"[{summary}]").Respond(HttpStatusCode.OK, detail)
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page(null, null, summary)).Respond(HttpStatusCode.OK, detail)
+            .Respond(HttpStatusCode.OK, $$"""{"messageId":"{{Samples.Id}}","body":{{JsonSerializer.Serialize("not json " + TitleSequence + ClearScreen)}}}""")
             .Respond(HttpStatusCode.OK, $$"""[{"id":1,"at":"2026-11-28T09:00:00Z","actor":{{JsonSerializer.Serialize("mallory" + TitleSequence)}},"action":"refused-401","messageId":null,"detail":{{JsonSerializer.Serialize(Hostile)}}}]""")
             .Problem(HttpStatusCode.Conflict, "Not in that state", JsonEncodedText.Encode("nope" + ClearScreen).ToString());
 
         var list = await _cli.RunAsync("dead-letters", "list");
-        var show = await _cli.RunAsync("dead-letters", "show", Samples.Id);
+        var show = await _cli.RunAsync("dead-letters", "show", Samples.Id, "--body");
         var audit = await _cli.RunAsync("dead-letters", "audit");
         var refused = await _cli.RunAsync("dead-letters", "archive", Samples.Id);
 
@@ -54,12 +55,12 @@ public sealed class TerminalSafetySpecs : IDisposable
     [Fact]
     public async Task Json_output_carries_control_characters_escaped_and_the_value_intact()
     {
-        _cli.Api.Respond(HttpStatusCode.OK, $"[{Samples.Summary(exceptionMessage: JsonEncodedText.Encode(Hostile).ToString())}]");
+        _cli.Api.Respond(HttpStatusCode.OK, Samples.Page(null, null, Samples.Summary(exceptionMessage: JsonEncodedText.Encode(Hostile).ToString())));
 
         var result = await _cli.RunAsync("dead-letters", "list", "--json");
 
         AssertNoControlCharacters(result.Out);
-        Assert.Equal(Hostile, JsonDocument.Parse(result.Out).RootElement[0].GetProperty("exceptionMessage").GetString());
+        Assert.Equal(Hostile, JsonDocument.Parse(result.Out).RootElement.GetProperty("items")[0].GetProperty("exceptionMessage").GetString());
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
         }
     }
 
-    /// <summary>Follows a replay job's Location until it completes.</summary>
+    /// <summary>Follows a replay job's Location until it has run every message (completed, or failed when some replay failed).</summary>
     internal static async Task<JsonElement> CompletedJobAsync(HttpClient client, HttpResponseMessage accepted)
     {
         Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
@@ -85,7 +85,7 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
         while (true)
         {
             var job = await client.GetFromJsonAsync<JsonElement>(location);
-            if (job.GetProperty("status").GetString() == "completed")
+            if (job.GetProperty("status").GetString() is "completed" or "failed")
             {
                 return job;
             }

@@ -38,8 +38,8 @@ public sealed class DeadLetterSearchSpecs(DeadLetterInfrastructure infrastructur
         var job = await DeadLetterReplaySpecs.CompletedJobAsync(operatorClient, await operatorClient.PostAsJsonAsync(
             new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { filter = new { queue = $"{queue}_error", q = typed }, reason = "one" }));
 
-        Assert.Equal([wanted], byText.EnumerateArray().Select(x => x.GetProperty("messageId").GetGuid()));
-        Assert.Equal([wanted], byType.EnumerateArray().Select(x => x.GetProperty("messageId").GetGuid()));
+        Assert.Equal([wanted], byText.GetProperty("items").EnumerateArray().Select(x => x.GetProperty("messageId").GetGuid()));
+        Assert.Equal([wanted], byType.GetProperty("items").EnumerateArray().Select(x => x.GetProperty("messageId").GetGuid()));
         // The replay itself fails (no such queue here); what matters is which messages the job took.
         Assert.Equal(1, job.GetProperty("total").GetInt32());
     }

@@ -8,31 +8,36 @@ namespace EventBackbone.Cli.Commands;
 internal static class ListCommand
 {
     /// <summary>The API's page size when no <c>--limit</c> is given.</summary>
-    private const int ApiDefaultLimit = 100;
+    private const int ApiDefaultLimit = 50;
 
     public static Command Create(CliContext context, GlobalOptions global)
     {
         var filter = new FilterOptions();
         var fingerprint = new Option<string?>("--fingerprint") { Description = "Failure group (see 'groups')", HelpName = "FINGERPRINT" };
         var limit = new Option<int?>("--limit") { Description = $"At most this many, newest failure first [API default: {ApiDefaultLimit}, max 500]", HelpName = "N", CustomParser = Parsers.PositiveInt };
+        var status = new Option<string?>("--status") { Description = "dead, replayed or archived [default: dead]", HelpName = "STATUS" };
+        status.AcceptOnlyFromAmong("dead", "replayed", "archived");
+        var cursor = new Option<string?>("--cursor") { Description = "The page after the one that printed this cursor", HelpName = "CURSOR" };
         var command = new Command("list", "List dead letters, newest failure first");
         filter.AddTo(command);
         command.Options.Add(fingerprint);
         command.Options.Add(limit);
+        command.Options.Add(status);
+        command.Options.Add(cursor);
         command.SetVerbAction(context, global, async (parse, session, cancellationToken) =>
         {
             var f = filter.Read(parse);
             var query = DeadLetterApiClient.Query(
                 ("queue", f?.Queue), ("messageType", f?.MessageType), ("exception", f?.Exception), ("fingerprint", parse.GetValue(fingerprint)),
                 ("from", FilterOptions.Iso(f?.From)), ("to", FilterOptions.Iso(f?.To)), ("q", f?.Q),
-                ("limit", parse.GetValue(limit)?.ToString(CultureInfo.InvariantCulture)));
+                ("limit", parse.GetValue(limit)?.ToString(CultureInfo.InvariantCulture)), ("status", parse.GetValue(status)), ("cursor", parse.GetValue(cursor)));
             var response = await session.Api.GetAsync(DeadLetterApiClient.Root + query, cancellationToken);
-            var letters = DeadLetterApiClient.Read<List<DeadLetterSummary>>(response);
-            session.Print(response, () => Print(session, letters));
-            if (letters.Count > 0 && letters.Count == (parse.GetValue(limit) ?? ApiDefaultLimit))
+            var page = DeadLetterApiClient.Read<DeadLetterPage>(response);
+            session.Print(response, () => Print(session, page.Items));
+            if (page.Next is { } next)
             {
                 // On stderr: a script reading stdout must not take the hint for a row.
-                session.Error.WriteLine($"note: showing the first {letters.Count}; there may be more (use --limit or a filter).");
+                session.Error.WriteLine($"note: showing {page.Items.Count} of {page.Total}; the next page: --cursor {next}");
             }
 
             return ExitCodes.Success;
@@ -40,7 +45,7 @@ internal static class ListCommand
         return command;
     }
 
-    private static void Print(Session session, List<DeadLetterSummary> letters)
+    private static void Print(Session session, IReadOnlyList<DeadLetterSummary> letters)
     {
         if (letters.Count == 0)
         {

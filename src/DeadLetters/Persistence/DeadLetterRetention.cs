@@ -36,11 +36,12 @@ internal static class DeadLetterRetention
                 "requested_at < $1 AND status = 'confirmed' AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.message_id = replay_ledger.message_id)",
                 replays),
             // A finished job's items first, in batches (a job may hold many), then the job once it has none left; a
-            // running job is resumed after a crash and keeps everything.
-            new RetentionRule("replay_job_items", "job_id IN (SELECT id FROM replay_jobs WHERE status = 'completed' AND finished_at < $1)", replays),
+            // running job is resumed after a crash and keeps everything. Finished = completed, failed, cancelled or
+            // canary-complete: each has finished_at set.
+            new RetentionRule("replay_job_items", "job_id IN (SELECT id FROM replay_jobs WHERE status <> 'running' AND finished_at < $1)", replays),
             new RetentionRule(
                 "replay_jobs",
-                "status = 'completed' AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM replay_job_items i WHERE i.job_id = replay_jobs.id)",
+                "status <> 'running' AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM replay_job_items i WHERE i.job_id = replay_jobs.id)",
                 replays),
             new RetentionRule("dead_letter_audit", "at < $1", audit),
         ];

@@ -15,6 +15,8 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
 
     public DbSet<DeadLetterFailure> Failures => Set<DeadLetterFailure>();
 
+    public DbSet<GroupNote> GroupNotes => Set<GroupNote>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         var letter = modelBuilder.Entity<DeadLetter>();
@@ -70,6 +72,10 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
         job.Property(x => x.RequestedBy).HasMaxLength(200);
         job.Property(x => x.Status).HasMaxLength(16);
         job.HasIndex(x => x.Status).HasFilter("status = 'running'");
+        job.HasIndex(x => new { x.CreatedAt, x.Id });
+        job.Property(x => x.IdempotencyKey).HasMaxLength(100);
+        // Two clicks of one button race: the second insert fails here instead of starting a second job.
+        job.HasIndex(x => new { x.RequestedBy, x.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
         job.HasMany(x => x.Items).WithOne().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
 
         var item = modelBuilder.Entity<ReplayJobItem>();
@@ -77,5 +83,12 @@ public sealed class DeadLettersDbContext(DbContextOptions<DeadLettersDbContext> 
         item.HasKey(x => new { x.JobId, x.MessageId });
         item.Property(x => x.Outcome).HasMaxLength(16);
         item.HasIndex(x => new { x.JobId, x.Position });
+
+        var note = modelBuilder.Entity<GroupNote>();
+        note.ToTable("group_notes");
+        note.HasKey(x => x.Fingerprint);
+        note.Property(x => x.Fingerprint).HasMaxLength(32);
+        note.Property(x => x.Text).HasMaxLength(GroupNote.MaxText);
+        note.Property(x => x.UpdatedBy).HasMaxLength(200);
     }
 }

@@ -15,8 +15,23 @@ public sealed class ReplayJob
     /// <summary>What the operator asked for (ids, fingerprint or filter), for the audit and the status page.</summary>
     public required string Selection { get; set; }
 
-    /// <summary><c>running</c> until every item has an outcome, then <c>completed</c>.</summary>
+    /// <summary>
+    /// <c>running</c> until every item has an outcome, then <c>completed</c> (or <c>failed</c> when any item failed);
+    /// <c>cancelled</c> by an operator, <c>canary-complete</c> after its canary. Resume makes any of them running again.
+    /// </summary>
     public required string Status { get; set; }
+
+    /// <summary>Replay only this many first, then stop as <c>canary-complete</c> so the operator can look before the rest.</summary>
+    public int? Canary { get; set; }
+
+    /// <summary>Set when the canary stopped the job and it was resumed: the rest then runs without stopping again.</summary>
+    public bool CanaryPassed { get; set; }
+
+    /// <summary>At most this many replays a second; null runs unthrottled.</summary>
+    public int? RatePerSecond { get; set; }
+
+    /// <summary>The caller's key for this request: the same key from the same caller within a day returns this job instead of a second one.</summary>
+    public string? IdempotencyKey { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 

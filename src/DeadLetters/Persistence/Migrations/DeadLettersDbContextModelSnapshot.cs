@@ -226,12 +226,53 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.ToTable("dead_letter_failures", (string)null);
                 });
 
+            modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.GroupNote", b =>
+                {
+                    b.Property<string>("Fingerprint")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("fingerprint");
+
+                    b.Property<bool>("Investigating")
+                        .HasColumnType("boolean")
+                        .HasColumnName("investigating");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("text");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("UpdatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("Fingerprint")
+                        .HasName("pk_group_notes");
+
+                    b.ToTable("group_notes", (string)null);
+                });
+
             modelBuilder.Entity("EventBackbone.DeadLetters.Persistence.ReplayJob", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid")
                         .HasColumnName("id");
+
+                    b.Property<int?>("Canary")
+                        .HasColumnType("integer")
+                        .HasColumnName("canary");
+
+                    b.Property<bool>("CanaryPassed")
+                        .HasColumnType("boolean")
+                        .HasColumnName("canary_passed");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -240,6 +281,15 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.Property<DateTimeOffset?>("FinishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("finished_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<int?>("RatePerSecond")
+                        .HasColumnType("integer")
+                        .HasColumnName("rate_per_second");
 
                     b.Property<string>("Reason")
                         .HasColumnType("text")
@@ -268,6 +318,14 @@ namespace EventBackbone.DeadLetters.Persistence.Migrations
                     b.HasIndex("Status")
                         .HasDatabaseName("ix_replay_jobs_status")
                         .HasFilter("status = 'running'");
+
+                    b.HasIndex("CreatedAt", "Id")
+                        .HasDatabaseName("ix_replay_jobs_created_at_id");
+
+                    b.HasIndex("RequestedBy", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_replay_jobs_requested_by_idempotency_key")
+                        .HasFilter("idempotency_key IS NOT NULL");
 
                     b.ToTable("replay_jobs", (string)null);
                 });
