@@ -90,6 +90,8 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
     {
         var context = await browser.NewContextAsync(new() { BaseURL = console.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
         var page = await Chromium.NewPageAsync(context);
+        // "Delete these messages for good?" and the like: the operator confirms (Playwright would dismiss by default).
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
         await page.GotoAsync("/sign-in/dev");
         await page.GetByLabel("Bearer token").FillAsync(token);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with this token" }).ClickAsync();

@@ -24,20 +24,20 @@ public sealed class ReplaySpecs(ConsoleFixture console)
 
         // The dry run: exactly the group's three messages, to their failing queue only.
         await Expect(page).ToHaveURLAsync(new Regex("/replay/new\\?.*fingerprint="));
-        var dryRun = page.Locator("main");
-        await Expect(dryRun).ToContainTextAsync(new Regex("\\b3 messages\\b"));
-        await Expect(dryRun).ToContainTextAsync(queue);
+        var dryRun = page.GetByRole(AriaRole.Region, new() { Name = "Dry run" });
+        await Expect(dryRun.Locator("#dry-run-count")).ToHaveTextAsync("3 messages would be replayed.");
+        await Expect(dryRun.GetByRole(AriaRole.Row).Filter(new() { HasText = queue }).GetByRole(AriaRole.Cell)).ToHaveTextAsync("3");
         await Expect(dryRun).ToContainTextAsync("no other subscriber");
         await Accessibility.AssertNoSeriousViolationsAsync(page, "replay dry run");
 
         var reason = $"Stock feed fixed ({Guid.NewGuid():N})";
         await page.GetByLabel(new Regex("^Reason")).FillAsync(reason);
         // A double-click on submit: two POSTs with the form's one idempotency key.
-        await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Replay") }).DblClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start the replay" }).DblClickAsync();
 
         await Expect(page).ToHaveURLAsync(new Regex("/replays/[0-9a-fA-F-]{36}"));
-        await Expect(page.Locator("main")).ToContainTextAsync("100 %");
-        await Expect(page.Locator("main")).ToContainTextAsync("completed");
+        // The job page polls until the job is done: no reload needed.
+        await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Status completed, 100 % done.");
         await Accessibility.AssertNoSeriousViolationsAsync(page, "replay job");
 
         var store = console.Database("DeadLetters");
