@@ -32,7 +32,16 @@ public sealed class ReplaySpecs(ConsoleFixture console)
 
         var reason = $"Stock feed fixed ({Guid.NewGuid():N})";
         await page.GetByLabel(new Regex("^Reason")).FillAsync(reason);
-        // A double-click on submit: two POSTs with the form's one idempotency key.
+        // A double-click on submit: two POSTs with the form's one idempotency key (counted, so the spec cannot pass on
+        // a browser that sent only one).
+        var posts = 0;
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST" && request.Url.Contains("/replay/new", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref posts);
+            }
+        };
         await page.GetByRole(AriaRole.Button, new() { Name = "Start the replay" }).DblClickAsync();
 
         await Expect(page).ToHaveURLAsync(new Regex("/replays/[0-9a-fA-F-]{36}"));
@@ -40,6 +49,7 @@ public sealed class ReplaySpecs(ConsoleFixture console)
         await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Status completed, 100 % done.");
         await Accessibility.AssertNoSeriousViolationsAsync(page, "replay job");
 
+        Assert.True(posts >= 2, $"The double-click sent {posts} POST(s), not two: the double submit was not tested.");
         var store = console.Database("DeadLetters");
         Assert.Equal(1, await store.ScalarAsync<long>("SELECT count(*) FROM replay_jobs WHERE reason = @reason", ("reason", reason)));
         // Each of the three replayed once: three messages wait in the queue (nothing consumes it), none twice in the ledger.
