@@ -4,6 +4,7 @@
 #   the `backbone` role and one database per service; plus a second, expendable PostgreSQL cluster
 #   (`outage`, port 5433) and a second, expendable RabbitMQ node (`faults`, AMQP 5673, management 15673) that the
 #   outage and fault-injection tests stop and start without disturbing anything else.
+#   Also Debian's `chromium`, which the console's browser tests (tests/Console.Browser.Tests) drive through Playwright.
 # Idempotent: running `up` twice changes nothing. `down` stops both servers; `env` prints the settings.
 #
 #   bash scripts/infra.sh up | down | status | env
@@ -108,6 +109,15 @@ rabbit_faults_up() {
   fi
   wait_for_port 127.0.0.1 "$RABBIT_FAULTS_PORT" "RabbitMQ (faults node) AMQP"
   wait_for_port 127.0.0.1 "$RABBIT_FAULTS_MANAGEMENT_PORT" "RabbitMQ (faults node) management"
+}
+
+# ---------------------------------------------------------------- Chromium
+# The console's browser tests drive Debian's chromium through Playwright (ExecutablePath): Playwright's own browser
+# download cannot reach its servers from these machines, so `playwright install` is never part of setup.
+CHROMIUM=/usr/bin/chromium
+chromium_up() {
+  [ -x "$CHROMIUM" ] || apt_install chromium
+  [ -x "$CHROMIUM" ] || die "chromium was installed but $CHROMIUM is missing"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -217,11 +227,12 @@ ENV
 }
 
 case "${1:-up}" in
-  up)     rabbit_up; rabbit_faults_up; pg_up; log "RabbitMQ and PostgreSQL are up"; print_env ;;
+  up)     rabbit_up; rabbit_faults_up; pg_up; chromium_up; log "RabbitMQ, PostgreSQL and chromium are up"; print_env ;;
   down)   rabbit_down; pg_down ;;
-  status) printf 'rabbitmq: %s\nrabbitmq (faults): %s\npostgresql: %s\npostgresql (outage): %s\n' "$(rabbit_running && echo online || echo down)" \
+  status) printf 'rabbitmq: %s\nrabbitmq (faults): %s\npostgresql: %s\npostgresql (outage): %s\nchromium: %s\n' "$(rabbit_running && echo online || echo down)" \
             "$(rabbit_faults_running && echo online || echo down)" \
-            "$(pg_status || echo missing)" "$(pg_status "$PG_OUTAGE_CLUSTER" || echo missing)" ;;
+            "$(pg_status || echo missing)" "$(pg_status "$PG_OUTAGE_CLUSTER" || echo missing)" \
+            "$([ -x "$CHROMIUM" ] && echo installed || echo missing)" ;;
   env)    print_env ;;
   *)      die "usage: bash scripts/infra.sh up|down|status|env" ;;
 esac
