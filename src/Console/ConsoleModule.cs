@@ -33,8 +33,10 @@ public static class ConsoleModule
         builder.Services.AddHttpClient<BackboneApi>(client =>
             {
                 client.BaseAddress = new Uri(settings.FrontDoor.ToString().TrimEnd('/') + "/");
-                // A page waits for its API calls: better a message after 15 s than a browser spinning for 100.
-                client.Timeout = TimeSpan.FromSeconds(15);
+                // A page waits for its API calls: better a message after a minute than a browser spinning for 100 s.
+                // Not shorter: a replay's POST through the front door took over 15 s on a loaded machine, and the
+                // page said "unreachable" for a job that had in fact started.
+                client.Timeout = TimeSpan.FromSeconds(60);
             })
             .AddHttpMessageHandler<OperatorTokenHandler>()
             // The operator's token goes to the front door only, never to wherever a redirect points.
