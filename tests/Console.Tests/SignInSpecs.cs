@@ -28,6 +28,22 @@ public sealed class SignInSpecs : IAsyncLifetime
         Assert.False(post.IsSuccessStatusCode || post.Headers.Contains("Set-Cookie"));
     }
 
+    [Theory]
+    [InlineData("/%09/evil.example")]
+    [InlineData("/%0a/evil.example")]
+    [InlineData("/%5c%5cevil.example")]
+    [InlineData("https://evil.example/")]
+    public async Task The_page_after_sign_in_never_sends_the_operator_to_another_site(string returnUrl)
+    {
+        await using var console = new ConsoleFactory(_frontDoor.Address);
+        var browser = console.CreateBrowser();
+
+        // Browsers drop tabs and newlines from a URL, so "/\t/evil" was followed as "//evil": another site.
+        var page = await (await browser.GetAsync($"/signed-in?returnUrl={returnUrl}")).Content.ReadAsStringAsync();
+
+        Assert.DoesNotContain("evil.example", page, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task With_an_authority_a_visit_without_a_session_goes_to_the_identity_provider_with_a_PKCE_challenge()
     {
