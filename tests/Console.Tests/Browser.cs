@@ -16,9 +16,9 @@ internal static partial class Browser
         new(fields.Select(x => new KeyValuePair<string, string>(x.Name, x.Value)));
 
     /// <summary>A JWT-shaped token (unsigned: the console does not verify tokens, the APIs do) with <paramref name="padding"/> extra claim bytes.</summary>
-    public static string Token(string subject, string scope, int padding = 0)
+    public static string Token(string subject, string scope, int padding = 0, long expires = 4102444800)
     {
-        var payload = $"{{\"sub\":\"{subject}\",\"scope\":\"{scope}\",\"exp\":4102444800,\"pad\":\"{new string('x', padding)}\"}}";
+        var payload = $"{{\"sub\":\"{subject}\",\"scope\":\"{scope}\",\"exp\":{expires},\"pad\":\"{new string('x', padding)}\"}}";
         return $"eyJhbGciOiJIUzI1NiJ9.{Base64Url(payload)}.c2lnbmF0dXJl";
     }
 

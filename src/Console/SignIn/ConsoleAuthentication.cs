@@ -62,6 +62,9 @@ internal static class ConsoleAuthentication
                 options.UsePkce = true;
                 // Saved into the ticket, which lives in the server-side store: the browser holds only its key.
                 options.SaveTokens = true;
+                // The session ends with the access token: an 8-hour cookie outliving a 1-hour token left the operator
+                // signed in to pages whose every API call answered 401, with no way back but signing out by hand.
+                options.UseTokenLifetime = true;
                 options.MapInboundClaims = false;
                 options.TokenValidationParameters.NameClaimType = "sub";
                 options.Scope.Clear();

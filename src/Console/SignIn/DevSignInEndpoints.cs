@@ -47,13 +47,20 @@ internal static class DevSignInEndpoints
                 string token;
                 if (form.Mint && mode == DevSignIn.PasteOrMint)
                 {
+                    // Minting signs with the host's key for whatever subject is typed: offered to this machine only, so
+                    // an embedded host bound to 0.0.0.0 does not hand operator tokens (and a chosen audit name) to its network.
+                    if (context.Connection.RemoteIpAddress is not { } caller || !System.Net.IPAddress.IsLoopback(caller))
+                    {
+                        return Page(mode, returnUrl, "A token is minted only for a browser on this machine. Paste one instead.");
+                    }
+
                     if (auth.SigningKeys.Count == 0)
                     {
                         return Page(mode, returnUrl, "This host has no Backbone:Auth:SigningKeys, so it cannot mint a token. Paste one instead.");
                     }
 
                     var subject = string.IsNullOrWhiteSpace(form.Subject) ? "operator" : form.Subject.Trim();
-                    token = DevTokens.Mint(auth, subject, form.Scopes ?? [], TimeSpan.FromHours(8), DateTime.UtcNow);
+                    token = DevTokens.Mint(auth, subject, [.. (form.Scopes ?? []).Where(OperatorScopes.Contains)], SessionLimit, DateTime.UtcNow);
                 }
                 else if (string.IsNullOrWhiteSpace(form.Token))
                 {
@@ -115,8 +122,18 @@ internal static class DevSignInEndpoints
         }
     }
 
-    private static DateTimeOffset Expiry(List<Claim> claims) =>
-        claims.FirstOrDefault(x => x.Type == "exp") is { } exp && long.TryParse(exp.Value, out var seconds)
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : DateTimeOffset.UtcNow.AddHours(8);
+    /// <summary>
+    /// The token's own expiry, but never more than a working day away: the claim is unverified, and a far-future one
+    /// both threw (past year 9999: a 500) and kept a session in the in-memory store for ever.
+    /// </summary>
+    private static DateTimeOffset Expiry(List<Claim> claims)
+    {
+        var latest = DateTimeOffset.UtcNow.Add(SessionLimit);
+        return claims.FirstOrDefault(x => x.Type == "exp") is { } exp && long.TryParse(exp.Value, out var seconds)
+            && seconds < latest.ToUnixTimeSeconds()
+            ? DateTimeOffset.FromUnixTimeSeconds(Math.Max(seconds, 0))
+            : latest;
+    }
+
+    private static readonly TimeSpan SessionLimit = TimeSpan.FromHours(8);
 }
