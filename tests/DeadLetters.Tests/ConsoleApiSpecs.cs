@@ -106,6 +106,10 @@ public sealed class ConsoleApiSpecs(DeadLetterInfrastructure infrastructure) : I
             using var dryRunResponse = await operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay/dry-run", UriKind.Relative), selection);
             var dryRun = await dryRunResponse.Content.ReadFromJsonAsync<JsonElement>();
             using var noReason = await operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), selection);
+            // Unbounded, a 30 MB body of ids became one job of ~700 000 items before anyone looked at them.
+            var tooMany = new { messageIds = Enumerable.Range(0, 1001).Select(_ => Guid.NewGuid()).ToArray(), reason = "too many" };
+            using var tooManyDryRun = await operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay/dry-run", UriKind.Relative), tooMany);
+            using var tooManyReplay = await operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), tooMany);
             var request = new { messageIds = ids, reason = "customer lookup fixed", idempotencyKey = Guid.NewGuid().ToString() };
             // A double click: the same request, the same key, twice at once.
             var submits = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative), request)));
@@ -119,6 +123,8 @@ public sealed class ConsoleApiSpecs(DeadLetterInfrastructure infrastructure) : I
             Assert.True(dryRun.GetProperty("onlyFailingQueue").GetBoolean());
             Assert.Equal(HttpStatusCode.UnprocessableEntity, noReason.StatusCode);
             Assert.Contains("\"reason\"", await noReason.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal((HttpStatusCode.UnprocessableEntity, HttpStatusCode.UnprocessableEntity), (tooManyDryRun.StatusCode, tooManyReplay.StatusCode));
+            Assert.Contains("\"messageIds\"", await tooManyReplay.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             Assert.Single(jobIds.Distinct());
             Assert.Equal((3, 0, 100), (job.GetProperty("replayed").GetInt32(), job.GetProperty("pending").GetInt32(), job.GetProperty("percent").GetInt32()));
             await Eventually.HoldsAsync(() => Task.FromResult(service.Processed.Count >= 3), TimeSpan.FromSeconds(15), () => "The replays did not arrive.");

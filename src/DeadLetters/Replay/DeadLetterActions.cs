@@ -133,6 +133,39 @@ public static class DeadLetterActions
             _ => ([], ""),
         };
 
+    /// <summary>
+    /// What is wrong with a replay request before anything is looked up (a 422 naming each field), or null. Shared with
+    /// embedded mode's in-memory API, so both refuse the same requests.
+    /// </summary>
+    internal static IResult? InvalidReplay(ReplayRequest request)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        RequireReason(errors, request.Reason);
+        if (request.Canary is < 1 or > 1000)
+        {
+            errors["canary"] = ["Use 1 to 1000."];
+        }
+
+        if (request.RatePerSecond is < 1 or > 1000)
+        {
+            errors["ratePerSecond"] = ["Use 1 to 1000."];
+        }
+
+        if (request.IdempotencyKey is { Length: > 100 })
+        {
+            errors["idempotencyKey"] = ["At most 100 characters."];
+        }
+
+        return errors.Count > 0 ? Results.ValidationProblem(errors, statusCode: StatusCodes.Status422UnprocessableEntity) : TooManySelected(request);
+    }
+
+    /// <summary>Named ids are bounded like bulk actions': unbounded, a 30 MB body became one job of ~700 000 items.</summary>
+    internal static IResult? TooManySelected(ReplayRequest request) => request.MessageIds is { Count: > MaxBulkIds }
+        ? Results.ValidationProblem(
+            new Dictionary<string, string[]> { ["messageIds"] = [$"At most {MaxBulkIds} at once; replay a group or a filter for more."] },
+            statusCode: StatusCodes.Status422UnprocessableEntity)
+        : null;
+
     private static IResult NothingSelected() => Results.ValidationProblem(
         new Dictionary<string, string[]> { ["messageIds"] = ["Name the messages to replay, a fingerprint, or a non-empty filter that finds dead messages."] },
         statusCode: StatusCodes.Status422UnprocessableEntity);
@@ -140,6 +173,11 @@ public static class DeadLetterActions
     /// <summary>Counts what a replay would send and where, with the same selection rules; reads no body, changes nothing, so it is not audited.</summary>
     private static async Task<IResult> DryRunAsync(ReplayRequest request, DeadLettersDbContext db, CancellationToken cancellationToken)
     {
+        if (TooManySelected(request) is { } tooMany)
+        {
+            return tooMany;
+        }
+
         var (ids, _) = await SelectAsync(request, db, cancellationToken);
         if (ids.Count == 0)
         {
@@ -165,26 +203,9 @@ public static class DeadLetterActions
     /// </summary>
     private static async Task<IResult> ReplayManyAsync(ReplayRequest request, HttpContext context, DeadLettersDbContext db, ReplayJobRunner jobs, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        RequireReason(errors, request.Reason);
-        if (request.Canary is < 1 or > 1000)
+        if (InvalidReplay(request) is { } invalid)
         {
-            errors["canary"] = ["Use 1 to 1000."];
-        }
-
-        if (request.RatePerSecond is < 1 or > 1000)
-        {
-            errors["ratePerSecond"] = ["Use 1 to 1000."];
-        }
-
-        if (request.IdempotencyKey is { Length: > 100 })
-        {
-            errors["idempotencyKey"] = ["At most 100 characters."];
-        }
-
-        if (errors.Count > 0)
-        {
-            return Results.ValidationProblem(errors, statusCode: StatusCodes.Status422UnprocessableEntity);
+            return invalid;
         }
 
         var (ids, selection) = await SelectAsync(request, db, cancellationToken);

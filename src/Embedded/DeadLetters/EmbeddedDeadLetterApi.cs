@@ -173,7 +173,7 @@ internal static class EmbeddedDeadLetterApi
     }
 
     /// <summary>What a replay would do, read only: not audited (no body read, nothing changed).</summary>
-    private static IResult DryRun(ReplayRequest request, InMemoryDeadLetterStore store) => store.Transaction(s =>
+    private static IResult DryRun(ReplayRequest request, InMemoryDeadLetterStore store) => DeadLetterActions.TooManySelected(request) ?? store.Transaction(s =>
     {
         var letters = Selection(s, request).Letters;
         if (letters.Count == 0)
@@ -194,30 +194,9 @@ internal static class EmbeddedDeadLetterApi
 
     private static IResult Replay(ReplayRequest request, HttpContext context, InMemoryDeadLetterStore store, InMemoryReplayJobs runner)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (string.IsNullOrWhiteSpace(request.Reason) || request.Reason.Length > 500)
+        if (DeadLetterActions.InvalidReplay(request) is { } invalid)
         {
-            errors["reason"] = ["A replay needs a reason (at most 500 characters), for the audit."];
-        }
-
-        if (request.Canary is < 1 or > 1000)
-        {
-            errors["canary"] = ["A canary is 1 to 1000 messages."];
-        }
-
-        if (request.RatePerSecond is < 1 or > 1000)
-        {
-            errors["ratePerSecond"] = ["A rate is 1 to 1000 messages a second."];
-        }
-
-        if (request.IdempotencyKey is { Length: > 100 })
-        {
-            errors["idempotencyKey"] = ["An idempotency key is at most 100 characters."];
-        }
-
-        if (errors.Count > 0)
-        {
-            return Results.ValidationProblem(errors, statusCode: StatusCodes.Status422UnprocessableEntity);
+            return invalid;
         }
 
         var actor = BackboneAuthentication.CallerId(context.User);
