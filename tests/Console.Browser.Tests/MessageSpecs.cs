@@ -55,6 +55,8 @@ public sealed class MessageSpecs(ConsoleFixture console)
         await Accessibility.AssertNoSeriousViolationsAsync(page, "archive form");
         await page.GetByLabel(new Regex("^Reason")).FillAsync("Known warehouse outage, handled by phone");
         await page.GetByRole(AriaRole.Button, new() { Name = "Archive", Exact = true }).ClickAsync();
+        // The form's answer first: going elsewhere straight after the click could abort its POST on a loaded machine.
+        await Expect(page).ToHaveURLAsync(new Regex($"/messages/{id}$"));
 
         await page.GotoAsync($"/messages?status=archived&queue={queue}");
         await Expect(page.GetByRole(AriaRole.Link, new() { Name = id.ToString() })).ToBeVisibleAsync();
@@ -65,6 +67,7 @@ public sealed class MessageSpecs(ConsoleFixture console)
         await page.GetByRole(AriaRole.Button, new() { Name = "Restore", Exact = true }).ClickAsync();
         await page.GetByLabel(new Regex("^Reason")).FillAsync("Warehouse is back, replay later");
         await page.GetByRole(AriaRole.Button, new() { Name = "Restore", Exact = true }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"/messages/{id}$"));
 
         await page.GotoAsync($"/messages?status=dead&queue={queue}");
         await Expect(page.GetByRole(AriaRole.Link, new() { Name = id.ToString() })).ToBeVisibleAsync();
@@ -88,6 +91,7 @@ public sealed class MessageSpecs(ConsoleFixture console)
         await Accessibility.AssertNoSeriousViolationsAsync(page, "bulk delete form");
         await page.GetByLabel(new Regex("^Reason")).FillAsync("Test orders from the load test");
         await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Delete") }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/messages\\?.*done="));
 
         await page.GotoAsync($"/messages?status=dead&queue={queue}");
         await Expect(page.Locator("#total")).ToContainTextAsync("1 dead messages match");
