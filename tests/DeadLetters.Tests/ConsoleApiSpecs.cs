@@ -158,6 +158,12 @@ public sealed class ConsoleApiSpecs(DeadLetterInfrastructure infrastructure) : I
             using var canaryStart = await operatorClient.PostAsJsonAsync(new Uri("/api/v1/dead-letters/replay", UriKind.Relative),
                 new { messageIds = ids.Take(3).ToArray(), reason = "canary", canary = 1 });
             var canary = await FinishedJobAsync(operatorClient, canaryStart.Headers.Location!);
+            // A job is visible to whoever may read dead letters (the home screen lists running ones to read-only operators).
+            using var reader = DeadLetterCaptureSpecs.Client(app, "reader", DeadLetterApi.ReadScope);
+            using var readJob = await reader.GetAsync(canaryStart.Headers.Location!);
+            using var readItems = await reader.GetAsync(new Uri($"{canaryStart.Headers.Location}/items", UriKind.Relative));
+            using var readJobs = await reader.GetAsync(new Uri("/api/v1/dead-letters/replays", UriKind.Relative));
+            Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK), (readJob.StatusCode, readItems.StatusCode, readJobs.StatusCode));
             Assert.Equal(("canary-complete", 1, 2), (canary.GetProperty("status").GetString(), canary.GetProperty("replayed").GetInt32(), canary.GetProperty("pending").GetInt32()));
             using var canaryResume = await operatorClient.PostAsync(new Uri($"{canaryStart.Headers.Location}/resume", UriKind.Relative), null);
             var afterCanary = await FinishedJobAsync(operatorClient, canaryStart.Headers.Location!);

@@ -66,12 +66,12 @@ public static class DeadLetterActions
             .Produces<ReplayDryRun>().ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
         api.MapPost("/replay", ReplayManyAsync).RequireScope(ReplayScope).WithName("ReplayDeadLetters")
             .Produces<ReplayJobStatus>(StatusCodes.Status202Accepted).ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-        api.MapGet("/replays", ListJobsAsync).RequireScope(ReplayScope).WithName("ListReplayJobs")
+        api.MapGet("/replays", ListJobsAsync).RequireScope(DeadLetterApi.ReadScope).WithName("ListReplayJobs")
             .Produces<ReplayJobPage>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status400BadRequest);
         api.MapGet("/replays/{jobId:guid}", async (Guid jobId, ReplayJobRunner jobs, CancellationToken cancellationToken) =>
                 await jobs.StatusAsync(jobId, cancellationToken) is { } status ? Results.Ok(status) : JobNotFound(jobId))
-            .RequireScope(ReplayScope).WithName("ReplayJobStatus").Produces<ReplayJobStatus>().ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/replays/{jobId:guid}/items", JobItemsAsync).RequireScope(ReplayScope).WithName("ReplayJobItems")
+            .RequireScope(DeadLetterApi.ReadScope).WithName("ReplayJobStatus").Produces<ReplayJobStatus>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/replays/{jobId:guid}/items", JobItemsAsync).RequireScope(DeadLetterApi.ReadScope).WithName("ReplayJobItems")
             .Produces<ReplayJobItemPage>().ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
         api.MapPost("/replays/{jobId:guid}/cancel", CancelJobAsync).RequireScope(ReplayScope).WithName("CancelReplayJob")
             .Produces<ReplayJobStatus>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
