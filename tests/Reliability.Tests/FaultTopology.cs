@@ -207,6 +207,11 @@ public sealed class FaultTopology : IAsyncLifetime
             ["Backbone:Messaging:DeliveryLease"] = "00:00:10",
             ["Backbone:Messaging:DuplicateDetectionWindow"] = DuplicateDetectionWindow.ToString(),
             ["Backbone:Messaging:CleanupInterval"] = CleanupInterval.ToString(),
+            // A consume whose "delivered" mark was lost to the fault (its messages sent, its outbox rows kept) is adopted
+            // and re-sent after OrphanAfter. At the default 5 minutes that outlasted the 2-minute drain (CI run 6:
+            // database-restart "Sagas: 1 outbox row(s) still pending"), and the window (60 s) that deduplicates the
+            // re-sent copy downstream; 15 s is inside both.
+            ["Backbone:Messaging:OrphanAfter"] = "00:00:15",
             // New error queues are captured within a second, so a scenario's drain does not wait for discovery.
             ["Backbone:DeadLetters:DiscoveryInterval"] = "00:00:01",
         };

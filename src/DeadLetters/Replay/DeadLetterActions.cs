@@ -66,12 +66,12 @@ public static class DeadLetterActions
             .Produces<ReplayDryRun>().ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
         api.MapPost("/replay", ReplayManyAsync).RequireScope(ReplayScope).WithName("ReplayDeadLetters")
             .Produces<ReplayJobStatus>(StatusCodes.Status202Accepted).ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-        api.MapGet("/replays", ListJobsAsync).RequireScope(DeadLetterApi.ReadScope).WithName("ListReplayJobs")
+        api.MapGet("/replays", ListJobsAsync).RequireAnyScope(DeadLetterApi.ReadScope, ReplayScope).WithName("ListReplayJobs")
             .Produces<ReplayJobPage>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status400BadRequest);
         api.MapGet("/replays/{jobId:guid}", async (Guid jobId, ReplayJobRunner jobs, CancellationToken cancellationToken) =>
                 await jobs.StatusAsync(jobId, cancellationToken) is { } status ? Results.Ok(status) : JobNotFound(jobId))
-            .RequireScope(DeadLetterApi.ReadScope).WithName("ReplayJobStatus").Produces<ReplayJobStatus>().ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/replays/{jobId:guid}/items", JobItemsAsync).RequireScope(DeadLetterApi.ReadScope).WithName("ReplayJobItems")
+            .RequireAnyScope(DeadLetterApi.ReadScope, ReplayScope).WithName("ReplayJobStatus").Produces<ReplayJobStatus>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/replays/{jobId:guid}/items", JobItemsAsync).RequireAnyScope(DeadLetterApi.ReadScope, ReplayScope).WithName("ReplayJobItems")
             .Produces<ReplayJobItemPage>().ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
         api.MapPost("/replays/{jobId:guid}/cancel", CancelJobAsync).RequireScope(ReplayScope).WithName("CancelReplayJob")
             .Produces<ReplayJobStatus>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
@@ -208,6 +208,12 @@ public static class DeadLetterActions
             return invalid;
         }
 
+        var actor = BackboneAuthentication.CallerId(context.User);
+        if (!string.IsNullOrEmpty(request.IdempotencyKey) && await jobs.JobOfKeyAsync(actor, request.IdempotencyKey, cancellationToken) is { } earlier)
+        {
+            return Results.Accepted($"/api/v1/dead-letters/replays/{earlier.JobId}", earlier);
+        }
+
         var (ids, selection) = await SelectAsync(request, db, cancellationToken);
         if (ids.Count == 0)
         {
@@ -215,7 +221,7 @@ public static class DeadLetterActions
         }
 
         var (status, _) = await jobs.StartJobAsync(
-            new ReplayJobRequest(ids, BackboneAuthentication.CallerId(context.User), request.Reason, selection, request.Canary, request.RatePerSecond,
+            new ReplayJobRequest(ids, actor, request.Reason, selection, request.Canary, request.RatePerSecond,
                 string.IsNullOrEmpty(request.IdempotencyKey) ? null : request.IdempotencyKey),
             cancellationToken);
         return Results.Accepted($"/api/v1/dead-letters/replays/{status.JobId}", status);

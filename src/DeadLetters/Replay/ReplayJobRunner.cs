@@ -54,21 +54,28 @@ public sealed partial class ReplayJobRunner(
     private readonly Channel<Guid> _jobs = Channel.CreateUnbounded<Guid>();
 
     /// <returns>The job, and whether this call created it (false: the idempotency key named an existing one).</returns>
+    /// <summary>
+    /// The job this caller's key started within <see cref="IdempotencyWindow"/>, if any. Asked before the selection is
+    /// resolved: a resubmitted group replay whose first submission already replayed the group selects nothing, and was
+    /// refused 422 instead of being shown its job.
+    /// </summary>
+    public async Task<ReplayJobStatus?> JobOfKeyAsync(string actor, string key, CancellationToken cancellationToken)
+    {
+        // A key past its window is freed, so the unique index only ever guards keys still in force.
+        await using var expire = dataSource.CreateCommand(
+            "UPDATE replay_jobs SET idempotency_key = NULL WHERE requested_by = $1 AND idempotency_key = $2 AND created_at < $3");
+        expire.Parameters.Add(new NpgsqlParameter { Value = actor });
+        expire.Parameters.Add(new NpgsqlParameter { Value = key });
+        expire.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() - IdempotencyWindow });
+        await expire.ExecuteNonQueryAsync(cancellationToken);
+        return await KeyedJobAsync(actor, key, cancellationToken);
+    }
+
     public async Task<(ReplayJobStatus Status, bool Created)> StartJobAsync(ReplayJobRequest request, CancellationToken cancellationToken)
     {
-        if (request.IdempotencyKey is { } key)
+        if (request.IdempotencyKey is { } key && await JobOfKeyAsync(request.Actor, key, cancellationToken) is { } existing)
         {
-            // A key past its window is freed, so the unique index only ever guards keys still in force.
-            await using var expire = dataSource.CreateCommand(
-                "UPDATE replay_jobs SET idempotency_key = NULL WHERE requested_by = $1 AND idempotency_key = $2 AND created_at < $3");
-            expire.Parameters.Add(new NpgsqlParameter { Value = request.Actor });
-            expire.Parameters.Add(new NpgsqlParameter { Value = key });
-            expire.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() - IdempotencyWindow });
-            await expire.ExecuteNonQueryAsync(cancellationToken);
-            if (await KeyedJobAsync(request.Actor, key, cancellationToken) is { } existing)
-            {
-                return (existing, false);
-            }
+            return (existing, false);
         }
 
         var job = new ReplayJob

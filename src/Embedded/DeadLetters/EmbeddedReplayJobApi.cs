@@ -28,9 +28,9 @@ internal static class EmbeddedReplayJobApi
                 var jobs = s.Jobs.Values.Where(x => status is null || x.Status == status).OrderByDescending(x => x.CreatedAt).Skip(skip).Take(size + 1).ToList();
                 return new ReplayJobPage([.. jobs.Take(size).Select(ViewOf)], jobs.Count > size ? (skip + size).ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
             }));
-        }).RequireScope(DeadLetterApi.ReadScope);
+        }).RequireAnyScope(DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope);
         api.MapGet("/replays/{jobId:guid}", (Guid jobId, InMemoryDeadLetterStore store) =>
-            store.Transaction(s => s.Jobs.TryGetValue(jobId, out var job) ? Results.Ok(ViewOf(job)) : JobNotFound(jobId))).RequireScope(DeadLetterApi.ReadScope);
+            store.Transaction(s => s.Jobs.TryGetValue(jobId, out var job) ? Results.Ok(ViewOf(job)) : JobNotFound(jobId))).RequireAnyScope(DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope);
         api.MapGet("/replays/{jobId:guid}/items", (Guid jobId, int? cursor, int? limit, InMemoryDeadLetterStore store) =>
         {
             var size = Math.Clamp(limit ?? 100, 1, 1000);
@@ -46,7 +46,7 @@ internal static class EmbeddedReplayJobApi
                     [.. items.Take(size).Select(x => new ReplayJobItemView(x.MessageId, x.Position, x.Outcome))],
                     items.Count > size ? items[size - 1].Position.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
             });
-        }).RequireScope(DeadLetterApi.ReadScope);
+        }).RequireAnyScope(DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope);
         api.MapPost("/replays/{jobId:guid}/cancel", (Guid jobId, HttpContext context, InMemoryDeadLetterStore store) => store.Transaction(s =>
         {
             if (!s.Jobs.TryGetValue(jobId, out var job))

@@ -78,6 +78,14 @@ public static class BackboneAuthentication
             .RequireAuthenticatedUser()
             .RequireAssertion(context => HasScope(context.User, scope)));
 
+    /// <summary>Like <see cref="RequireScope{TBuilder}"/>, satisfied by any one of the scopes.</summary>
+    public static TBuilder RequireAnyScope<TBuilder>(this TBuilder endpoint, params string[] scopes)
+        where TBuilder : IEndpointConventionBuilder =>
+        endpoint.RequireAuthorization(policy => policy
+            .AddAuthenticationSchemes(JwtBearerDefaults.AuthenticationScheme)
+            .RequireAuthenticatedUser()
+            .RequireAssertion(context => scopes.Any(scope => HasScope(context.User, scope))));
+
     /// <summary>OAuth's <c>scope</c> is one space-separated string (RFC 8693); some issuers send <c>scp</c> as an array.</summary>
     public static bool HasScope(ClaimsPrincipal user, string scope) => Scopes(user).Contains(scope, StringComparer.Ordinal);
 
