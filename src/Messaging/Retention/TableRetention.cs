@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Persistence;
 using EventBackbone.ServiceDefaults.Settings;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -123,9 +124,11 @@ public sealed partial class TableRetention(
             {
                 return;
             }
-            catch (NpgsqlException failure)
+            catch (Exception failure) when (failure is NpgsqlException or TimeoutException || DatabaseFailures.IsUnavailable(failure))
             {
-                // An outage (or a lock timeout) costs one interval of growth, not the host.
+                // An outage (or a lock timeout) costs one interval of growth, not the host. Npgsql's first connection of
+                // a data source throws a bare TimeoutException when the server accepts but does not answer in time:
+                // that one escaped and stopped the dead-letter host at start in the fault suite (exit 134).
                 LogFailed(logger, failure.Message, settings.Interval);
             }
 
