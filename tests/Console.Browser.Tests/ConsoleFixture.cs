@@ -67,8 +67,8 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
         await Task.WhenAll(FrontDoor.WaitUntilReadyAsync(HostProcess.StartTimeout), Console.WaitUntilReadyAsync(HostProcess.StartTimeout));
 
         var tokens = await Task.WhenAll(
-            DevTokens.MintAsync(SigningKey, "operator", $"{AllDeadLetterScopes} reports:read signups:read commands:signup"),
-            DevTokens.MintAsync(SigningKey, "auditor", "dead-letters:read"));
+            MintedTokens.MintAsync(SigningKey, "operator", $"{AllDeadLetterScopes} reports:read signups:read commands:signup"),
+            MintedTokens.MintAsync(SigningKey, "auditor", "dead-letters:read"));
         (OperatorToken, ReadOnlyToken) = (tokens[0], tokens[1]);
         Seeder = new DeadLetterSeeder(await BrokerAsync(), Database("DeadLetters"), AllLogs);
     }
@@ -140,17 +140,4 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
 public sealed class ConsoleCollection : ICollectionFixture<ConsoleFixture>
 {
     public const string Name = "console";
-}
-
-/// <summary>Access tokens from the API host's own <c>dev-token</c> command, as an operator mints them.</summary>
-internal static class DevTokens
-{
-    public static async Task<string> MintAsync(string signingKey, string subject, string scopes)
-    {
-        await using var mint = HostProcess.StartAssembly($"dev-token {subject}", RepositoryLayout.HostAssembly("Ingestion.Api"),
-            new Dictionary<string, string> { ["Backbone:Auth:SigningKeys:0"] = signingKey },
-            ["dev-token", "--scope", scopes, "--subject", subject]);
-        Assert.Equal(0, await mint.WaitForExitAsync(HostProcess.StartTimeout));
-        return mint.Output.Trim();
-    }
 }

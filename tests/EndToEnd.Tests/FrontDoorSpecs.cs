@@ -40,7 +40,7 @@ public sealed class FrontDoorFixture() : BackboneInfrastructure("Ingestion", "Wo
         await Api.WaitUntilReadyAsync(HostProcess.StartTimeout);
     }
 
-    public Task<string> TokenAsync(string subject, string scopes) => DevTokens.MintAsync(SigningKey, subject, scopes);
+    public Task<string> TokenAsync(string subject, string scopes) => MintedTokens.MintAsync(SigningKey, subject, scopes);
 
     public string AllLogs() => string.Join('\n', _hosts.Select(x => x.Logs));
 

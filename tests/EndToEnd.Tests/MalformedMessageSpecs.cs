@@ -33,7 +33,7 @@ public sealed class MalformedMessageFixture() : BackboneInfrastructure("Workers"
         await Task.WhenAll(Workers.WaitUntilReadyAsync(HostProcess.StartTimeout), DeadLetters.WaitUntilReadyAsync(HostProcess.StartTimeout));
     }
 
-    public Task<string> TokenAsync(string subject, string scopes) => DevTokens.MintAsync(SigningKey, subject, scopes);
+    public Task<string> TokenAsync(string subject, string scopes) => MintedTokens.MintAsync(SigningKey, subject, scopes);
 
     public async Task<IConnection> BrokerAsync() =>
         await new ConnectionFactory
