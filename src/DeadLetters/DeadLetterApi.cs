@@ -413,37 +413,32 @@ public static class DeadLetterApi
 /// <summary>The list's page cursor: the last row's failure time and message id, base64url so callers treat it as opaque.</summary>
 internal static class ListCursor
 {
-    public static string Format(DateTimeOffset at, Guid id) =>
-        System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes(
-            $"{at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)}.{id:N}"));
+    public static string Format(DateTimeOffset at, Guid id) => TimeKeyCursor.Format(at, id.ToString("N"));
 
-    public static (DateTimeOffset At, Guid Id)? TryParse(string cursor)
-    {
-        try
-        {
-            var parts = System.Text.Encoding.ASCII.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(cursor)).Split('.');
-            return parts.Length == 2
-                && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
-                && ticks <= DateTimeOffset.MaxValue.UtcTicks
-                && Guid.TryParseExact(parts[1], "N", out var id)
-                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
-                    : null;
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
+    public static (DateTimeOffset At, Guid Id)? TryParse(string cursor) =>
+        TimeKeyCursor.TryParse(cursor) is var (at, key) && Guid.TryParseExact(key, "N", out var id) ? (at, id) : null;
 }
 
 /// <summary>The audit's page cursor: the last row's time and id, base64url so callers treat it as opaque.</summary>
 internal static class AuditCursor
 {
-    public static string Format(DateTimeOffset at, long id) =>
-        System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes(
-            $"{at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)}.{id.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+    public static string Format(DateTimeOffset at, long id) => TimeKeyCursor.Format(at, id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    public static (DateTimeOffset At, long Id)? TryParse(string cursor)
+    public static (DateTimeOffset At, long Id)? TryParse(string cursor) =>
+        TimeKeyCursor.TryParse(cursor) is var (at, key)
+        && long.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id)
+            ? (at, id)
+            : null;
+}
+
+/// <summary>A keyset position, "ticks.key" in base64url: the one encoding behind the list's and the audit's cursors.</summary>
+internal static class TimeKeyCursor
+{
+    public static string Format(DateTimeOffset at, string key) =>
+        System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes(
+            $"{at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)}.{key}"));
+
+    public static (DateTimeOffset At, string Key)? TryParse(string cursor)
     {
         try
         {
@@ -451,8 +446,7 @@ internal static class AuditCursor
             return parts.Length == 2
                 && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
                 && ticks <= DateTimeOffset.MaxValue.UtcTicks
-                && long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id)
-                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+                    ? (new DateTimeOffset(ticks, TimeSpan.Zero), parts[1])
                     : null;
         }
         catch (FormatException)
