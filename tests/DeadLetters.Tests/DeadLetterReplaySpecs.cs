@@ -4,6 +4,7 @@ using System.Text.Json;
 using EventBackbone.DeadLetters.Replay;
 using EventBackbone.TestInfrastructure;
 using MassTransit;
+using Microsoft.AspNetCore.Hosting;
 
 namespace EventBackbone.DeadLetters.Tests;
 
@@ -135,6 +136,50 @@ public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructur
         {
             await bus.StopAsync();
         }
+    }
+
+    /// <summary>
+    /// The broker cannot be reached (here: nothing listens on its port). A single replay is refused with its claim
+    /// released — a claim left pending by a live process made the message "already replayed" for ever, though it was
+    /// never sent — and a replay job fails, so the operator sees it and resumes it, instead of showing "running, 0 %"
+    /// for as long as the outage lasts.
+    /// </summary>
+    [Fact]
+    public async Task Without_a_broker_a_replay_is_refused_with_its_claim_released_and_a_replay_job_fails_rather_than_waiting()
+    {
+        await using var app = DeadLetterCaptureSpecs.StartDeadLetters(infrastructure).WithWebHostBuilder(builder =>
+            builder.UseSetting("Backbone:RabbitMq:Port", ClosedPort().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var operatorClient = DeadLetterCaptureSpecs.Client(app, "operator", DeadLetterApi.ReadScope, DeadLetterActions.ReplayScope);
+        var store = infrastructure.Database("DeadLetters");
+        var (single, inJob) = (NewId.NextGuid(), NewId.NextGuid());
+        foreach (var id in new[] { single, inJob })
+        {
+            await store.ScalarAsync<int>(
+                """
+                INSERT INTO dead_letters (message_id, source_queue, target_queue, reason, fingerprint, body, headers, first_failed_at, last_failed_at, failure_count, status)
+                VALUES (@id, 'unreachable_error', 'unreachable', 'fault', 'unreachable', '\x7b7d', '{}', now(), now(), 1, 'dead')
+                """,
+                ("id", id));
+        }
+
+        using var refused = await operatorClient.PostAsJsonAsync(new Uri($"/api/v1/dead-letters/{single}/replay", UriKind.Relative), new { reason = "broker away" });
+        Assert.True(refused.StatusCode == HttpStatusCode.BadGateway, $"{(int)refused.StatusCode} {await refused.Content.ReadAsStringAsync()}");
+        Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM replay_ledger WHERE message_id = @id", ("id", single)));
+        Assert.Equal(1, await store.ScalarAsync<long>(
+            "SELECT count(*) FROM dead_letter_audit WHERE action = 'replay-failed' AND message_id = @id", ("id", single)));
+
+        var job = await CompletedJobAsync(operatorClient, await operatorClient.PostAsJsonAsync(
+            new Uri("/api/v1/dead-letters/replay", UriKind.Relative), new { messageIds = new[] { inJob }, reason = "broker away" }));
+        Assert.Equal("failed", job.GetProperty("status").GetString());
+        Assert.Equal(0, await store.ScalarAsync<long>("SELECT count(*) FROM replay_ledger WHERE message_id = @id", ("id", inJob)));
+        Assert.Equal("dead", await store.ScalarAsync<string>("SELECT status FROM dead_letters WHERE message_id = @id", ("id", inJob)));
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task<string?> OutcomeAsync(HttpClient client, Uri replay)

@@ -113,8 +113,9 @@ public static class DeadLetterActions
         return outcome switch
         {
             ReplayOutcome.NotFound => NotFound(messageId),
-            ReplayOutcome.Failed => Results.Problem(type: "https://eventbackbone.dev/problems/replay-failed", statusCode: StatusCodes.Status502BadGateway,
-                title: "Replay failed", detail: "The broker did not confirm the replay; the dead letter is unchanged and can be replayed again."),
+            ReplayOutcome.Failed or ReplayOutcome.BrokerUnreachable => Results.Problem(type: "https://eventbackbone.dev/problems/replay-failed",
+                statusCode: StatusCodes.Status502BadGateway, title: "Replay failed",
+                detail: "The broker did not confirm the replay; the dead letter is unchanged and can be replayed again."),
             _ => Results.Ok(new { messageId, outcome = outcome == ReplayOutcome.Replayed ? "replayed" : "already-replayed" }),
         };
     }

@@ -13,6 +13,12 @@ public enum ReplayOutcome
     AlreadyReplayed,
     NotFound,
     Failed,
+
+    /// <summary>
+    /// Not sent: no connection to the broker could be made. Unlike <see cref="Failed"/> it says nothing about the
+    /// message, and every message after it would fail the same way, so a replay job stops here.
+    /// </summary>
+    BrokerUnreachable,
 }
 
 /// <summary>
@@ -86,14 +92,17 @@ public sealed partial class DeadLetterReplayer(
             timeout.CancelAfter(PublishTimeout);
             await PublishAsync(edited is { } message ? Edited(letter, message) : letter, timeout.Token);
         }
-        catch (Exception failure) when (failure is PublishException or AlreadyClosedException or OperationInterruptedException or OperationCanceledException)
+        catch (Exception failure) when (failure is PublishException or AlreadyClosedException or OperationInterruptedException or OperationCanceledException
+            or BrokerUnreachableException)
         {
-            // Not confirmed, so not sent as far as anyone can tell: free the claim so it can be replayed again.
+            // Not confirmed, so not sent as far as anyone can tell: free the claim so it can be replayed again. (A claim
+            // left pending by this live process is never released by in-doubt resolution: the message would read as
+            // "already replayed" for ever.)
             await ExecuteAsync(connection, "DELETE FROM replay_ledger WHERE message_id = $1 AND failure_count = $2 AND status = 'pending'",
                 CancellationToken.None, messageId, letter.FailureCount);
             await AuditAsync(connection, actor, "replay-failed", messageId, failure.Message, CancellationToken.None);
             cancellationToken.ThrowIfCancellationRequested();
-            return ReplayOutcome.Failed;
+            return failure is BrokerUnreachableException ? ReplayOutcome.BrokerUnreachable : ReplayOutcome.Failed;
         }
 
         // One statement (one commit), so the ledger, the record's status, the job's progress and the audit cannot

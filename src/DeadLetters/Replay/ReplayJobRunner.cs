@@ -5,11 +5,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using RabbitMQ.Client.Exceptions;
 
 namespace EventBackbone.DeadLetters.Replay;
 
 /// <summary>A replay job's progress, as the operators' API and the CLI show it.</summary>
-/// <param name="Status"><c>running</c>, <c>completed</c>, <c>failed</c> (finished with at least one failed item), <c>cancelled</c> or <c>canary-complete</c>.</param>
+/// <param name="Status">
+/// <c>running</c>, <c>completed</c>, <c>failed</c> (finished with at least one failed item, or stopped because the broker
+/// could not be reached — its rest then pending), <c>cancelled</c> or <c>canary-complete</c>.
+/// </param>
 /// <param name="Pending">Items without an outcome yet (a cancelled or canary-complete job's rest; resume runs them).</param>
 /// <param name="Percent">How much of the job has an outcome, 0 to 100.</param>
 public sealed record ReplayJobStatus(
@@ -263,9 +267,18 @@ public sealed partial class ReplayJobRunner(
             {
                 return;
             }
+            catch (BrokerUnreachableException unreachable)
+            {
+                // No job can send anything: they fail now, visibly, and the operator resumes them once the broker is
+                // back. Left "running", they showed 0 % for as long as the outage lasted, then went out unannounced.
+                LogOutage(logger, unreachable.Message);
+                await FailRunningJobsAsync(stoppingToken);
+                await Task.Delay(TimeSpan.FromSeconds(5), clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
             catch (Exception outage)
             {
-                // The broker or the database is away: the jobs stay "running" and are picked up again from the start.
+                // A dropped connection (opened again on the next attempt) or the database away: the jobs stay
+                // "running" and are picked up again from the start.
                 LogOutage(logger, outage.Message);
                 await Task.Delay(TimeSpan.FromSeconds(5), clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
@@ -288,7 +301,7 @@ public sealed partial class ReplayJobRunner(
             if (job.Canary is { } canary && !job.CanaryPassed && done >= canary)
             {
                 // The canary's messages have their outcome: stop, so the operator looks at them before the rest goes.
-                await SetFinishedAsync(jobId, "'canary-complete'", stoppingToken);
+                await SetFinishedAsync(jobId, "'canary-complete'", stoppingToken, evenWithItemsLeft: true);
                 LogJobRun(logger, jobId, ran);
                 return;
             }
@@ -320,21 +333,47 @@ public sealed partial class ReplayJobRunner(
             record.Parameters.Add(new NpgsqlParameter { Value = messageId });
             record.Parameters.Add(new NpgsqlParameter { Value = Describe(outcome) });
             await record.ExecuteNonQueryAsync(stoppingToken);
+            if (outcome == ReplayOutcome.BrokerUnreachable)
+            {
+                // Every message after this one would fail the same way: stop, the rest pending for a resume.
+                await SetFinishedAsync(jobId, "'failed'", stoppingToken, evenWithItemsLeft: true);
+                LogJobRun(logger, jobId, ran);
+                return;
+            }
         }
 
         await SetFinishedAsync(jobId, "CASE WHEN EXISTS (SELECT 1 FROM replay_job_items WHERE job_id = $1 AND outcome = 'failed') THEN 'failed' ELSE 'completed' END", stoppingToken);
         LogJobRun(logger, jobId, ran);
     }
 
-    /// <summary>Ends a running job (never a cancelled one) once every item it was to run has an outcome.</summary>
-    private async Task SetFinishedAsync(Guid jobId, string status, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends a running job (never a cancelled one) once every item it was to run has an outcome — or at once when it
+    /// stops early (its canary ran, the broker is unreachable), the rest pending for a resume.
+    /// </summary>
+    private async Task SetFinishedAsync(Guid jobId, string status, CancellationToken cancellationToken, bool evenWithItemsLeft = false)
     {
-        var unfinished = status == "'canary-complete'" ? "" : " AND NOT EXISTS (SELECT 1 FROM replay_job_items WHERE job_id = $1 AND outcome IS NULL)";
+        var unfinished = evenWithItemsLeft ? "" : " AND NOT EXISTS (SELECT 1 FROM replay_job_items WHERE job_id = $1 AND outcome IS NULL)";
         await using var finish = dataSource.CreateCommand(
             $"UPDATE replay_jobs SET status = {status}, finished_at = $2 WHERE id = $1 AND status = 'running'{unfinished}");
         finish.Parameters.Add(new NpgsqlParameter { Value = jobId });
         finish.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() });
         await finish.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Fails every running job, its unsent items left pending for a resume.</summary>
+    private async Task FailRunningJobsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var fail = dataSource.CreateCommand("UPDATE replay_jobs SET status = 'failed', finished_at = $1 WHERE status = 'running'");
+            fail.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() });
+            await fail.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (NpgsqlException unavailable)
+        {
+            // The database is away as well: the jobs stay "running" until one of the two is back.
+            LogOutage(logger, unavailable.Message);
+        }
     }
 
     private async Task<string?> CurrentStatusAsync(Guid jobId, CancellationToken cancellationToken)

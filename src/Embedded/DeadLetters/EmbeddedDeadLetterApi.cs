@@ -166,7 +166,7 @@ internal static class EmbeddedDeadLetterApi
         return outcome switch
         {
             ReplayOutcome.NotFound => DeadLetterActions.NotFound(messageId),
-            ReplayOutcome.Failed => Results.Problem(type: "https://eventbackbone.dev/problems/replay-failed", statusCode: StatusCodes.Status502BadGateway,
+            ReplayOutcome.Failed or ReplayOutcome.BrokerUnreachable => Results.Problem(type: "https://eventbackbone.dev/problems/replay-failed", statusCode: StatusCodes.Status502BadGateway,
                 title: "Replay failed", detail: "The message could not be sent; the dead letter is unchanged and can be replayed again."),
             _ => Results.Ok(new { messageId, outcome = ReplayJobRunner.Describe(outcome) }),
         };

@@ -61,7 +61,7 @@ internal static class EmbeddedEditAndReplay
         return outcome switch
         {
             ReplayOutcome.NotFound => DeadLetterActions.NotFound(messageId),
-            ReplayOutcome.Failed => Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Replay failed"),
+            ReplayOutcome.Failed or ReplayOutcome.BrokerUnreachable => Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Replay failed"),
             _ => Results.Ok(new { messageId, outcome = ReplayJobRunner.Describe(outcome) }),
         };
     }
