@@ -36,12 +36,20 @@ public static class ContractTypes
 
         // The contracts assembly by reference, not by "whatever is loaded": nothing in this service touches a contract
         // type, so the runtime never loaded EventBackbone.Contracts and every real contract was "not a known contract".
-        // Then the loaded assemblies, where a test host's own contracts are.
-        return ContractsAssembly.GetType(fullName, throwOnError: false)
-            ?? AppDomain.CurrentDomain.GetAssemblies()
-                .Select(assembly => assembly.GetType(fullName, throwOnError: false))
-                .FirstOrDefault(type => type is not null);
+        // Then the loaded assemblies, where a test host's own contracts are. Records only, and none of the framework's:
+        // the name comes from an envelope anyone on the vhost may write, and edit-and-replay constructs the type from
+        // the operator's JSON — "urn:message:System.IO:FileInfo" was a "contract" with its own edit form.
+        return new[] { ContractsAssembly }.Concat(AppDomain.CurrentDomain.GetAssemblies().Where(assembly => !IsFramework(assembly)))
+            .Select(assembly => assembly.GetType(fullName, throwOnError: false))
+            .FirstOrDefault(type => type is not null && IsRecord(type));
     }
+
+    /// <summary>A record class: the compiler gives it a <c>&lt;Clone&gt;$</c> method, which no hand-written class has.</summary>
+    private static bool IsRecord(Type type) => type is { IsClass: true, IsAbstract: false } && type.GetMethod("<Clone>$") is not null;
+
+    private static bool IsFramework(System.Reflection.Assembly assembly) =>
+        assembly.GetName().Name is { } name && (name.StartsWith("System", StringComparison.Ordinal) || name.StartsWith("Microsoft", StringComparison.Ordinal)
+            || name is "mscorlib" or "netstandard");
 
     /// <summary>The contract's fields as its JSON names them: the parameters of its widest public constructor (a record's).</summary>
     public static IReadOnlyList<ContractField> Fields(Type contract) =>
