@@ -48,6 +48,8 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
             ["Backbone:RabbitMq:ManagementUrl"] = Settings.RabbitManagementUrl.ToString(),
             // Error queues the specs declare are found within a second, not the default interval.
             ["Backbone:DeadLetters:DiscoveryInterval"] = "00:00:00.500",
+            // Edit-and-replay is off by default (a power granted deliberately); the console's edit screen is tested on.
+            ["Backbone:DeadLetters:EditAndReplay"] = "true",
         };
         var workers = Track(HostProcess.Start("Workers", settings));
         var sagas = Track(HostProcess.Start("Sagas", settings));
@@ -88,14 +90,21 @@ public sealed class ConsoleFixture() : BackboneInfrastructure("Ingestion", "Work
 
     internal static async Task<(IBrowserContext Context, IPage Page)> SignInAsync(IBrowser browser, Uri console, string token)
     {
-        var context = await browser.NewContextAsync(new() { BaseURL = console.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
-        var page = await Chromium.NewPageAsync(context);
-        // "Delete these messages for good?" and the like: the operator confirms (Playwright would dismiss by default).
-        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        var (context, page) = await NewSessionAsync(browser, console);
         await page.GotoAsync("/sign-in/dev");
         await page.GetByLabel("Bearer token").FillAsync(token);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with this token" }).ClickAsync();
         await Assertions.Expect(page).Not.ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/sign-in"));
+        return (context, page);
+    }
+
+    /// <summary>A fresh browser context (its own cookies), not signed in, on the console at <paramref name="console"/>.</summary>
+    internal static async Task<(IBrowserContext Context, IPage Page)> NewSessionAsync(IBrowser browser, Uri console)
+    {
+        var context = await browser.NewContextAsync(new() { BaseURL = console.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
+        var page = await Chromium.NewPageAsync(context);
+        // "Delete these messages for good?" and the like: the operator confirms (Playwright would dismiss by default).
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
         return (context, page);
     }
 
