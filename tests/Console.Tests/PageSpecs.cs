@@ -66,6 +66,21 @@ public sealed partial class PageSpecs : IAsyncLifetime
         Assert.Contains("<strong>1</strong> dead messages match", list, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The notice after a bulk action is built from its counts, never from text in the URL: a link carrying
+    /// "?done=Your session expired, call …" would otherwise put an attacker's words in the console's own voice.
+    /// </summary>
+    [Fact]
+    public async Task The_notice_after_an_action_says_only_what_the_console_words_itself()
+    {
+        var forged = await _browser.GetStringAsync("/messages?status=dead&done=" + Uri.EscapeDataString("Session expired: call 555-0100 with your token"));
+        var counted = await _browser.GetStringAsync("/messages?status=dead&done=delete&changed=2&matched=3");
+
+        Assert.DoesNotContain("555-0100", forged, StringComparison.Ordinal);
+        Assert.DoesNotContain("class=\"notice\"", forged, StringComparison.Ordinal);
+        Assert.Contains("Delete: 2 of 3 matching messages changed.", counted, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex("aria-describedby=\"note-text-error\"[^>]*>far too long</textarea>\\s*<p class=\"field-error\" id=\"note-text-error\">A note is at most 2000 characters.</p>")]
     private static partial Regex FieldThenError();
 }
