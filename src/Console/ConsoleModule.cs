@@ -19,6 +19,11 @@ public static class ConsoleModule
     {
         var settings = ConsoleSettings.Load(builder.Configuration, builder.Environment, hosting);
         builder.Services.AddSingleton(settings);
+        if (settings.TrustedProxies.Count > 0)
+        {
+            builder.Services.AddForwardedProxies(settings.TrustedProxies);
+        }
+
         builder.Services.AddRazorComponents();
         builder.Services.AddAntiforgery(options =>
         {

@@ -24,8 +24,13 @@ internal enum DevSignIn
 }
 
 /// <summary>The <c>Backbone:Console</c> section, checked before the host starts.</summary>
+/// <param name="TrustedProxies">
+/// Proxies (e.g. the ingress that terminates TLS) whose <c>X-Forwarded-Proto</c> and <c>X-Forwarded-For</c> are
+/// believed; empty by default, when the console takes every request as it arrives.
+/// </param>
 internal sealed record ConsoleSettings(
-    Uri FrontDoor, Uri? Authority, string? ClientId, string? ClientSecret, IReadOnlyList<string> Scopes, DevSignIn DevSignIn, bool SecureCookies)
+    Uri FrontDoor, Uri? Authority, string? ClientId, string? ClientSecret, IReadOnlyList<string> Scopes, DevSignIn DevSignIn, bool SecureCookies,
+    IReadOnlyList<System.Net.IPNetwork> TrustedProxies)
 {
     public const string Section = "Backbone:Console";
 
@@ -67,7 +72,7 @@ internal sealed record ConsoleSettings(
         var scopes = settings.Optional($"{Section}:Scopes")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [.. DefaultScopes];
         return new ConsoleSettings(
             frontDoor, authority, clientId, settings.Optional($"{Section}:ClientSecret"), scopes, devSignIn,
-            SecureCookies: !embedded && !environment.IsDevelopment());
+            SecureCookies: !embedded && !environment.IsDevelopment(), settings.Networks($"{Section}:TrustedProxies"));
     }
 
     /// <summary>Embedded: the front door is this very process, at the first address it listens on.</summary>

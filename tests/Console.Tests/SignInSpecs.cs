@@ -74,6 +74,30 @@ public sealed class SignInSpecs : IAsyncLifetime
         Assert.Contains("dead-letters%3Areplay", location, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Behind a TLS-terminating proxy the console sees plain HTTP: the identity provider was sent back to an
+    /// <c>http://…/signin-oidc</c> address (refused by any real provider, or a token over plain text). The proxy's
+    /// <c>X-Forwarded-Proto</c> is believed from the proxies named in <c>Backbone:Console:TrustedProxies</c> only.
+    /// </summary>
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.1", "https")]
+    [InlineData("10.0.0.0/8", "10.1.2.3", "https")]
+    [InlineData("127.0.0.1", "10.1.2.3", "http")]
+    [InlineData(null, "127.0.0.1", "http")]
+    public async Task The_sign_in_returns_to_the_scheme_a_trusted_proxy_forwarded_and_ignores_anyone_else(string? trustedProxy, string caller, string scheme)
+    {
+        var settings = WithAuthority();
+        settings["Backbone:Console:TrustedProxies:0"] = trustedProxy;
+        await using var console = new ConsoleFactory(_frontDoor.Address, "Production", settings, System.Net.IPAddress.Parse(caller));
+        var browser = console.CreateBrowser();
+        browser.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+
+        var response = await browser.GetAsync("/messages?status=dead");
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Contains($"redirect_uri={Uri.EscapeDataString($"{scheme}://localhost/signin-oidc")}&", response.Headers.Location!.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_session_cookie_is_http_only_same_site_strict_and_does_not_carry_the_access_token()
     {

@@ -35,31 +35,12 @@ public sealed record WebhookEdgeSettings(
     public static WebhookEdgeSettings Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
-        var proxies = new List<IPNetwork>();
-        foreach (var entry in configuration.GetSection("Backbone:Ingestion:TrustedProxies").GetChildren())
-        {
-            var raw = entry.Value?.Trim() ?? "";
-            if (IPNetwork.TryParse(raw, out var network))
-            {
-                proxies.Add(network);
-            }
-            else if (IPAddress.TryParse(raw, out var address))
-            {
-                address = ClientAddress.Normalize(address);
-                proxies.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
-            }
-            else
-            {
-                throw new InvalidSettingException(entry.Path, $"'{raw}' is not an IP address or a network (e.g. 10.0.0.0/8).");
-            }
-        }
-
         return new WebhookEdgeSettings(
             settings.Int("Backbone:Ingestion:MaxConcurrentBodyReads", 64, 1, 100_000),
             settings.Int("Backbone:Ingestion:MaxConcurrentBodyReadsPerAddress", 16, 1, 100_000),
             settings.Int("Backbone:Ingestion:UnverifiedPerAddressPerSecond", 10, 1, 1_000_000),
             settings.Int("Backbone:Ingestion:UnverifiedPerSecond", 200, 1, 1_000_000),
             settings.Duration("Backbone:Ingestion:BodyReadTimeout", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)),
-            proxies);
+            settings.Networks("Backbone:Ingestion:TrustedProxies"));
     }
 }

@@ -94,4 +94,35 @@ public sealed class SettingsReader(IConfiguration configuration)
             ? uri
             : throw new InvalidSettingException(key, $"'{raw}' is not an absolute URI.");
     }
+
+    /// <summary>The list <c><paramref name="section"/>:0…n</c> of addresses (one-address networks) or networks (<c>10.0.0.0/8</c>).</summary>
+    public IReadOnlyList<System.Net.IPNetwork> Networks(string section)
+    {
+        var networks = new List<System.Net.IPNetwork>();
+        foreach (var entry in configuration.GetSection(section).GetChildren())
+        {
+            var raw = entry.Value?.Trim() ?? "";
+            if (raw.Length == 0)
+            {
+                continue;
+            }
+
+            if (System.Net.IPNetwork.TryParse(raw, out var network))
+            {
+                networks.Add(network);
+            }
+            else if (System.Net.IPAddress.TryParse(raw, out var address))
+            {
+                // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d; listed as a.b.c.d, it is that one.
+                address = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+                networks.Add(new System.Net.IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            }
+            else
+            {
+                throw new InvalidSettingException(entry.Path, $"'{raw}' is not an IP address or a network (e.g. 10.0.0.0/8).");
+            }
+        }
+
+        return networks;
+    }
 }
