@@ -385,7 +385,7 @@ cluster_heal() { # [n]: without n, every partition
   while read -r rule; do
     # shellcheck disable=SC2086
     iptables ${rule/-A /-D }
-  done < <(iptables -S "$PARTITION_CHAIN" | grep -- "--comment eventbackbone-partition-${n:-[123]} " || true)
+  done < <(iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -- "--comment eventbackbone-partition-${n:-[123]} " || true)
   log "partition rules removed${n:+ for node $(cluster_node "$n")}"
 }
 
@@ -505,8 +505,11 @@ fo_basebackup() { # standby primary: a fresh copy of the primary
 
 fo_rewind() { # old-primary new-primary: succeeds when pg_rewind brought it onto the new primary's timeline
   local s=$1 p=$2
-  log "rewinding $s onto $p (pg_rewind)"
-  su postgres -c "/usr/lib/postgresql/$PG_VERSION/bin/pg_rewind --target-pgdata=$(fo_datadir "$s") --config-file=/etc/postgresql/$PG_VERSION/$s/postgresql.conf --source-server='host=/var/run/postgresql port=$(fo_port "$p") user=postgres dbname=postgres'" >&2
+  local out="/var/log/postgresql/pg_rewind-$PG_VERSION-$s.log"
+  log "rewinding $s onto $p (pg_rewind; see $out)"
+  # --config-file: Debian keeps postgresql.conf out of the data directory, and pg_rewind first finishes the crash
+  # recovery of a killed primary in single-user mode.
+  su postgres -c "/usr/lib/postgresql/$PG_VERSION/bin/pg_rewind --target-pgdata=$(fo_datadir "$s") --config-file=/etc/postgresql/$PG_VERSION/$s/postgresql.conf --source-server='host=/var/run/postgresql port=$(fo_port "$p") user=postgres dbname=postgres'" >"$out" 2>&1
 }
 
 fo_standby_up() { # standby primary
@@ -589,7 +592,7 @@ cluster_status() {
   members=$(cluster_ctl 1 eval 'rabbit_nodes:all_running().' 2>/dev/null | tr -d '\n ' || true)
   printf 'rabbitmq cluster, running nodes seen by node 1: %s\n' "${members:-unknown}"
   if have iptables && iptables -n -L "$PARTITION_CHAIN" >/dev/null 2>&1; then
-    printf 'partitions: %s\n' "$(iptables -S "$PARTITION_CHAIN" | grep -o 'eventbackbone-partition-[123]' | sort -u | sed 's/.*-/node /' | tr '\n' ' ')"
+    printf 'partitions: %s\n' "$(iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -o 'eventbackbone-partition-[123]' | sort -u | sed 's/.*-/node /' | tr '\n' ' ')"
   fi
   for i in "${FAILOVER_CLUSTERS[@]}"; do
     printf 'postgresql %s (port %s): %s\n' "$i" "$(fo_port "$i")" "$(fo_describe "$i")"
