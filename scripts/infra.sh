@@ -247,6 +247,10 @@ CLUSTER_LOGS=/var/log/rabbitmq/cluster
 # Erlang's net_ticktime: how long a node may be silent before its peers call it gone (default 60 s). 15 s makes a
 # partition visible within 15-20 s; lower risks false partitions on a machine as loaded as CI.
 CLUSTER_NET_TICKTIME=15
+# pause_minority: a node cut off from the other two stops serving (its clients move to the majority) and resumes by
+# itself when the link is back; RabbitMQ's recommended partition handling for a cluster of three. `ignore` or
+# `autoheal` instead, for a node's next start: CLUSTER_PARTITION_HANDLING=ignore bash scripts/infra.sh cluster up.
+CLUSTER_PARTITION_HANDLING=${CLUSTER_PARTITION_HANDLING:-pause_minority}
 
 cluster_node() { printf 'cluster%s@%s' "$1" "$CLUSTER_HOST"; }
 cluster_amqp_port() { echo $((CLUSTER_AMQP_BASE + $1)); }
@@ -263,12 +267,11 @@ cluster_node_pid() { cat "$CLUSTER_DATA/$1/pid" 2>/dev/null || true; }
 cluster_node_start() { # i
   local i=$1 base="$CLUSTER_DATA/$1" logs="$CLUSTER_LOGS/$1" conf="/etc/rabbitmq/cluster$1.conf" ip
   ip=$(cluster_source_ip "$i")
+  case $CLUSTER_PARTITION_HANDLING in pause_minority | ignore | autoheal) ;; *) die "CLUSTER_PARTITION_HANDLING must be pause_minority, ignore or autoheal" ;; esac
   mkdir -p "$base" "$logs"
-  # pause_minority: a node cut off from the other two stops serving (its clients move to the majority) and resumes by
-  # itself when the link is back; RabbitMQ's recommended partition handling for a cluster of three.
-  printf '%s\n' "listeners.tcp.default = 127.0.0.1:$(cluster_amqp_port "$i")" \
+    printf '%s\n' "listeners.tcp.default = 127.0.0.1:$(cluster_amqp_port "$i")" \
     "management.tcp.ip = 127.0.0.1" "management.tcp.port = $(cluster_management_port "$i")" \
-    "loopback_users.guest = true" "cluster_partition_handling = pause_minority" > "$conf"
+    "loopback_users.guest = true" "cluster_partition_handling = $CLUSTER_PARTITION_HANDLING" > "$conf"
   printf '[rabbitmq_management].\n' > "$base/enabled_plugins"
   chown -R rabbitmq:rabbitmq "$base" "$logs"
   log "starting RabbitMQ node $(cluster_node "$i")"
@@ -568,6 +571,7 @@ cluster_pg_down() {
   local c
   for c in "${FAILOVER_CLUSTERS[@]}"; do
     if fo_exists "$c"; then log "removing PostgreSQL $PG_VERSION/$c"; pg_dropcluster --stop "$PG_VERSION" "$c"; fi
+    rm -f "/var/log/postgresql/pg_rewind-$PG_VERSION-$c.log"
   done
 }
 
