@@ -6,8 +6,11 @@
 #   outage and fault-injection tests stop and start without disturbing anything else.
 #   Also Debian's `chromium`, which the console's browser tests (tests/Console.Browser.Tests) drive through Playwright.
 # Idempotent: running `up` twice changes nothing. `down` stops both servers; `env` prints the settings.
+# `cluster …` runs a three-node RabbitMQ cluster and a PostgreSQL primary + synchronous standby beside all of that
+# (README, "A cluster on one machine").
 #
 #   bash scripts/infra.sh up | down | status | env
+#   bash scripts/infra.sh cluster up | down | status | env | promote | partition N | heal [N]
 set -euo pipefail
 
 PG_VERSION=${PG_VERSION:-15}
