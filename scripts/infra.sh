@@ -264,7 +264,8 @@ cluster_dist_port() { echo $((CLUSTER_DIST_BASE + $1)); }
 # rabbitmqctl, which connect from 127.0.0.1, keep working).
 cluster_source_ip() { echo "127.0.0.$((10 + $1))"; }
 cluster_ctl() { local i=$1; shift; timeout 60 rabbitmqctl -n "$(cluster_node "$i")" -q "$@"; }
-cluster_node_running() { have rabbitmqctl && timeout 20 rabbitmqctl -n "$(cluster_node "$1")" -q status >/dev/null 2>&1; }
+# ping, not status: a node paused by pause_minority answers, with its rabbit app stopped.
+cluster_node_running() { have rabbitmqctl && timeout 20 rabbitmqctl -n "$(cluster_node "$1")" -q ping >/dev/null 2>&1; }
 cluster_node_pid() { cat "$CLUSTER_DATA/$1/pid" 2>/dev/null || true; }
 
 cluster_node_start() { # i
@@ -301,6 +302,9 @@ cluster_node_is_member() { # i: is node i clustered with node 1?
 cluster_rabbit_up() {
   local i started=()
   if [ ! -x /usr/sbin/rabbitmq-server ] && ! have rabbitmq-server; then apt_install rabbitmq-server; fi
+  if have iptables && iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -q eventbackbone-partition; then
+    die "a RabbitMQ node is cut off (cluster partition): run cluster heal first"
+  fi
   for i in "${CLUSTER_NODES[@]}"; do
     if cluster_node_running "$i"; then
       cluster_ctl "$i" start_app >/dev/null 2>&1 || true   # left stopped by stop_app: start it; a no-op when it runs
@@ -591,15 +595,21 @@ fo_describe() { # cluster
 
 # ---------------------------------------------------------------- cluster commands
 cluster_status() {
-  local i members
+  local i state
   for i in "${CLUSTER_NODES[@]}"; do
+    state=down
+    if cluster_node_running "$i"; then
+      # Each node's own view: in a partition the two sides disagree; a paused node (pause_minority) sees nothing.
+      state="online, sees running: $(cluster_ctl "$i" eval 'rabbit_nodes:all_running().' 2>/dev/null | tr -d '\n ' || true)"
+      [ "$(cluster_ctl "$i" eval 'rabbit:is_running().' 2>/dev/null)" = true ] || state="online, app stopped (paused?)"
+    fi
     printf 'rabbitmq %s (amqp %s, management %s, dist %s): %s\n' "$(cluster_node "$i")" "$(cluster_amqp_port "$i")" \
-      "$(cluster_management_port "$i")" "$(cluster_dist_port "$i")" "$(cluster_node_running "$i" && echo online || echo down)"
+      "$(cluster_management_port "$i")" "$(cluster_dist_port "$i")" "$state"
   done
-  members=$(cluster_ctl 1 eval 'rabbit_nodes:all_running().' 2>/dev/null | tr -d '\n ' || true)
-  printf 'rabbitmq cluster, running nodes seen by node 1: %s\n' "${members:-unknown}"
   if have iptables && iptables -n -L "$PARTITION_CHAIN" >/dev/null 2>&1; then
-    printf 'partitions: %s\n' "$(iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -o 'eventbackbone-partition-[123]' | sort -u | sed 's/.*-/node /' | tr '\n' ' ')"
+    local cut
+    cut=$(iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -o 'eventbackbone-partition-[123]' | sort -u | sed 's/.*-/node /' | tr '\n' ' ')
+    printf 'partitions: %s\n' "${cut:-none}"
   fi
   for i in "${FAILOVER_CLUSTERS[@]}"; do
     printf 'postgresql %s (port %s): %s\n' "$i" "$(fo_port "$i")" "$(fo_describe "$i")"
