@@ -302,7 +302,7 @@ cluster_node_is_member() { # i: is node i clustered with node 1?
 cluster_rabbit_up() {
   local i started=()
   if [ ! -x /usr/sbin/rabbitmq-server ] && ! have rabbitmq-server; then apt_install rabbitmq-server; fi
-  if have iptables && iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -q eventbackbone-partition; then
+  if have iptables && iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep eventbackbone-partition >/dev/null; then
     die "a RabbitMQ node is cut off (cluster partition): run cluster heal first"
   fi
   for i in "${CLUSTER_NODES[@]}"; do
@@ -326,7 +326,7 @@ cluster_rabbit_up() {
   # Quorum queues need the quorum_queue feature flag (on by default on a fresh 3.10 node); enable every flag the
   # cluster's version has, a no-op when they are.
   cluster_ctl 1 enable_feature_flag all >/dev/null
-  if ! cluster_ctl 1 list_users | awk '{print $1}' | grep -qx "$CLUSTER_USER"; then
+  if ! cluster_ctl 1 list_users | awk '{print $1}' | grep -x "$CLUSTER_USER" >/dev/null; then
     log "creating RabbitMQ user $CLUSTER_USER (administrator) on the cluster"
     cluster_ctl 1 add_user "$CLUSTER_USER" "$CLUSTER_PASSWORD" >/dev/null
     cluster_ctl 1 set_user_tags "$CLUSTER_USER" administrator >/dev/null
@@ -608,7 +608,7 @@ cluster_status() {
   done
   if have iptables && iptables -n -L "$PARTITION_CHAIN" >/dev/null 2>&1; then
     local cut
-    cut=$(iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -o 'eventbackbone-partition-[123]' | sort -u | sed 's/.*-/node /' | tr '\n' ' ')
+    cut=$(iptables -S "$PARTITION_CHAIN" 2>/dev/null | grep -o 'eventbackbone-partition-[123]' | sort -u | sed 's/.*-/node /' | tr '\n' ' ' || true)
     printf 'partitions: %s\n' "${cut:-none}"
   fi
   for i in "${FAILOVER_CLUSTERS[@]}"; do
