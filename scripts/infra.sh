@@ -523,7 +523,7 @@ fo_rewind() { # old-primary new-primary: succeeds when pg_rewind brought it onto
 }
 
 fo_standby_up() { # standby primary
-  local s=$1 p=$2 i
+  local s=$1 p=$2
   if ! fo_exists "$s"; then
     fo_create "$s"; fo_basebackup "$s" "$p"
   elif ! fo_is_standby "$s" || ! grep -q "port=$(fo_port "$p") " "$(fo_confdir "$s")/failover.conf" 2>/dev/null; then
@@ -534,15 +534,22 @@ fo_standby_up() { # standby primary
   fo_replication_settings "$s" || true
   fo_role_standby "$s" "$p"
   pg_cluster_up "$s" "$(fo_port "$s")"
-  for i in $(seq 1 120); do
-    [ "$(fo_sql "$p" "SELECT state FROM pg_stat_replication WHERE application_name = '$s'")" = streaming ] && return 0
+  fo_replication_reaches "$p" "$s" state streaming 120 \
+    || die "$s does not stream from $p; see /var/log/postgresql/postgresql-$PG_VERSION-$s.log"
+}
+
+# Waits (up to tries × 0.5 s) until the primary's pg_stat_replication row for the standby has column = value.
+fo_replication_reaches() { # primary standby column value tries
+  local i
+  for i in $(seq 1 "$5"); do
+    [ "$(fo_sql "$1" "SELECT $3 FROM pg_stat_replication WHERE application_name = '$2'")" = "$4" ] && return 0
     sleep 0.5
   done
-  die "$s does not stream from $p; see /var/log/postgresql/postgresql-$PG_VERSION-$s.log"
+  return 1
 }
 
 cluster_pg_up() {
-  local p s i
+  local p s
   if ! have pg_ctlcluster || [ ! -d "/usr/lib/postgresql/$PG_VERSION" ]; then apt_install "postgresql-$PG_VERSION"; fi
   p=$(fo_primary); s=$(fo_other "$p")
   fo_primary_up "$p"
@@ -551,11 +558,7 @@ cluster_pg_up() {
     log "synchronous replication: $p waits for $s on every commit"
     fo_role_primary "$p" "$s"
   fi
-  for i in $(seq 1 60); do
-    [ "$(fo_sql "$p" "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$s'")" = sync ] && return 0
-    sleep 0.5
-  done
-  die "$s streams from $p but is not synchronous"
+  fo_replication_reaches "$p" "$s" sync_state sync 60 || die "$s streams from $p but is not synchronous"
 }
 
 cluster_promote() {

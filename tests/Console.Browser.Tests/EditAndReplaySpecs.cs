@@ -15,6 +15,14 @@ namespace EventBackbone.Console.Browser.Tests;
 [Collection(ConsoleCollection.Name)]
 public sealed class EditAndReplaySpecs(ConsoleFixture console)
 {
+    /// <summary>The edit form sent with <paramref name="signupId"/> typed into its field and a reason.</summary>
+    internal static async Task SubmitEditAsync(IPage page, ILocator signupId, string value, string reason)
+    {
+        await signupId.FillAsync(value);
+        await page.GetByLabel(new Regex("^Reason")).FillAsync(reason);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Replay the edited message" }).ClickAsync();
+    }
+
     /// <summary>The signup workflow's queue (SignupStateDefinition in src/Sagas).</summary>
     private const string SignupQueue = "signup-state";
     private const string SignupRequested = "urn:message:EventBackbone.Contracts.Signups:SignupRequested";
@@ -43,9 +51,7 @@ public sealed class EditAndReplaySpecs(ConsoleFixture console)
         await Expect(page.GetByLabel(new Regex("^email"))).ToHaveValueAsync(email);
 
         // Still not a GUID: the contract refuses it, and says so next to the field.
-        await signupId.FillAsync("not-a-guid-either");
-        await page.GetByLabel(new Regex("^Reason")).FillAsync("signupId typo upstream");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Replay the edited message" }).ClickAsync();
+        await SubmitEditAsync(page, signupId, "not-a-guid-either", "signupId typo upstream");
 
         await Expect(signupId).ToHaveAttributeAsync("aria-invalid", "true");
         await Expect(signupId).ToHaveValueAsync("not-a-guid-either");
@@ -56,9 +62,7 @@ public sealed class EditAndReplaySpecs(ConsoleFixture console)
         Assert.Equal("dead", await store.ScalarAsync<string>("SELECT status FROM dead_letters WHERE message_id = @id", ("id", id)));
 
         var corrected = Guid.NewGuid();
-        await signupId.FillAsync(corrected.ToString());
-        await page.GetByLabel(new Regex("^Reason")).FillAsync("signupId was not a GUID");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Replay the edited message" }).ClickAsync();
+        await SubmitEditAsync(page, signupId, corrected.ToString(), "signupId was not a GUID");
 
         // Back on the message, now replayed, with the edit in its replay history.
         await Expect(page).ToHaveURLAsync(new Regex($"/messages/{id}$"));

@@ -147,18 +147,14 @@ public sealed class EmbeddedConsoleSpecs(EmbeddedConsoleFixture embedded) : ICla
         var signupId = page.GetByLabel(new Regex("^signupId"));
         await Expect(signupId).ToHaveValueAsync("not-a-guid");
 
-        await signupId.FillAsync("not-a-guid-either");
-        await page.GetByLabel(new Regex("^Reason")).FillAsync("signupId typo upstream");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Replay the edited message" }).ClickAsync();
+        await EditAndReplaySpecs.SubmitEditAsync(page, signupId, "not-a-guid-either", "signupId typo upstream");
 
         await Expect(signupId).ToHaveAttributeAsync("aria-invalid", "true");
         await Expect(signupId).ToHaveAccessibleDescriptionAsync(new Regex(@"^Not a valid SignupRequested: .*Path: \$\.signupId"));
         await Accessibility.AssertNoSeriousViolationsAsync(page, "edit and replay, refused (embedded)");
 
         var corrected = Guid.NewGuid();
-        await signupId.FillAsync(corrected.ToString());
-        await page.GetByLabel(new Regex("^Reason")).FillAsync("signupId was not a GUID");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Replay the edited message" }).ClickAsync();
+        await EditAndReplaySpecs.SubmitEditAsync(page, signupId, corrected.ToString(), "signupId was not a GUID");
 
         await Expect(page).ToHaveURLAsync(new Regex($"/messages/{id}$"));
         await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Summary" }).Locator("dt:text-is('Status') + dd")).ToHaveTextAsync("replayed");

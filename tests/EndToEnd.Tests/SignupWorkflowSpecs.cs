@@ -19,7 +19,7 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
         var email = Email("happy");
 
         var signupId = await workflow.RequestSignupAsync(email);
-        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.WaitForWelcomeAsync(email, Patience);
         await workflow.VerifyAsync(signupId);
 
         var signup = await workflow.WaitForStateAsync(signupId, "Completed", Patience);
@@ -44,7 +44,7 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
 
         var signupId = await workflow.RequestSignupAsync(email);
 
-        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.WaitForWelcomeAsync(email, Patience);
         await workflow.VerifyAsync(signupId);
         await workflow.WaitForStateAsync(signupId, "Completed", Patience);
         await workflow.SetProviderAsync("ok");
@@ -100,7 +100,7 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
         Assert.Empty(await workflow.DeliveredToAsync(email));
         await workflow.SetProviderAsync("ok");
 
-        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.WaitForWelcomeAsync(email, Patience);
         await workflow.VerifyAsync(signupId);
         await workflow.WaitForStateAsync(signupId, "Completed", Patience);
         await AssertNotifiedAsVerifiedAsync(signupId, email);
@@ -118,7 +118,7 @@ public sealed class SignupWorkflowSpecs(SignupWorkflowFixture workflow) : IClass
         await workflow.VerifyAsync(signupId);
 
         await workflow.WaitForStateAsync(signupId, "Completed", Patience);
-        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, Patience, workflow.AllLogs);
+        await workflow.WaitForWelcomeAsync(email, Patience);
         await workflow.SetProviderAsync("ok");
         await Task.Delay(TimeSpan.FromSeconds(2));
         await AssertNotifiedAsVerifiedAsync(signupId, email);

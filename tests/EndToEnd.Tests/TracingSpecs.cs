@@ -53,7 +53,7 @@ public sealed class TracingSpecs(SignupWorkflowFixture workflow) : IClassFixture
         using var message = request($"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
         using var accepted = await workflow.Api.Client.SendAsync(message);
         Assert.True(accepted.IsSuccessStatusCode, await accepted.Content.ReadAsStringAsync());
-        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, TimeSpan.FromSeconds(60), workflow.AllLogs);
+        await workflow.WaitForWelcomeAsync(email, TimeSpan.FromSeconds(60));
 
         var trace = traceId.ToString();
         IReadOnlyList<CollectedSpan> Spans() => [.. workflow.Collector.Spans.Where(x => x.TraceId == trace)];
@@ -97,7 +97,7 @@ public sealed class TracingSpecs(SignupWorkflowFixture workflow) : IClassFixture
         await workflow.SetProviderAsync("ok");
         var email = $"metered-{Guid.NewGuid():N}@example.com";
         await workflow.RequestSignupAsync(email);
-        await Eventually.HoldsAsync(async () => (await workflow.DeliveredToAsync(email)).Count == 1, TimeSpan.FromSeconds(60), workflow.AllLogs);
+        await workflow.WaitForWelcomeAsync(email, TimeSpan.FromSeconds(60));
         using (var accepted = await workflow.PostGitHubWebhookAsync("""{"ref":"refs/heads/main","commits":[]}"""))
         {
             Assert.Equal(System.Net.HttpStatusCode.Accepted, accepted.StatusCode);
