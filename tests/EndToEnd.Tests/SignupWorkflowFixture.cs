@@ -9,7 +9,7 @@ namespace EventBackbone.EndToEnd.Tests;
 /// The signup workflow's processes — Ingestion.Api, Workers, Sagas and the notification provider stub — on the real
 /// servers, started once for a test class, with a short verification timeout so expiry is testable.
 /// </summary>
-public sealed class SignupWorkflowFixture : BackboneInfrastructure
+public class SignupWorkflowFixture : BackboneInfrastructure
 {
     /// <summary>A webhook secret: the log specs look for it (and for the signatures made with it) in every host's output.</summary>
     public const string GitHubSecret = "end-to-end-github-secret-never-logged";
@@ -37,6 +37,9 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
 
     public string AllLogs() => string.Join('\n', Api.Logs, Workers.Logs, Sagas.Logs, Provider.Logs);
 
+    /// <summary>Settings a variant of the topology adds to every host's (e.g. quorum queues).</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string>> TopologySettings() => [];
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
@@ -61,7 +64,7 @@ public sealed class SignupWorkflowFixture : BackboneInfrastructure
             ["Backbone:Ingestion:Sources:signups:Prefix"] = "sha256=",
             ["Backbone:Ingestion:Sources:signups:Secrets:0"] = SignupFormSecret,
         };
-        foreach (var (key, value) in Collector.HostSettings())
+        foreach (var (key, value) in Collector.HostSettings().Concat(TopologySettings()))
         {
             _settings[key] = value;
         }

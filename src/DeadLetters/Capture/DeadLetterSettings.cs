@@ -40,12 +40,14 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
             settings.Bool("Backbone:DeadLetters:EditAndReplay", false));
     }
 
-    /// <summary>A connection of this service's own; recovery is the caller's (it re-declares what it consumes).</summary>
+    /// <summary>
+    /// A connection of this service's own; recovery is the caller's (it re-declares what it consumes). With
+    /// <c>Backbone:RabbitMq:Nodes</c>, RabbitMQ.Client tries the nodes (in its own shuffled order) until one accepts, so a
+    /// reconnection after a node's death finds a survivor.
+    /// </summary>
     public Task<RabbitMQ.Client.IConnection> ConnectAsync(string purpose, CancellationToken cancellationToken) =>
         new RabbitMQ.Client.ConnectionFactory
         {
-            HostName = RabbitMq.Host,
-            Port = RabbitMq.Port,
             VirtualHost = RabbitMq.VirtualHost,
             UserName = RabbitMq.Username,
             Password = RabbitMq.Password,
@@ -53,5 +55,8 @@ public sealed record DeadLetterSettings(RabbitMqSettings RabbitMq, Uri Managemen
             AutomaticRecoveryEnabled = false,
             // The same TLS as the hosts' buses: this service's connections carry the same credentials.
             Ssl = RabbitMq.Tls?.ToSslOption() ?? new RabbitMQ.Client.SslOption(),
-        }.CreateConnectionAsync(cancellationToken);
+        }.CreateConnectionAsync(
+            // Each endpoint carries its own TLS options: the factory's apply only to its HostName.
+            [.. RabbitMq.Nodes.Select(node => new RabbitMQ.Client.AmqpTcpEndpoint(node.Host, node.Port, RabbitMq.Tls?.ToSslOption() ?? new RabbitMQ.Client.SslOption()))],
+            cancellationToken);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventBackbone.DeadLetters.Capture;
+using EventBackbone.Messaging.Transport;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using RabbitMQ.Client;
@@ -334,9 +335,22 @@ public sealed partial class DeadLetterReplayer(
         _channel = await _connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
         _existingTargets.Clear();
-        await _channel.QueueDeclareAsync(JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
+        await DeclareJournalAsync(_channel, settings.RabbitMq, cancellationToken);
         return _channel;
     }
+
+    /// <summary>
+    /// The journal accounts for replays in doubt: with <c>QuorumQueues</c> it is replicated like the queues it accounts
+    /// for, or a node's loss would take the copies that tell a confirmed replay from a lost one.
+    /// </summary>
+    internal static Task DeclareJournalAsync(IChannel channel, RabbitMqSettings rabbit, CancellationToken cancellationToken) =>
+        channel.QueueDeclareAsync(
+            JournalQueue,
+            durable: true,
+            exclusive: false,
+            autoDelete: false,
+            arguments: rabbit.QuorumQueues ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null,
+            cancellationToken: cancellationToken);
 
     private static object? HeaderValue(JsonElement value) => value.ValueKind switch
     {

@@ -157,7 +157,31 @@ public static class BusRegistration
                             {
                                 host.UseSsl(ssl => tls.Configure(ssl));
                             }
+
+                            if (rabbit.IsCluster)
+                            {
+                                // Each connection attempt takes the next node in turn (MassTransit's sequential
+                                // resolver), so a lost connection is re-made on a surviving node. The port is always
+                                // given: a node without one would get MassTransit's port, not ours.
+                                host.UseCluster(cluster =>
+                                {
+                                    foreach (var node in rabbit.ClusterNodes)
+                                    {
+                                        cluster.Node(node.ToString());
+                                    }
+                                });
+                            }
                         });
+
+                        if (rabbit.QuorumQueues)
+                        {
+                            // The _error and _skipped queues hold what failed: on a cluster they must survive a node
+                            // as the endpoint's queue does. MassTransit copies the endpoint queue's arguments to them
+                            // today; set here, they do not depend on that copy.
+                            cfg.SendTopology.ConfigureErrorSettings = error => error.SetQuorumQueue();
+                            cfg.SendTopology.ConfigureDeadLetterSettings = skipped => skipped.SetQuorumQueue();
+                        }
+
                         cfg.ConfigureEndpoints(context);
                     });
                     break;

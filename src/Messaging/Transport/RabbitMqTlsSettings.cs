@@ -35,7 +35,9 @@ public sealed class RabbitMqTlsSettings
     public X509Certificate2? ClientCertificate { get; }
 
     /// <summary>Reads the section; null when TLS is off, and then any of its settings is refused (see below).</summary>
-    internal static RabbitMqTlsSettings? Load(SettingsReader settings, bool useTls, string host)
+    /// <param name="host">The default server name: the broker's host, or null when the nodes of a cluster are on
+    /// different hosts and no one name can be assumed for their certificates.</param>
+    internal static RabbitMqTlsSettings? Load(SettingsReader settings, bool useTls, string? host)
     {
         var serverName = settings.Optional($"{Prefix}:ServerName");
         var caPath = settings.Optional($"{Prefix}:CaCertificatePath");
@@ -60,7 +62,10 @@ public sealed class RabbitMqTlsSettings
         }
 
         return new RabbitMqTlsSettings(
-            serverName ?? host,
+            serverName ?? host ?? throw new InvalidSettingException(
+                $"{Prefix}:ServerName",
+                "is required: Backbone:RabbitMq:Nodes are on different hosts, and every node's certificate is checked against one name "
+                + "(MassTransit applies a single server name to all nodes); set the name the nodes' certificates share."),
             caPath is null ? null : LoadRoots($"{Prefix}:CaCertificatePath", caPath),
             clientPath is null ? null : LoadClientCertificate($"{Prefix}:ClientCertificatePath", clientPath, clientPassword));
     }

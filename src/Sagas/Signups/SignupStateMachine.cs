@@ -12,8 +12,12 @@ namespace EventBackbone.Sagas.Signups;
 /// </summary>
 public sealed class SignupStateMachine : MassTransitStateMachine<SignupState>
 {
-    public static readonly Uri CreateUserAccountQueue = new("queue:create-user-account");
-    public static readonly Uri SendNotificationQueue = new("queue:send-notification");
+    // Each is the consumer's endpoint address (its exchange, bound to its queue), as MassTransit addresses a receive
+    // endpoint itself. Not "queue:": for that address MassTransit declares the queue on the first send, as a classic
+    // queue, and with Backbone:RabbitMq:QuorumQueues the broker refuses that declaration of a quorum queue
+    // (PRECONDITION_FAILED "inequivalent arg 'x-queue-type'"), so the command was never sent (QuorumQueueWorkflowSpecs).
+    public static readonly Uri CreateUserAccountQueue = new("exchange:create-user-account");
+    public static readonly Uri SendNotificationQueue = new("exchange:send-notification");
 
     public SignupStateMachine(SignupSettings settings)
     {
