@@ -168,6 +168,76 @@ public sealed partial class AccountSpecs
         problems.AssertNone();
     }
 
+    [Fact]
+    public void Every_kubernetes_hosts_broker_user_is_a_topology_operator_user_with_the_permissions_written_down()
+    {
+        var problems = new Problems();
+        var accounts = BrokerAccounts.Load(problems);
+        var broker = KubernetesSpecs.Single(Kubernetes.BrokerClusters, $"RabbitmqCluster ({KubernetesManifests.RabbitMqApi})", problems);
+        var checkedAny = false;
+        foreach (var (deployment, container, _) in ConfigurationSpecs.KubernetesHosts(problems))
+        {
+            var environment = Kubernetes.Environment(deployment, container, problems);
+            if (!environment.ContainsKey("Backbone__RabbitMq__Host") || broker is null)
+            {
+                continue;
+            }
+
+            checkedAny = true;
+            var where = deployment.ToString();
+            var username = environment.GetValueOrDefault(UsernameVariable, "");
+
+            // The Messaging Topology Operator creates the user from the Secret's username and password; the User, its
+            // Secret and the Permission live in the broker's namespace, next to the RabbitmqCluster they name.
+            var users = Kubernetes.OfKind("User", KubernetesManifests.RabbitMqApi)
+                .Where(user => user.Namespace == broker.Namespace && user.Node.At("spec", "rabbitmqClusterReference").Text("name") == broker.Name)
+                .Select(user => (User: user, Secret: Kubernetes.Find("Secret", user.Node.At("spec", "importCredentialsSecret").Text("name") ?? "", broker.Namespace)))
+                .Where(x => x.Secret is not null && KubernetesManifests.Data(x.Secret).GetValueOrDefault("username") == username)
+                .ToList();
+            if (users is not [var (user, secret)])
+            {
+                problems.Add($"{where}: {users.Count} Users ({KubernetesManifests.RabbitMqApi}) of {broker} import credentials with username '{username}'; expected one, so the operator creates its broker user.");
+                continue;
+            }
+
+            problems.Check(
+                KubernetesManifests.Data(secret!).GetValueOrDefault("password") == environment.GetValueOrDefault(PasswordVariable),
+                $"{where}: its broker password is not the one {secret} gives {user}.");
+            if (!accounts.TryGetValue(deployment.Name, out var account))
+            {
+                problems.Add($"{where}: no line in {BrokerAccounts.RelativePath} to compare {user} with.");
+                continue;
+            }
+
+            var tags = user.Node.At("spec", "tags").Items().Select(x => x.Text() ?? "").Order(StringComparer.Ordinal);
+            problems.Check(
+                tags.SequenceEqual(account.Tags.Split(',', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)),
+                $"{where}: {user} is tagged '{string.Join(',', tags)}', but {BrokerAccounts.RelativePath} says '{account.Tags}'.");
+
+            var vhost = environment.GetValueOrDefault("Backbone__RabbitMq__VirtualHost", "/");
+            var permissions = Kubernetes.OfKind("Permission", KubernetesManifests.RabbitMqApi)
+                .Where(x => x.Namespace == broker.Namespace && x.Node.At("spec", "userReference").Text("name") == user.Name && x.Node.At("spec").Text("vhost") == vhost)
+                .ToList();
+            if (permissions is not [var permission])
+            {
+                problems.Add($"{where}: {permissions.Count} Permissions ({KubernetesManifests.RabbitMqApi}) reference {user} on vhost {vhost}; expected one.");
+                continue;
+            }
+
+            problems.Check(
+                permission.Node.At("spec", "rabbitmqClusterReference").Text("name") == broker.Name,
+                $"{where}: {permission} does not name {broker} in rabbitmqClusterReference.");
+            foreach (var (kind, pattern) in account.Permissions)
+            {
+                var given = permission.Node.At("spec", "permissions").Text(kind);
+                problems.Check(given == pattern, $"{where}: {permission} gives {kind} '{given}', but {BrokerAccounts.RelativePath} says '{pattern}'.");
+            }
+        }
+
+        Assert.True(broker is null || checkedAny, "No Kubernetes host connects to the broker.");
+        problems.AssertNone();
+    }
+
     private static void CheckBrokerUser(string where, string user, string administrator, Dictionary<string, string> users, Problems problems)
     {
         problems.Check(user.Length > 0, $"{where}: no {UsernameVariable}, so it signs in as the default guest.");

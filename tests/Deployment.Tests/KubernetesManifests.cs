@@ -14,6 +14,12 @@ internal sealed class KubernetesManifests
 {
     public const string Folder = "compose/k8s";
 
+    /// <summary>The API of the RabbitMQ Cluster Operator's RabbitmqCluster and the Messaging Topology Operator's User and Permission.</summary>
+    public const string RabbitMqApi = "rabbitmq.com/v1beta1";
+
+    /// <summary>The API of CloudNativePG's Cluster and Database.</summary>
+    public const string CloudNativePgApi = "postgresql.cnpg.io/v1";
+
     private static readonly Lazy<KubernetesManifests> Instance = new(() => new KubernetesManifests());
 
     private KubernetesManifests() =>
@@ -35,6 +41,50 @@ internal sealed class KubernetesManifests
 
     public KubeObject? Find(string kind, string name, string? ns) =>
         Objects.FirstOrDefault(x => x.Kind == kind && x.Name == name && x.Namespace == ns);
+
+    /// <summary>Objects of a custom resource: its kind in its API group and version (another operator may reuse the kind).</summary>
+    public IEnumerable<KubeObject> OfKind(string kind, string apiVersion) =>
+        OfKind(kind).Where(x => x.Node.Text("apiVersion") == apiVersion);
+
+    /// <summary>The brokers: the RabbitMQ Cluster Operator's clusters.</summary>
+    public IEnumerable<KubeObject> BrokerClusters => OfKind("RabbitmqCluster", RabbitMqApi);
+
+    /// <summary>The databases: CloudNativePG's clusters.</summary>
+    public IEnumerable<KubeObject> DatabaseClusters => OfKind("Cluster", CloudNativePgApi);
+
+    /// <summary>
+    /// The client Service the RabbitMQ Cluster Operator creates for a RabbitmqCluster: named after it, in its namespace,
+    /// amqp on 5672 and management on 15672 (the operator's resource/service.go; its default-user Secret gives the same
+    /// host, <c>&lt;name&gt;.&lt;namespace&gt;.svc</c>).
+    /// </summary>
+    public static (string Name, string? Namespace) BrokerService(KubeObject cluster) => (cluster.Name, cluster.Namespace);
+
+    /// <summary>CloudNativePG's read-write Service, <c>&lt;cluster&gt;-rw</c>: always the current primary.</summary>
+    public static (string Name, string? Namespace) PrimaryService(KubeObject cluster) => ($"{cluster.Name}-rw", cluster.Namespace);
+
+    /// <summary>
+    /// The Services the operators create for the clusters declared here, which no manifest declares: the broker's client
+    /// Service and its headless <c>-nodes</c>; CloudNativePG's <c>-rw</c>, <c>-ro</c> and <c>-r</c>.
+    /// </summary>
+    public IEnumerable<(string Name, string? Namespace)> OperatorServices() =>
+        BrokerClusters.SelectMany(cluster => new[] { BrokerService(cluster), ($"{cluster.Name}-nodes", cluster.Namespace) })
+            .Concat(DatabaseClusters.SelectMany(cluster => new[] { "rw", "ro", "r" }.Select(service => ($"{cluster.Name}-{service}", cluster.Namespace))));
+
+    /// <summary>Whether a Service of that name exists in that namespace once the manifests are applied.</summary>
+    public bool IsService(string name, string? ns) => Find("Service", name, ns) is not null || OperatorServices().Contains((name, ns));
+
+    /// <summary>
+    /// The Service an in-cluster DNS name resolves to: <c>name</c> (the caller's namespace), <c>name.namespace.svc</c> or
+    /// <c>name.namespace.svc.cluster.local</c>; null for any other name, a domain outside the cluster.
+    /// </summary>
+    public static (string Name, string? Namespace)? ServiceOf(string host, string? callerNamespace) =>
+        host.TrimEnd('.').Split('.') switch
+        {
+            [var name] => (name, callerNamespace),
+            [var name, var ns, "svc"] => (name, ns),
+            [var name, var ns, "svc", "cluster", "local"] => (name, ns),
+            _ => null,
+        };
 
     public static IEnumerable<YamlNode> Containers(KubeObject deployment) =>
         deployment.Node.At("spec", "template", "spec", "containers").Items();

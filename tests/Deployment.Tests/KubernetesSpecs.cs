@@ -176,7 +176,7 @@ public sealed class KubernetesSpecs
     }
 
     [Fact]
-    public void Every_address_a_host_is_given_is_a_service_of_its_namespace_or_a_full_domain_name()
+    public void Every_address_a_host_is_given_is_a_service_declared_here_or_created_by_an_operator_or_outside_the_cluster()
     {
         var problems = new Problems();
         var checkedAny = false;
@@ -185,10 +185,13 @@ public sealed class KubernetesSpecs
             foreach (var (variable, target, _) in ComposeSpecs.Addresses(Kubernetes.Environment(deployment, container, problems)))
             {
                 checkedAny = true;
-                // A dotted name is outside the namespace on purpose (the notification provider's placeholder domain).
-                problems.Check(
-                    target.Contains('.', StringComparison.Ordinal) || Kubernetes.Find("Service", target, deployment.Namespace) is not null,
-                    $"{deployment}: {variable} names '{target}', which is not a Service in namespace {deployment.Namespace}.");
+                // Any other dotted name is outside the cluster on purpose (the notification provider's placeholder domain).
+                if (KubernetesManifests.ServiceOf(target, deployment.Namespace) is { } service)
+                {
+                    problems.Check(
+                        Kubernetes.IsService(service.Name, service.Namespace),
+                        $"{deployment}: {variable} names '{target}', Service {service.Name} in namespace {service.Namespace}, which no manifest under {KubernetesManifests.Folder} declares and no RabbitmqCluster or CloudNativePG Cluster there creates.");
+                }
             }
         }
 
@@ -197,18 +200,209 @@ public sealed class KubernetesSpecs
     }
 
     [Fact]
-    public void The_broker_the_database_and_the_collector_are_external_names()
+    public void The_broker_and_the_database_a_host_is_given_are_the_services_their_operators_create()
     {
         var problems = new Problems();
-        var external = Kubernetes.OfKind("Service").Where(x => x.Node.At("spec", "type").Text() == "ExternalName").ToList();
-        foreach (var name in new[] { "rabbitmq", "postgres", "otel-collector" })
+        var broker = Single(Kubernetes.BrokerClusters, $"RabbitmqCluster ({KubernetesManifests.RabbitMqApi})", problems);
+        var database = Single(Kubernetes.DatabaseClusters, $"CloudNativePG Cluster ({KubernetesManifests.CloudNativePgApi})", problems);
+        var checkedBroker = false;
+        var checkedDatabase = false;
+
+        // The Service a setting must name, and its port (null where the setting carries none).
+        (KubeObject Owner, (string Name, string? Namespace) Service, int? Port)? Expected(string variable) =>
+            variable.StartsWith("Backbone__RabbitMq__", StringComparison.Ordinal) && broker is not null
+                ? (broker, KubernetesManifests.BrokerService(broker), variable == "Backbone__RabbitMq__ManagementUrl" ? 15672 : null)
+                : variable.StartsWith("ConnectionStrings__", StringComparison.Ordinal) && database is not null
+                    ? (database, KubernetesManifests.PrimaryService(database), 5432)
+                    : null;
+
+        foreach (var (deployment, container, _) in ConfigurationSpecs.KubernetesHosts(problems))
         {
-            var service = external.FirstOrDefault(x => x.Name == name);
-            problems.Check(service?.Node.At("spec", "externalName").Text() is { Length: > 0 }, $"No ExternalName Service '{name}' with an externalName.");
+            var environment = Kubernetes.Environment(deployment, container, problems);
+            foreach (var (variable, target, port) in ComposeSpecs.Addresses(environment))
+            {
+                if (Expected(variable) is not (var owner, var expected, var expectedPort))
+                {
+                    continue;
+                }
+
+                checkedBroker |= owner == broker;
+                checkedDatabase |= owner == database;
+                problems.Check(
+                    KubernetesManifests.ServiceOf(target, deployment.Namespace) == expected,
+                    $"{deployment}: {variable} names '{target}', not the Service {owner} creates: {expected.Name}.{expected.Namespace}.svc.");
+                problems.Check(
+                    port is null || port == expectedPort,
+                    $"{deployment}: {variable} calls {target} on port {port}, but the Service {owner} creates listens on {expectedPort?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "another"}.");
+            }
+
+            // The AMQP port is a setting of its own: 5672 is the operator's amqp port (5671 only with TLS, which names no Port).
+            if (broker is not null && environment.TryGetValue("Backbone__RabbitMq__Port", out var amqpPort))
+            {
+                problems.Check(amqpPort == "5672", $"{deployment}: Backbone__RabbitMq__Port is {amqpPort}, but {broker}'s client Service takes AMQP on 5672.");
+            }
+        }
+
+        problems.Check(broker is null || checkedBroker, "No Kubernetes host is given the broker's address.");
+        problems.Check(database is null || checkedDatabase, "No Kubernetes host is given a connection string.");
+        problems.Check(
+            Kubernetes.OfKind("Service").Any(x => x.Name == "otel-collector" && x.Node.At("spec", "externalName").Text() is { Length: > 0 }),
+            "No ExternalName Service 'otel-collector' with an externalName: the collector is run elsewhere and named here.");
+        problems.AssertNone();
+    }
+
+    [Fact]
+    public void The_broker_is_an_odd_number_of_nodes_whose_minority_pauses_and_no_two_share_a_kubernetes_node()
+    {
+        var problems = new Problems();
+        var brokers = Kubernetes.BrokerClusters.ToList();
+        problems.Check(brokers.Count > 0, $"No RabbitmqCluster ({KubernetesManifests.RabbitMqApi}) under {KubernetesManifests.Folder}: the broker is not deployed by the RabbitMQ Cluster Operator.");
+        foreach (var broker in brokers)
+        {
+            var spec = broker.Node.Get("spec");
+            // Quorum queues need a majority of nodes: 3 survive the loss of one, and a 4th adds no tolerance.
+            var replicas = spec.Text("replicas");
+            problems.Check(
+                int.TryParse(replicas, out var count) && count >= 3 && count % 2 == 1,
+                $"{broker}: replicas is '{replicas ?? "1 (the operator's default)"}'; quorum queues need an odd number, at least 3.");
+
+            // The operator's built-in rabbitmq.conf says pause_minority today; written here so that neither an operator
+            // upgrade nor an edit of additionalConfig silently turns a partitioned minority into a second writer.
+            var settings = ConfSettings(spec.At("rabbitmq").Text("additionalConfig"));
+            problems.Check(
+                settings.GetValueOrDefault("cluster_partition_handling") == "pause_minority",
+                $"{broker}: rabbitmq.additionalConfig does not set cluster_partition_handling = pause_minority.");
+
+            problems.Check(
+                spec.At("affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution").Items()
+                    .Any(term => term.Text("topologyKey") == "kubernetes.io/hostname" && Selects(term.Get("labelSelector"), "app.kubernetes.io/name", broker.Name)),
+                $"{broker}: no required pod anti-affinity on kubernetes.io/hostname selecting app.kubernetes.io/name={broker.Name}: two nodes on one Kubernetes node are lost together, and with them the majority.");
+            problems.Check(spec.At("persistence").Text("storage") is { Length: > 0 }, $"{broker}: no persistence.storage; a restarted node would come back empty.");
+            foreach (var (section, resource) in new[] { ("requests", "cpu"), ("requests", "memory"), ("limits", "memory") })
+            {
+                problems.Check(spec.At("resources", section, resource).Text() is { Length: > 0 }, $"{broker}: no resources.{section}.{resource}.");
+            }
         }
 
         problems.AssertNone();
     }
+
+    [Fact]
+    public void The_database_commits_on_a_standby_before_it_answers_and_no_two_instances_share_a_kubernetes_node()
+    {
+        var problems = new Problems();
+        var databases = Kubernetes.DatabaseClusters.ToList();
+        problems.Check(databases.Count > 0, $"No CloudNativePG Cluster ({KubernetesManifests.CloudNativePgApi}) under {KubernetesManifests.Folder}: the database is not deployed by CloudNativePG.");
+        foreach (var database in databases)
+        {
+            var spec = database.Node.Get("spec");
+            var instances = spec.Text("instances");
+            problems.Check(int.TryParse(instances, out var count) && count >= 2, $"{database}: instances is '{instances}'; a primary needs at least one standby.");
+
+            // Without a synchronous standby, a commit the hosts were told about can be lost in a failover (the outbox's
+            // and the inbox's rows with it).
+            var synchronous = spec.At("postgresql", "synchronous");
+            var number = synchronous.Text("number");
+            problems.Check(
+                synchronous.Text("method") is "any" or "first" && int.TryParse(number, out var standbys) && standbys >= 1 && standbys < count,
+                $"{database}: postgresql.synchronous is not method any|first with 1 ≤ number < instances (method '{synchronous.Text("method")}', number '{number}').");
+            problems.Check(
+                synchronous.Text("dataDurability") != "preferred",
+                $"{database}: postgresql.synchronous.dataDurability is preferred: commits stop waiting for a standby when none is healthy.");
+
+            var affinity = spec.Get("affinity");
+            problems.Check(
+                affinity.Text("enablePodAntiAffinity") != "false" && affinity.Text("podAntiAffinityType") == "required"
+                    && (affinity.Text("topologyKey") ?? "kubernetes.io/hostname") == "kubernetes.io/hostname",
+                $"{database}: pod anti-affinity is not required on kubernetes.io/hostname (podAntiAffinityType '{affinity.Text("podAntiAffinityType") ?? "preferred (default)"}'): the primary and its synchronous standby may share a Kubernetes node.");
+            problems.Check(spec.At("storage").Text("size") is { Length: > 0 }, $"{database}: no storage.size.");
+        }
+
+        problems.AssertNone();
+    }
+
+    [Fact]
+    public void Every_role_and_database_a_host_connects_with_is_declared_on_the_database_cluster()
+    {
+        var problems = new Problems();
+        var database = Single(Kubernetes.DatabaseClusters, $"CloudNativePG Cluster ({KubernetesManifests.CloudNativePgApi})", problems);
+        var checkedAny = false;
+        foreach (var (deployment, container, _) in ConfigurationSpecs.KubernetesHosts(problems))
+        {
+            foreach (var (variable, connectionString) in Kubernetes.Environment(deployment, container, problems)
+                .Where(x => x.Key.StartsWith("ConnectionStrings__", StringComparison.Ordinal)))
+            {
+                checkedAny = true;
+                if (database is null)
+                {
+                    continue;
+                }
+
+                var parts = HostSettings.ConnectionStringParts(connectionString);
+                var roleName = parts.GetValueOrDefault("Username") ?? "";
+                var databaseName = parts.GetValueOrDefault("Database") ?? "";
+                var where = $"{deployment}: {variable}";
+
+                var role = database.Node.At("spec", "managed", "roles").Items().FirstOrDefault(x => x.Text("name") == roleName);
+                if (role is null || role.Text("ensure") == "absent")
+                {
+                    problems.Add($"{where} connects as '{roleName}', which is not a managed role of {database} (spec.managed.roles), so nothing creates it.");
+                }
+                else
+                {
+                    problems.Check(role.Text("login") == "true", $"{where}: role {roleName} of {database} has no login: true.");
+                    foreach (var privilege in new[] { "superuser", "createdb", "createrole", "replication", "bypassrls" }.Where(x => role.Text(x) == "true"))
+                    {
+                        problems.Add($"{where}: role {roleName} of {database} is given {privilege}; a service role owns its database and nothing more.");
+                    }
+
+                    // The operator sets the role's password from this Secret; the host's copy must be the same one.
+                    var secretName = role.At("passwordSecret").Text("name") ?? "";
+                    var secret = Kubernetes.Find("Secret", secretName, database.Namespace);
+                    var credentials = secret is null ? new Dictionary<string, string>() : KubernetesManifests.Data(secret);
+                    problems.Check(
+                        secret?.Node.Text("type") == "kubernetes.io/basic-auth" && credentials.GetValueOrDefault("username") == roleName,
+                        $"{where}: role {roleName}'s passwordSecret '{secretName}' is not a kubernetes.io/basic-auth Secret of namespace {database.Namespace} with username {roleName}.");
+                    problems.Check(
+                        secret is null || credentials.GetValueOrDefault("password") == parts.GetValueOrDefault("Password"),
+                        $"{where}: its password is not the one {secret} gives role {roleName}.");
+                }
+
+                problems.Check(
+                    Kubernetes.OfKind("Database", KubernetesManifests.CloudNativePgApi).Any(x => x.Namespace == database.Namespace
+                        && x.Node.At("spec", "cluster").Text("name") == database.Name
+                        && x.Node.At("spec").Text("name") == databaseName
+                        && x.Node.At("spec").Text("owner") == roleName
+                        && x.Node.At("spec").Text("ensure") != "absent"),
+                    $"{where} uses database '{databaseName}', but no Database ({KubernetesManifests.CloudNativePgApi}) of {database} creates it owned by {roleName}.");
+            }
+        }
+
+        Assert.True(checkedAny, "No Kubernetes host is given a connection string.");
+        problems.AssertNone();
+    }
+
+    /// <summary>The one object of a list, or a problem: two brokers (or databases) would leave it unclear which one a host must name.</summary>
+    internal static KubeObject? Single(IEnumerable<KubeObject> objects, string what, Problems problems)
+    {
+        var found = objects.ToList();
+        problems.Check(found.Count == 1, $"{found.Count} {what} under {KubernetesManifests.Folder} ({string.Join(", ", found)}); expected exactly one.");
+        return found.Count == 1 ? found[0] : null;
+    }
+
+    /// <summary>rabbitmq.conf's <c>key = value</c> lines (sysctl format), without comments.</summary>
+    private static Dictionary<string, string> ConfSettings(string? conf) =>
+        (conf ?? "").Split('\n').Select(line => line.Trim())
+            .Where(line => line.Length > 0 && !line.StartsWith('#') && line.Contains('=', StringComparison.Ordinal))
+            .Select(line => line.Split('=', 2))
+            .GroupBy(parts => parts[0].Trim(), StringComparer.Ordinal)
+            .ToDictionary(group => group.Key, group => group.Last()[1].Trim(), StringComparer.Ordinal);
+
+    /// <summary>Whether a label selector (matchLabels, or matchExpressions with In) selects pods labelled key=value.</summary>
+    private static bool Selects(YamlNode? selector, string key, string value) =>
+        selector.Get("matchLabels").Text(key) == value
+        || selector.Get("matchExpressions").Items().Any(expression => expression.Text("key") == key
+            && expression.Text("operator") == "In" && expression.Get("values").Items().Any(x => x.Text() == value));
 
     /// <summary>A container's ports by name (and by number, as text).</summary>
     private static Dictionary<string, int> ContainerPorts(YamlNode container)
