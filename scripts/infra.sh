@@ -29,6 +29,17 @@ die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 have() { command -v "$1" >/dev/null 2>&1; }
+# A server started from here must not keep the caller's open files beyond stdin/out/err: one started by a test that runs
+# under `flock /work/wt/heavy.lock …` held that lock for as long as the server ran (every later `flock` waited forever).
+# Call in the subshell that starts the server.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/$BASHPID/fd); do
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+# pg_ctlcluster start|restart forks the postmaster: in a subshell without the caller's open files (above).
+pg_ctl_detached() { (close_inherited_fds; pg_ctlcluster "$@"); }
 
 apt_install() {
   if ! have apt-get; then
@@ -63,7 +74,7 @@ rabbit_up() {
     log "starting RabbitMQ"
     # The Debian package's service start is blocked where there is no init system: start the node ourselves.
     mkdir -p /var/log/rabbitmq
-    (setsid nohup rabbitmq-server >>/var/log/rabbitmq/eventbackbone-start.log 2>&1 &)
+    (close_inherited_fds; setsid nohup rabbitmq-server >>/var/log/rabbitmq/eventbackbone-start.log 2>&1 &)
     # await_startup gives up at once while the Erlang node is not yet reachable, so ask again until it answers.
     local deadline=$((SECONDS + 120))
     until timeout 30 rabbitmqctl -q await_startup --timeout 25 >/dev/null 2>&1; do
@@ -101,7 +112,7 @@ rabbit_faults_up() {
     printf 'listeners.tcp.default = 127.0.0.1:%s\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = %s\nloopback_users.guest = true\n' \
       "$RABBIT_FAULTS_PORT" "$RABBIT_FAULTS_MANAGEMENT_PORT" > "$conf"
     log "starting RabbitMQ node $RABBIT_FAULTS_NODE"
-    (RABBITMQ_NODENAME="$RABBIT_FAULTS_NODE" RABBITMQ_NODE_PORT=$RABBIT_FAULTS_PORT RABBITMQ_DIST_PORT=$((RABBIT_FAULTS_PORT + 20000)) \
+    (close_inherited_fds; RABBITMQ_NODENAME="$RABBIT_FAULTS_NODE" RABBITMQ_NODE_PORT=$RABBIT_FAULTS_PORT RABBITMQ_DIST_PORT=$((RABBIT_FAULTS_PORT + 20000)) \
       RABBITMQ_MNESIA_BASE="$base" RABBITMQ_LOG_BASE="$logs" RABBITMQ_CONFIG_FILE="$conf" RABBITMQ_PID_FILE="$base/pid" \
       setsid nohup rabbitmq-server >>"$logs/start.log" 2>&1 &)
     local deadline=$((SECONDS + 120))
@@ -163,11 +174,11 @@ pg_cluster_up() { # cluster port
   fi
   if pg_settings "$cluster" && pg_online "$cluster"; then
     log "restarting PostgreSQL $PG_VERSION/$cluster for its new settings"
-    pg_ctlcluster "$PG_VERSION" "$cluster" restart
+    pg_ctl_detached "$PG_VERSION" "$cluster" restart
   fi
   if ! pg_online "$cluster"; then
     log "starting PostgreSQL $PG_VERSION/$cluster"
-    pg_ctlcluster "$PG_VERSION" "$cluster" start
+    pg_ctl_detached "$PG_VERSION" "$cluster" start
   fi
   for i in $(seq 1 60); do
     pg_isready -q -h 127.0.0.1 -p "$port" && break
@@ -280,7 +291,7 @@ cluster_node_start() { # i
   chown -R rabbitmq:rabbitmq "$base" "$logs"
   log "starting RabbitMQ node $(cluster_node "$i")"
   # The distribution listens on loopback only; +sbwt none: five Erlang VMs share two cores, none may spin idle.
-  (RABBITMQ_NODENAME="$(cluster_node "$i")" RABBITMQ_NODE_PORT="$(cluster_amqp_port "$i")" \
+  (close_inherited_fds; RABBITMQ_NODENAME="$(cluster_node "$i")" RABBITMQ_NODE_PORT="$(cluster_amqp_port "$i")" \
     RABBITMQ_DIST_PORT="$(cluster_dist_port "$i")" RABBITMQ_MNESIA_BASE="$base" RABBITMQ_LOG_BASE="$logs" \
     RABBITMQ_CONFIG_FILE="$conf" RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" RABBITMQ_PID_FILE="$base/pid" \
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -kernel inet_dist_connect_options [{ip,{${ip//./,}}}] -kernel net_ticktime $CLUSTER_NET_TICKTIME +sbwt none +sbwtdcpu none +sbwtdio none" \
@@ -493,7 +504,7 @@ fo_primary_up() { # cluster
   local c=$1
   fo_exists "$c" || { fo_create "$c"; fo_role_primary "$c"; }
   if fo_replication_settings "$c" && fo_online "$c"; then
-    log "restarting PostgreSQL $PG_VERSION/$c for its new settings"; pg_ctlcluster "$PG_VERSION" "$c" restart
+    log "restarting PostgreSQL $PG_VERSION/$c for its new settings"; pg_ctl_detached "$PG_VERSION" "$c" restart
   fi
   grep -q primary_conninfo "$(fo_confdir "$c")/failover.conf" 2>/dev/null && fo_role_primary "$c"  # was a standby
   pg_cluster_up "$c" "$(fo_port "$c")"

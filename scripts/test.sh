@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test: fast (test harness, WebApplicationFactory), integration (real RabbitMQ + PostgreSQL) and
-# end-to-end (the real host processes). Starts the real infrastructure first through scripts/infra.sh.
+# end-to-end (the real host processes), and the cluster tier (tests/Cluster.Tests and the fault suite's cluster
+# scenarios). Starts the real infrastructure first through scripts/infra.sh: the single-node servers, then the
+# three-node RabbitMQ cluster and the PostgreSQL primary + standby (`cluster up` is idempotent: ~20 s when they run).
 #
 #   bash scripts/test.sh [extra dotnet test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/infra.sh up >/dev/null
+# Its settings are not exported: the suites take the script's values as defaults, and Backbone__RabbitMq__Nodes__* in
+# the environment would reach every in-process host of the other suites (Host and Nodes together are refused).
+bash scripts/infra.sh cluster up >/dev/null
 
 results=$(mktemp -d)
 status=0

@@ -68,6 +68,8 @@ public sealed class QuorumBusSpecs(ITestOutputHelper output)
     public async Task A_bus_on_the_cluster_has_quorum_queues_on_all_nodes_and_goes_on_through_a_survivor_when_its_node_is_SIGKILLed()
     {
         using var cluster = await RabbitMqCluster.FromEnvironmentAsync();
+        // The fault-injection suite's cluster scenarios kill and cut off the same nodes: take turns.
+        using var turn = await RabbitMqCluster.AcquireAsync();
         var infrastructure = cluster.AsInfrastructure(InfrastructureSettings.FromEnvironment());
         await using var vhost = await RabbitMqVirtualHost.CreateAsync(infrastructure);
         await using var database = await ScratchDatabase.CreateAsync(infrastructure, "Cluster");

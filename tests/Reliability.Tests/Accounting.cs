@@ -55,7 +55,7 @@ public sealed record Accounting(
 
     /// <summary>Waits (up to <paramref name="drainTime"/>) until every accepted request has its effect and nothing is left in flight, then counts.</summary>
     public static async Task<Accounting> AfterDrainAsync(
-        string scenario, FaultTopology topology, LoadGenerator load, PoisonInjector poison, TimeSpan drainTime)
+        string scenario, ReliabilityTopology topology, LoadGenerator load, PoisonInjector poison, TimeSpan drainTime)
     {
         var deadline = DateTime.UtcNow + drainTime;
         Accounting last;
@@ -85,7 +85,7 @@ public sealed record Accounting(
     }
 
     /// <summary>The counting connections of this test went through the database restart too: a dead pooled one is dropped and the count taken again.</summary>
-    private static async Task<Accounting> CountWithRetryAsync(string scenario, FaultTopology topology, LoadGenerator load, PoisonInjector poison)
+    private static async Task<Accounting> CountWithRetryAsync(string scenario, ReliabilityTopology topology, LoadGenerator load, PoisonInjector poison)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -101,7 +101,7 @@ public sealed record Accounting(
         }
     }
 
-    private static async Task<Accounting> CountAsync(string scenario, FaultTopology topology, LoadGenerator load, PoisonInjector poison)
+    private static async Task<Accounting> CountAsync(string scenario, ReliabilityTopology topology, LoadGenerator load, PoisonInjector poison)
     {
         var problems = new List<string>();
         var requests = load.Requests.ToList();
@@ -193,8 +193,8 @@ public sealed record Accounting(
             """,
             reader => (Id: reader.GetGuid(0), Gap: reader.IsDBNull(1) ? (double?)null : reader.GetDouble(1)),
             ("ids", signupIds));
-        var earlyTimeouts = early.Where(x => x.Gap < (FaultTopology.VerificationTimeout - TimeSpan.FromMilliseconds(100)).TotalSeconds).ToList();
-        problems.AddRange(earlyTimeouts.Take(10).Select(x => $"signup {x.Id} expired {x.Gap:F3} s after its reminder (timeout {FaultTopology.VerificationTimeout.TotalSeconds} s)"));
+        var earlyTimeouts = early.Where(x => x.Gap < (ReliabilityTopology.VerificationTimeout - TimeSpan.FromMilliseconds(100)).TotalSeconds).ToList();
+        problems.AddRange(earlyTimeouts.Take(10).Select(x => $"signup {x.Id} expired {x.Gap:F3} s after its reminder (timeout {ReliabilityTopology.VerificationTimeout.TotalSeconds} s)"));
         var accounts = (await RowsAsync(
                 workers,
                 "SELECT signup_id, count(*) FROM user_accounts WHERE signup_id = ANY(@ids) GROUP BY signup_id",
@@ -285,7 +285,7 @@ public sealed record Accounting(
             }
         }
 
-        foreach (var (queue, messages) in await QueueDepthsAsync(topology))
+        foreach (var (queue, messages) in await topology.QueueDepthsAsync())
         {
             if (messages > 0)
             {
@@ -332,21 +332,12 @@ public sealed record Accounting(
             problems);
     }
 
-    private static async Task<Dictionary<(string Recipient, string Template), int>> DeliveredAsync(FaultTopology topology)
+    private static async Task<Dictionary<(string Recipient, string Template), int>> DeliveredAsync(ReliabilityTopology topology)
     {
         var delivered = await topology.Provider.Client.GetFromJsonAsync<JsonElement>(new Uri("/notifications", UriKind.Relative));
         return delivered.EnumerateArray()
             .GroupBy(x => (x.GetProperty("recipient").GetString()!, x.GetProperty("template").GetString()!))
             .ToDictionary(g => g.Key, g => g.Count());
-    }
-
-    public static async Task<List<(string Queue, int Messages)>> QueueDepthsAsync(FaultTopology topology)
-    {
-        using var management = RabbitMqVirtualHost.ManagementClient(topology.Broker.Settings);
-        var queues = await management.GetFromJsonAsync<JsonElement>(new Uri($"api/queues/{Uri.EscapeDataString(topology.VirtualHost.Name)}", UriKind.Relative));
-        return [.. queues.EnumerateArray().Select(q => (
-            q.GetProperty("name").GetString()!,
-            q.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Number ? messages.GetInt32() : 0))];
     }
 
     public static async Task<long> ScalarAsync(string connectionString, string sql, params (string Name, object Value)[] parameters)

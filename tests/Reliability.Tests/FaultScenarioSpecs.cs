@@ -34,6 +34,7 @@ public sealed class FaultScenarioSpecs(FaultTopology topology, ITestOutputHelper
     public Task Stopping_and_starting_RabbitMQ_under_load_loses_and_duplicates_nothing() => RunAsync("broker-restart", async cancel =>
     {
         await Task.Delay(ReliabilitySettings.LoadDuration * 0.3, cancel);
+        topology.NoteFault("stop_app");
         await topology.Broker.StopAppAsync();
         await Task.Delay(TimeSpan.FromSeconds(5), cancel);
         await topology.Broker.StartAppAsync();
@@ -43,6 +44,7 @@ public sealed class FaultScenarioSpecs(FaultTopology topology, ITestOutputHelper
     public Task Restarting_PostgreSQL_under_load_loses_and_duplicates_nothing() => RunAsync("database-restart", async cancel =>
     {
         await Task.Delay(ReliabilitySettings.LoadDuration * 0.3, cancel);
+        topology.NoteFault("pg_ctlcluster stop");
         await topology.Postgres.StopAsync();
         await Task.Delay(TimeSpan.FromSeconds(4), cancel);
         await topology.Postgres.StartAsync();
@@ -85,44 +87,13 @@ public sealed class FaultScenarioSpecs(FaultTopology topology, ITestOutputHelper
                 await Task.Delay(wait, cancel);
             }
 
+            topology.NoteFault($"SIGKILL {kind}");
             await topology.KillAndRestartAsync(kind);
         }
     };
 
-    private async Task RunAsync(string scenario, Func<CancellationToken, Task> fault, double poisonPerSecond = 1)
-    {
-        await topology.RestoreAsync();
-        using var cancel = new CancellationTokenSource(ReliabilitySettings.LoadDuration + ReliabilitySettings.DrainTime + TimeSpan.FromMinutes(3));
-        var load = new LoadGenerator(() => topology[HostKind.Api].BaseAddress, topology.Token, scenario, ReliabilitySettings.Seed);
-        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name, topology.InjectedPoison);
+    private Task RunAsync(string scenario, Func<CancellationToken, Task> fault, double poisonPerSecond = 1) =>
+        ScenarioRun.RunAsync(topology, output, scenario, fault, poisonPerSecond);
 
-        var loadRun = load.RunAsync(ReliabilitySettings.LoadDuration, ReliabilitySettings.Rate, cancel.Token);
-        var poisonRun = InjectPoisonAsync(poison, poisonPerSecond, cancel.Token);
-        var faultRun = fault(cancel.Token);
-        await Task.WhenAll(loadRun, poisonRun, faultRun);
-        await topology.RestoreAsync();
-
-        var accounting = await Accounting.AfterDrainAsync(scenario, topology, load, poison, ReliabilitySettings.DrainTime);
-        ReliabilitySettings.Report($"{accounting.Row} <!-- {accounting.Breakdown} -->");
-        output.WriteLine(accounting.ToString());
-        Assert.True(accounting.Accepted > 0, $"Nothing was accepted: the scenario tested nothing.\n{accounting}\n{Tail(topology.Problems())}");
-        Assert.True(
-            accounting.Clean,
-            $"Seed {ReliabilitySettings.Seed}: the accounting of '{scenario}' is not clean.\n{accounting}\n{Tail(topology.Problems())}");
-        Assert.Equal(accounting.PoisonSent, accounting.DeadLettered);
-    }
-
-    private static async Task InjectPoisonAsync(PoisonInjector poison, double perSecond, CancellationToken cancellationToken)
-    {
-        var count = (int)(ReliabilitySettings.LoadDuration.TotalSeconds * perSecond);
-        var interval = TimeSpan.FromSeconds(1 / perSecond);
-        for (var i = 0; i < count; i++)
-        {
-            await poison.InjectAsync(cancellationToken);
-            await Task.Delay(interval, cancellationToken);
-        }
-    }
-
-    /// <summary>The end of every host's output: enough to see what went wrong without drowning the message.</summary>
-    internal static string Tail(string logs) => logs.Length <= 20_000 ? logs : logs[^20_000..];
+    internal static string Tail(string logs) => ScenarioRun.Tail(logs);
 }

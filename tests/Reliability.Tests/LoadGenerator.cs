@@ -194,7 +194,7 @@ public sealed class LoadGenerator(Func<Uri> apiAddress, string token, string sce
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
-        var secret = request.Kind == RequestKind.ForgedWebhook ? "not-the-secret" : FaultTopology.GitHubSecret;
+        var secret = request.Kind == RequestKind.ForgedWebhook ? "not-the-secret" : ReliabilityTopology.GitHubSecret;
         webhook.Headers.Add("X-Hub-Signature-256", WebhookSigning.Sha256Header(secret, body));
         webhook.Headers.Add("X-GitHub-Event", EventType);
         webhook.Headers.Add("X-GitHub-Delivery", request.Key);

@@ -9,8 +9,11 @@ namespace EventBackbone.Reliability.Tests;
 /// A message type that always fails: MassTransit envelopes of <c>WebhookReceived</c> whose event id is not a GUID,
 /// put straight into a consumer's queue as a misbehaving publisher would. They can never be consumed, so every one must
 /// end in the dead-letter store — not loop, not vanish, not hold up the real webhooks in the same queue.
+/// <para>On a cluster, <paramref name="nodes"/> (<c>host:port</c>) are tried in turn when it (re)connects, so a node the
+/// scenario killed or cut off does not hold the injection up.</para>
 /// </summary>
-public sealed class PoisonInjector(InfrastructureSettings broker, string virtualHost, ConcurrentBag<Guid> everInjected) : IAsyncDisposable
+public sealed class PoisonInjector(
+    InfrastructureSettings broker, string virtualHost, ConcurrentBag<Guid> everInjected, IReadOnlyList<string>? nodes = null) : IAsyncDisposable
 {
     /// <summary>A Workers queue that also carries the load's real webhooks.</summary>
     public const string Queue = "reporting-webhook-volume";
@@ -78,7 +81,7 @@ public sealed class PoisonInjector(InfrastructureSettings broker, string virtual
         }
 
         await ResetAsync();
-        _connection = await new ConnectionFactory
+        var factory = new ConnectionFactory
         {
             HostName = broker.RabbitHost,
             Port = broker.RabbitPort,
@@ -87,7 +90,12 @@ public sealed class PoisonInjector(InfrastructureSettings broker, string virtual
             Password = broker.RabbitPassword,
             AutomaticRecoveryEnabled = false,
             ClientProvidedName = "reliability-poison-injector",
-        }.CreateConnectionAsync(cancellationToken);
+        };
+        _connection = nodes is { Count: > 0 }
+            ? await factory.CreateConnectionAsync(
+                nodes.Select(node => new AmqpTcpEndpoint(node.Split(':')[0], int.Parse(node.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture))),
+                cancellationToken)
+            : await factory.CreateConnectionAsync(cancellationToken);
         _channel = await _connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
         return _channel;

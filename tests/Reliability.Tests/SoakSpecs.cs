@@ -35,7 +35,7 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
     {
         await topology.RestoreAsync();
         var load = new LoadGenerator(() => topology[HostKind.Api].BaseAddress, topology.Token, "soak", ReliabilitySettings.Seed);
-        await using var poison = new PoisonInjector(topology.Broker.Settings, topology.VirtualHost.Name, topology.InjectedPoison);
+        await using var poison = topology.CreatePoisonInjector();
         using var stop = new CancellationTokenSource();
         var samples = new List<SoakSample>();
         var started = DateTime.UtcNow;
@@ -83,8 +83,8 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
 
         // The inbox keeps each consumed message for the duplicate-detection window and no longer: once the window
         // and two cleanup rounds have passed, no row older than the window is left.
-        var horizon = FaultTopology.DuplicateDetectionWindow + (FaultTopology.CleanupInterval * 3);
-        await Task.Delay(FaultTopology.CleanupInterval * 3);
+        var horizon = ReliabilityTopology.DuplicateDetectionWindow + (ReliabilityTopology.CleanupInterval * 3);
+        await Task.Delay(ReliabilityTopology.CleanupInterval * 3);
         foreach (var service in new[] { "Ingestion", "Workers", "Sagas" })
         {
             var expired = await Accounting.ScalarAsync(
@@ -113,7 +113,7 @@ public sealed class SoakSpecs(FaultTopology topology, ITestOutputHelper output)
             topology.Postgres.Settings.PostgresAdminConnectionString,
             "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(@databases)",
             ("databases", databases));
-        var queues = await Accounting.QueueDepthsAsync(topology);
+        var queues = await topology.QueueDepthsAsync();
         var largest = queues.OrderByDescending(q => q.Messages).FirstOrDefault();
         return new SoakSample(
             at, rss, connections, await BrokerConnectionsAsync(), outbox, inbox, queues.Sum(q => (long)q.Messages), $"{largest.Queue} ({largest.Messages})");

@@ -11,6 +11,9 @@ namespace EventBackbone.Messaging.Persistence;
 /// </summary>
 internal static class DatabaseFailures
 {
+    /// <summary>Npgsql's message when a multi-host connection string finds no host of the wanted role (see below).</summary>
+    private const string NoSuitableHost = "No suitable host was found.";
+
     /// <summary>
     /// Connection-level failures only, found anywhere in the chain of inner exceptions (EF Core and MassTransit wrap
     /// them): a constraint violation, a serialization failure or a bug is not "unavailable" and takes its normal path.
@@ -32,6 +35,14 @@ internal static class DatabaseFailures
                 // TimeoutException). A bare TimeoutException is not counted: HttpClient's timeout is one too.
                 case NpgsqlException { IsTransient: true }:
                 case SocketException:
+                    return true;
+                // A multi-host connection string (Target Session Attributes=primary) during a failover: the primary is
+                // gone and the standby not promoted yet, and Npgsql, remembering each host as down or as a standby,
+                // throws this bare NpgsqlException (NpgsqlMultiHostDataSource; no inner exception, not transient).
+                // The promotion is what we wait for; without this a starting host crashed and a consumer's message
+                // went the way of a bug.
+                case NpgsqlException { InnerException: null } npgsql when npgsql.GetType() == typeof(NpgsqlException)
+                    && npgsql.Message == NoSuitableHost:
                     return true;
             }
         }

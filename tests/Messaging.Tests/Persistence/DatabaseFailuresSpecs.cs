@@ -58,6 +58,31 @@ public sealed class DatabaseFailuresSpecs
         // HttpClient's timeout: a consumer calling a slow HTTP provider must not wait a minute for "its database".
         Assert.False(DatabaseFailures.IsUnavailable(new TaskCanceledException("The request was canceled", new TimeoutException())));
 
+    /// <summary>
+    /// During a failover (primary dead, standby not promoted yet) a multi-host connection string with
+    /// <c>Target Session Attributes=primary</c> finds no primary: Npgsql says "No suitable host was found." (no inner
+    /// exception once it remembers every host as down or a standby). Not counted as unavailable, it crashed a starting
+    /// host ("Hosting failed to start", found by the fault suite's cluster topology) instead of waiting for the promotion.
+    /// Reproduced against the real server by asking it for a standby it is not.
+    /// </summary>
+    [Fact]
+    public async Task A_multi_host_connection_that_finds_no_server_of_the_wanted_role_is_unavailable()
+    {
+        var server = new NpgsqlConnectionStringBuilder(EventBackbone.TestInfrastructure.InfrastructureSettings.FromEnvironment().PostgresAdminConnectionString);
+        var connectionString = new NpgsqlConnectionStringBuilder(server.ConnectionString)
+        {
+            // The same server twice: Npgsql takes Target Session Attributes only with several hosts.
+            Host = $"{server.Host}:{server.Port},{server.Host}:{server.Port}",
+            TargetSessionAttributes = "standby",
+            Pooling = false,
+        }.ConnectionString;
+        await using var connection = new NpgsqlConnection(connectionString);
+
+        var noStandby = await Assert.ThrowsAnyAsync<NpgsqlException>(() => connection.OpenAsync());
+
+        Assert.True(DatabaseFailures.IsUnavailable(noStandby), $"{noStandby.GetType().Name}: {noStandby.Message}");
+    }
+
     [Fact]
     public void A_bug_is_not_unavailable() =>
         Assert.False(DatabaseFailures.IsUnavailable(new InvalidOperationException("Sequence contains no elements")));

@@ -107,6 +107,28 @@ public sealed class RabbitMqNodesSettingsSpecs
         Assert.Equal("rabbit.internal", rabbit.Tls!.ServerName);
     }
 
+    /// <summary>
+    /// The node list `infra.sh cluster env` prints (and a deployment sets) must be enough on its own: a shipped
+    /// appsettings.json that sets Host made every host refuse Nodes at start ("'127.0.0.1' is set together with
+    /// Backbone:RabbitMq:Nodes"), found by the fault suite's cluster topology.
+    /// </summary>
+    [Theory]
+    [InlineData("Ingestion.Api")]
+    [InlineData("Workers")]
+    [InlineData("Sagas")]
+    [InlineData("DeadLetters")]
+    public void A_shipped_host_takes_Nodes_alone_on_top_of_its_appsettings(string host)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(EventBackbone.TestInfrastructure.RepositoryLayout.Root, "src", host, "appsettings.json"))
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Backbone:RabbitMq:Nodes:0"] = "127.0.0.1:5681", ["Backbone:RabbitMq:Nodes:1"] = "127.0.0.1:5682" })
+            .Build();
+
+        var rabbit = BackboneSettings.Load(configuration).RabbitMq;
+
+        Assert.Equal([new RabbitMqNode("127.0.0.1", 5681), new RabbitMqNode("127.0.0.1", 5682)], rabbit.Nodes);
+    }
+
     private static InvalidSettingException Refused(params (string Key, string Value)[] settings) =>
         Assert.Throws<InvalidSettingException>(() => Load(settings));
 

@@ -4,19 +4,23 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using EventBackbone.TestInfrastructure;
+using Xunit;
 
-namespace EventBackbone.Cluster.Tests;
+namespace EventBackbone.TestInfrastructure;
 
 /// <summary>
-/// The local three-node cluster of <c>bash scripts/infra.sh cluster up</c>, as <c>cluster env</c> describes it. Its
-/// management API is asked through any node that answers: the node a spec kills takes its own API with it.
+/// The local three-node cluster of <c>bash scripts/infra.sh cluster up</c>, as <c>cluster env</c> describes it (the
+/// script's own values when those variables are not set, as <see cref="InfrastructureSettings"/> does for the single
+/// node: the default test run starts the cluster but must not export <c>Backbone__RabbitMq__Nodes__*</c> to every suite,
+/// whose in-process hosts would then refuse Host and Nodes together). Its management API is asked through any node
+/// that answers: the node a spec kills takes its own API with it.
 /// </summary>
 public sealed class RabbitMqCluster : IDisposable
 {
-    public const string StartHint =
-        "Start it with `bash scripts/infra.sh cluster up` and run the specs with its settings: "
-        + "`eval \"$(bash scripts/infra.sh cluster env)\"; dotnet test tests/Cluster.Tests -c Release`.";
+    public const string StartHint = "Start it with `bash scripts/infra.sh cluster up` (scripts/test.sh does).";
+
+    /// <summary>The name of the machine-wide lock every suite that takes cluster nodes away holds while it does.</summary>
+    private const string LockName = "rabbitmq-postgres-cluster";
 
     /// <summary>Where the node of index i (0-based, as in the settings) writes its Erlang VM's pid.</summary>
     private const string PidFileFormat = "/var/lib/rabbitmq/cluster/{0}/pid";
@@ -51,39 +55,40 @@ public sealed class RabbitMqCluster : IDisposable
 
     public string Password { get; }
 
-    /// <summary>Fails (never skips) when the cluster's settings are not in the environment or its nodes do not answer.</summary>
+    /// <summary>Fails (never skips) when the cluster's nodes do not answer.</summary>
     public static async Task<RabbitMqCluster> FromEnvironmentAsync()
     {
-        var nodes = List("Backbone__RabbitMq__Nodes__");
-        var names = List("Backbone__Cluster__RabbitMq__NodeNames__");
-        var urls = List("Backbone__Cluster__RabbitMq__ManagementUrls__");
-        if (nodes.Count < 3 || names.Count != nodes.Count || urls.Count != nodes.Count)
-        {
-            throw new InfrastructureUnavailableException(
-                $"The RabbitMQ cluster's settings are not in the environment (Backbone__RabbitMq__Nodes__0…2 and "
-                + $"Backbone__Cluster__RabbitMq__NodeNames__/ManagementUrls__0…2; found {nodes.Count}, {names.Count}, {urls.Count}). {StartHint}");
-        }
-
+        // The script's node names: cluster<i>@<short host name>.
+        var host = System.Net.Dns.GetHostName().Split('.')[0];
+        var nodes = List("Backbone__RabbitMq__Nodes__", i => $"127.0.0.1:{5681 + i}");
+        var names = List("Backbone__Cluster__RabbitMq__NodeNames__", i => $"cluster{i + 1}@{host}");
+        var urls = List("Backbone__Cluster__RabbitMq__ManagementUrls__", i => $"http://127.0.0.1:{15681 + i}");
         var cluster = new RabbitMqCluster(
             nodes, names, [.. urls.Select(x => new Uri(x))],
             Environment.GetEnvironmentVariable("Backbone__Cluster__RabbitMq__Username") ?? "backbone",
             Environment.GetEnvironmentVariable("Backbone__Cluster__RabbitMq__Password") ?? "backbone");
         foreach (var node in nodes)
         {
-            var (host, port) = HostAndPort(node);
+            var (nodeHost, port) = HostAndPort(node);
             try
             {
-                await InfrastructureProbe.EnsureRabbitMqReachableAsync(host, port);
+                await InfrastructureProbe.EnsureRabbitMqReachableAsync(nodeHost, port);
             }
             catch (InfrastructureUnavailableException down)
             {
                 cluster.Dispose();
-                throw new InfrastructureUnavailableException($"The cluster's node {node} does not answer. {StartHint}", down);
+                throw new InfrastructureUnavailableException($"The RabbitMQ cluster's node {node} does not answer. {StartHint}", down);
             }
         }
 
         return cluster;
     }
+
+    /// <summary>
+    /// Suites that kill, restart or cut off the cluster's nodes take turns (test assemblies run in parallel): a node one
+    /// suite kills must not be the one another suite's scenario is counting on.
+    /// </summary>
+    public static Task<ExclusiveInfrastructure> AcquireAsync() => ExclusiveInfrastructure.AcquireAsync(LockName, TimeSpan.FromMinutes(30));
 
     /// <summary>Settings for the test helpers that take one broker (a vhost of its own): node 1 and its management API.</summary>
     public InfrastructureSettings AsInfrastructure(InfrastructureSettings postgres)
@@ -97,6 +102,22 @@ public sealed class RabbitMqCluster : IDisposable
     {
         var answer = await GetAsync($"api/queues/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(queue)}");
         return answer;
+    }
+
+    /// <summary>Every queue of the vhost, as the management API (any node) lists them; empty when the vhost has none.</summary>
+    public async Task<IReadOnlyList<JsonElement>> QueuesAsync(string vhost) =>
+        await GetAsync($"api/queues/{Uri.EscapeDataString(vhost)}") is { } list ? [.. list.EnumerateArray()] : [];
+
+    /// <summary>
+    /// The Erlang names of the nodes that node <paramref name="index"/> (0-based) sees running, from its own management
+    /// API: in a partition the two sides disagree, and a paused node does not answer at all (an exception here).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RunningNodesAsync(int index)
+    {
+        using var response = await _management[index].GetAsync(new Uri("api/nodes", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        var nodes = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return [.. nodes.EnumerateArray().Where(x => x.TryGetProperty("running", out var running) && running.GetBoolean()).Select(x => x.GetProperty("name").GetString()!)];
     }
 
     /// <summary>The Erlang names of the nodes that hold the vhost's client connections right now.</summary>
@@ -120,18 +141,22 @@ public sealed class RabbitMqCluster : IDisposable
     }
 
     /// <summary>Starts what is down again (<c>cluster up</c> is idempotent and waits for the nodes to rejoin).</summary>
-    public static async Task RestartStoppedNodesAsync()
+    public static Task RestartStoppedNodesAsync() => ScriptAsync("cluster", "up");
+
+    /// <summary>Runs <c>bash scripts/infra.sh …</c>, e.g. <c>cluster partition 2</c>; fails with its output when it fails.</summary>
+    public static async Task<string> ScriptAsync(params string[] arguments)
     {
-        using var up = Process.Start(new ProcessStartInfo("bash", ["scripts/infra.sh", "cluster", "up"])
+        using var script = Process.Start(new ProcessStartInfo("bash", ["scripts/infra.sh", .. arguments])
         {
             WorkingDirectory = RepositoryLayout.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        var output = up.StandardOutput.ReadToEndAsync();
-        var errors = up.StandardError.ReadToEndAsync();
-        await up.WaitForExitAsync();
-        Assert.True(up.ExitCode == 0, $"`infra.sh cluster up` failed ({up.ExitCode}):\n{await output}\n{await errors}");
+        var output = script.StandardOutput.ReadToEndAsync();
+        var errors = script.StandardError.ReadToEndAsync();
+        await script.WaitForExitAsync();
+        Assert.True(script.ExitCode == 0, $"`infra.sh {string.Join(' ', arguments)}` failed ({script.ExitCode}):\n{await output}\n{await errors}");
+        return await errors + await output;
     }
 
     public void Dispose()
@@ -148,16 +173,9 @@ public sealed class RabbitMqCluster : IDisposable
         return (parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture));
     }
 
-    private static List<string> List(string prefix)
-    {
-        var values = new List<string>();
-        for (var i = 0; Environment.GetEnvironmentVariable(prefix + i.ToString(CultureInfo.InvariantCulture)) is { Length: > 0 } value; i++)
-        {
-            values.Add(value);
-        }
-
-        return values;
-    }
+    private static List<string> List(string prefix, Func<int, string> fallback) =>
+        [.. Enumerable.Range(0, 3).Select(i =>
+            Environment.GetEnvironmentVariable(prefix + i.ToString(CultureInfo.InvariantCulture)) is { Length: > 0 } value ? value : fallback(i))];
 
     /// <summary>GET from the first management API that answers; null on 404.</summary>
     private async Task<JsonElement?> GetAsync(string path)
