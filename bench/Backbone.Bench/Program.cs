@@ -65,6 +65,10 @@ try
             var router = new ArrivalRouter();
             contenders.Add((contender, router));
             await contender.StartAsync(environment, router, cancel.Token);
+            if (contender is EventBackboneDurableContender { Placement: { } placement })
+            {
+                await output.WriteLineAsync($"{contender.Name} queues: {placement}");
+            }
         }
     }
 

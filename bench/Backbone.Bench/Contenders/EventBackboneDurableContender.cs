@@ -86,6 +86,45 @@ public sealed class EventBackboneDurableContender(bool publishInOwnTransaction =
         await _host.StartAsync(cancellationToken);
         _host.Services.GetRequiredService<IBus>().ConnectReceiveObserver(new CommittedEffectObserver(arrivals, Receives));
         _publisher = _host.Services.GetRequiredService<IDurablePublisher>();
+        if (topology is not null)
+        {
+            Placement = await DescribeQueuesAsync(settings, virtualHost.Name, topology.QuorumQueues, cancellationToken);
+        }
+    }
+
+    /// <summary>Under <c>--topology</c>: each queue's type, leader and members as the broker reports them once started.</summary>
+    internal string? Placement { get; private set; }
+
+    /// <summary>
+    /// Reads the vhost's queues back from the broker and fails when one is not of the type the topology is about: a
+    /// "quorum" figure measured on classic queues (a setting that did not reach the bus) would be a wrong number, not
+    /// a slow one.
+    /// </summary>
+    private static async Task<string> DescribeQueuesAsync(
+        TestInfrastructure.InfrastructureSettings settings, string virtualHost, bool quorum, CancellationToken cancellationToken)
+    {
+        using var management = TestInfrastructure.RabbitMqVirtualHost.ManagementClient(settings);
+        using var queues = System.Text.Json.JsonDocument.Parse(await management.GetStringAsync(
+            new Uri($"api/queues/{Uri.EscapeDataString(virtualHost)}", UriKind.Relative), cancellationToken));
+        var described = new List<string>();
+        foreach (var queue in queues.RootElement.EnumerateArray())
+        {
+            var name = queue.GetProperty("name").GetString();
+            var type = queue.TryGetProperty("type", out var t) ? t.GetString() : "classic";
+            if ((type == "quorum") != quorum)
+            {
+                throw new InvalidOperationException($"Queue {name} in vhost {virtualHost} is {type}, the topology wants {(quorum ? "quorum" : "classic")} queues.");
+            }
+
+            var where = queue.TryGetProperty("leader", out var leader)
+                ? $"leader {leader.GetString()}, {(queue.TryGetProperty("members", out var members) ? members.GetArrayLength() : 0)} members"
+                : $"on {(queue.TryGetProperty("node", out var node) ? node.GetString() : "?")}";
+            described.Add($"{name} ({type}, {where})");
+        }
+
+        return described.Count > 0
+            ? string.Join("; ", described)
+            : throw new InvalidOperationException($"The bus declared no queue in vhost {virtualHost}.");
     }
 
     /// <summary>
