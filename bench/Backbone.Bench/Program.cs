@@ -39,20 +39,40 @@ try
     await output.WriteLineAsync(await DescribeRunAsync(environment.Settings, options));
     var meter = await ResourceMeter.FindAsync(environment.Settings.RabbitPort, environment.Settings.PostgresAdminConnectionString);
     await output.WriteLineAsync($"resources: {meter.Describe()}");
+    var topologies = options.Topologies.Select(name => BenchTopology.Resolve(name, environment.Settings)).ToList();
+    // Each topology's contenders are charged the CPU of the servers they run on (every node of the cluster, primary and standby).
+    var meters = new Dictionary<IContender, ResourceMeter>();
     foreach (var name in options.Contenders)
     {
-        var contender = ContenderCatalog.All.Single(c => c.Name == name).Create();
-        if (options.PrefilledRows > 0 && contender is EventBackboneDurableContender { Name: BenchOptions.PrefilledContender } grown)
+        var placements = topologies.Count == 0 ? [null] : topologies.Cast<BenchTopology?>().ToList();
+        foreach (var topology in placements)
         {
-            grown.TimedInboxCleanupPaused = true;
-        }
+            var contender = topology is null
+                ? ContenderCatalog.All.Single(c => c.Name == name).Create()
+                : new EventBackboneDurableContender(publishInOwnTransaction: name == "eventbackbone-durable-efcore", topology);
+            if (options.PrefilledRows > 0 && contender is EventBackboneDurableContender { Name: BenchOptions.PrefilledContender } grown)
+            {
+                grown.TimedInboxCleanupPaused = true;
+            }
 
-        var router = new ArrivalRouter();
-        contenders.Add((contender, router));
-        await contender.StartAsync(environment, router, cancel.Token);
+            if (topology is not null)
+            {
+                var placed = await ResourceMeter.FindAsync(topology.BrokerAmqpPorts, topology.PostgresServers);
+                await output.WriteLineAsync($"{contender.Name}: {topology.Description}; resources: {placed.Describe()}");
+                meters[contender] = placed;
+            }
+
+            var router = new ArrivalRouter();
+            contenders.Add((contender, router));
+            await contender.StartAsync(environment, router, cancel.Token);
+            if (contender is EventBackboneDurableContender { Placement: { } placement })
+            {
+                await output.WriteLineAsync($"{contender.Name} queues: {placement}");
+            }
+        }
     }
 
-    var results = await new BenchRunner(options, meter, output).RunAsync(contenders, cancel.Token);
+    var results = await new BenchRunner(options, contender => meters.GetValueOrDefault(contender, meter), output).RunAsync(contenders, cancel.Token);
     await output.WriteLineAsync();
     await output.WriteLineAsync(ResultTable.Render(results, [.. contenders.Select(c => c.Contender)], options.Baseline, options.LatencyLoads));
 
@@ -117,6 +137,7 @@ static async Task<string> DescribeRunAsync(InfrastructureSettings settings, Benc
         + $"{options.Messages} messages × {options.Rounds} round(s) (+1 warm-up of {options.WarmupMessages}) at each of "
         + $"{string.Join(", ", options.InFlightLevels)} messages in flight, "
         + $"baseline {options.Baseline}"
+        + (options.Topologies.Count > 0 ? $", topologies {string.Join(", ", options.Topologies)}" : string.Empty)
         + (options.PrefilledRows > 0 ? $"; then {options.PrefilledRows:N0} inbox rows in the window, {options.ExpiredRows:N0} expired" : string.Empty));
     text.AppendLine($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, "
         + $"{RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}, "

@@ -20,14 +20,17 @@ namespace EventBackbone.Bench.Contenders;
 /// default it publishes the way such a caller does, through <see cref="IDurablePublisher"/> (concurrent publishes
 /// share a commit); <c>eventbackbone-durable-efcore</c> publishes inside its own DbContext transaction instead, the
 /// path of a caller that commits business rows with its messages — one transaction per message, as Wolverine's
-/// <c>IDbContextOutbox</c> contender does.
+/// <c>IDbContextOutbox</c> contender does. With a <paramref name="topology"/> (<c>--topology</c>) it runs on that broker
+/// and database instead of the run's own, configured as an operator would (<c>Backbone:RabbitMq:Nodes</c>,
+/// <c>QuorumQueues</c>, a multi-host connection string), and its name says where: <c>eventbackbone-durable@cluster</c>.
 /// </summary>
-public sealed class EventBackboneDurableContender(bool publishInOwnTransaction = false) : IContender
+public sealed class EventBackboneDurableContender(bool publishInOwnTransaction = false, BenchTopology? topology = null) : IContender
 {
     private IHost? _host;
     private IDurablePublisher? _publisher;
 
-    public string Name => publishInOwnTransaction ? "eventbackbone-durable-efcore" : "eventbackbone-durable";
+    public string Name => (publishInOwnTransaction ? "eventbackbone-durable-efcore" : "eventbackbone-durable")
+        + (topology is null ? string.Empty : $"@{topology.Name}");
 
     /// <summary>The running host, for the inbox growth check (its configuration, database and cleanup service).</summary>
     internal IServiceProvider Services => _host?.Services ?? throw new InvalidOperationException("The contender has not started.");
@@ -44,9 +47,9 @@ public sealed class EventBackboneDurableContender(bool publishInOwnTransaction =
 
     public async Task StartAsync(BenchEnvironment environment, IArrivalSink arrivals, CancellationToken cancellationToken)
     {
-        var virtualHost = await environment.CreateVirtualHostAsync();
-        var database = await environment.CreateDatabaseAsync("bench_backbone");
-        var settings = environment.Settings;
+        var settings = topology?.Servers ?? environment.Settings;
+        var virtualHost = await environment.CreateVirtualHostAsync(settings);
+        var database = await environment.CreateDatabaseAsync("bench_backbone", settings);
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -61,6 +64,11 @@ public sealed class EventBackboneDurableContender(bool publishInOwnTransaction =
             // Core's pool and the durable core's data source each take up to this many.
             ["ConnectionStrings:Bench"] = database.ConnectionString + ";Maximum Pool Size=30" + BenchEnvironment.PoolIdleLifetime,
         });
+        if (topology is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(TopologySettings(topology));
+        }
+
         if (TimedInboxCleanupPaused)
         {
             // The longest interval the setting accepts: the first timed run comes a day after the host started, long
@@ -78,6 +86,77 @@ public sealed class EventBackboneDurableContender(bool publishInOwnTransaction =
         await _host.StartAsync(cancellationToken);
         _host.Services.GetRequiredService<IBus>().ConnectReceiveObserver(new CommittedEffectObserver(arrivals, Receives));
         _publisher = _host.Services.GetRequiredService<IDurablePublisher>();
+        if (topology is not null)
+        {
+            Placement = await DescribeQueuesAsync(settings, virtualHost.Name, topology.QuorumQueues, cancellationToken);
+        }
+    }
+
+    /// <summary>Under <c>--topology</c>: each queue's type, leader and members as the broker reports them once started.</summary>
+    internal string? Placement { get; private set; }
+
+    /// <summary>
+    /// Reads the vhost's queues back from the broker and fails when one is not of the type the topology is about: a
+    /// "quorum" figure measured on classic queues (a setting that did not reach the bus) would be a wrong number, not
+    /// a slow one.
+    /// </summary>
+    private static async Task<string> DescribeQueuesAsync(
+        TestInfrastructure.InfrastructureSettings settings, string virtualHost, bool quorum, CancellationToken cancellationToken)
+    {
+        using var management = TestInfrastructure.RabbitMqVirtualHost.ManagementClient(settings);
+        using var queues = System.Text.Json.JsonDocument.Parse(await management.GetStringAsync(
+            new Uri($"api/queues/{Uri.EscapeDataString(virtualHost)}", UriKind.Relative), cancellationToken));
+        var described = new List<string>();
+        foreach (var queue in queues.RootElement.EnumerateArray())
+        {
+            var name = queue.GetProperty("name").GetString();
+            var type = queue.TryGetProperty("type", out var t) ? t.GetString() : "classic";
+            if ((type == "quorum") != quorum)
+            {
+                throw new InvalidOperationException($"Queue {name} in vhost {virtualHost} is {type}, the topology wants {(quorum ? "quorum" : "classic")} queues.");
+            }
+
+            var where = queue.TryGetProperty("leader", out var leader)
+                ? $"leader {leader.GetString()}, {(queue.TryGetProperty("members", out var members) ? members.GetArrayLength() : 0)} members"
+                : $"on {(queue.TryGetProperty("node", out var node) ? node.GetString() : "?")}";
+            described.Add($"{name} ({type}, {where})");
+        }
+
+        return described.Count > 0
+            ? string.Join("; ", described)
+            : throw new InvalidOperationException($"The bus declared no queue in vhost {virtualHost}.");
+    }
+
+    /// <summary>
+    /// The broker settings of a topology, over whatever the environment holds: after <c>eval "$(bash scripts/infra.sh
+    /// cluster env)"</c> the process has <c>Backbone__RabbitMq__Nodes__0…2</c>, which the single node's host must not
+    /// see (Host and Nodes together stop a host at start), and the cluster's host must not see the single node's Host.
+    /// A blank value removes a setting (<c>SettingsReader.Optional</c>, <c>RabbitMqNode.LoadList</c>).
+    /// </summary>
+    private static Dictionary<string, string?> TopologySettings(BenchTopology topology)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Backbone:RabbitMq:QuorumQueues"] = topology.QuorumQueues ? "true" : "false",
+        };
+        var inEnvironment = Environment.GetEnvironmentVariables().Keys.OfType<string>()
+            .Where(key => key.StartsWith("Backbone__RabbitMq__Nodes__", StringComparison.Ordinal))
+            .Select(key => key.Replace("__", ":", StringComparison.Ordinal));
+        foreach (var key in inEnvironment)
+        {
+            values[key] = string.Empty;
+        }
+
+        if (topology.BrokerNodes.Count > 0)
+        {
+            values["Backbone:RabbitMq:Host"] = string.Empty;
+            for (var i = 0; i < topology.BrokerNodes.Count; i++)
+            {
+                values[$"{RabbitMqNode.NodesKey}:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = topology.BrokerNodes[i];
+            }
+        }
+
+        return values;
     }
 
     internal const string TimedCleanupIntervalKey = "Backbone:Messaging:CleanupInterval";

@@ -28,16 +28,17 @@ public sealed class BenchEnvironment : IAsyncDisposable
     /// A vhost of its own, so the contender's queues never meet another contender's or a concurrently running
     /// test's, and leftovers of a crashed run cannot be consumed by the next one.
     /// </summary>
-    public async Task<RabbitMqVirtualHost> CreateVirtualHostAsync()
+    public async Task<RabbitMqVirtualHost> CreateVirtualHostAsync(InfrastructureSettings? servers = null)
     {
-        var virtualHost = await RabbitMqVirtualHost.CreateAsync(Settings);
+        // Another broker than the run's (a --topology cluster): a cluster's vhost is created once, for every node.
+        var virtualHost = await RabbitMqVirtualHost.CreateAsync(servers ?? Settings);
         Track(virtualHost);
         return virtualHost;
     }
 
-    public async Task<ScratchDatabase> CreateDatabaseAsync(string purpose)
+    public async Task<ScratchDatabase> CreateDatabaseAsync(string purpose, InfrastructureSettings? servers = null)
     {
-        var database = await ScratchDatabase.CreateAsync(Settings, purpose);
+        var database = await ScratchDatabase.CreateAsync(servers ?? Settings, purpose);
         Track(database);
         return database;
     }

@@ -13,7 +13,8 @@ public sealed record BenchOptions(
     IReadOnlyList<double> LatencyLoads,
     IReadOnlyList<int> InFlightLevels,
     long PrefilledRows,
-    long ExpiredRows)
+    long ExpiredRows,
+    IReadOnlyList<string> Topologies)
 {
     /// <summary>
     /// The head-to-head comparison: the broker ceiling, MassTransit without a database, the no-framework durable
@@ -46,8 +47,20 @@ public sealed record BenchOptions(
                               detection window in its inbox ÷ on an empty inbox, then the inbox cleanup's deleted/s
                               against the pipeline's inserted/s (needs eventbackbone-durable in the run)
           --expired-rows M    rows already outside the window for the cleanup measurement (default 500000)
+          --topology a,b      run the durable EventBackbone contender(s) once per topology, rounds interleaved, named
+                              contender@topology, ratios to @single: single (one node, classic queues), cluster (the
+                              three-node cluster of scripts/infra.sh cluster, quorum queues, the same PostgreSQL),
+                              cluster-sync (the cluster, and the PostgreSQL primary with its synchronous standby);
+                              contenders default to eventbackbone-durable
+          --no-latency        throughput phases only (no paced latency phases): half the run time per round
           --smoke             300 messages, 1 round: checks that nothing is lost or duplicated
         """;
+
+    /// <summary>The contenders that <c>--topology</c> can place on another broker and database.</summary>
+    public static readonly IReadOnlyList<string> TopologyContenders = ["eventbackbone-durable", "eventbackbone-durable-efcore"];
+
+    /// <summary>A contender's name in a <c>--topology</c> run, as the table shows it.</summary>
+    public static string AtTopology(string contender, string topology) => $"{contender}@{topology}";
 
     /// <summary>Reads the command line; a malformed one throws <see cref="ArgumentException"/> with the reason.</summary>
     public static BenchOptions Parse(
@@ -60,6 +73,8 @@ public sealed record BenchOptions(
         long expiredRows = 500_000;
         var smoke = false;
         var headToHead = false;
+        var noLatency = false;
+        IReadOnlyList<string> topologies = [];
         string? baseline = null;
         IReadOnlyList<string>? contenders = null;
         for (var i = 0; i < args.Count; i++)
@@ -91,6 +106,12 @@ public sealed record BenchOptions(
                 case "--expired-rows":
                     expiredRows = PositiveInt(args, ++i, "--expired-rows");
                     break;
+                case "--topology":
+                    topologies = Value(args, ++i, "--topology").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case "--no-latency":
+                    noLatency = true;
+                    break;
                 case "--smoke":
                     smoke = true;
                     break;
@@ -102,7 +123,7 @@ public sealed record BenchOptions(
             }
         }
 
-        contenders ??= headToHead ? HeadToHeadContenders : defaults;
+        contenders ??= topologies.Count > 0 ? [TopologyContenders[0]] : headToHead ? HeadToHeadContenders : defaults;
         baseline ??= headToHead ? HeadToHeadBaseline : defaultBaseline;
         var unknown = contenders.Where(name => !known.Contains(name)).ToList();
         if (unknown.Count > 0 || contenders.Count == 0)
@@ -127,9 +148,34 @@ public sealed record BenchOptions(
             throw new ArgumentException($"--prefilled-rows measures {PrefilledContender}, which is not in the run.");
         }
 
+        if (topologies.Count > 0)
+        {
+            var unknownTopologies = topologies.Where(name => !BenchTopology.Names.Contains(name)).ToList();
+            if (unknownTopologies.Count > 0 || topologies.Distinct().Count() != topologies.Count)
+            {
+                throw new ArgumentException(
+                    $"--topology needs distinct names from {string.Join(", ", BenchTopology.Names)}, not '{string.Join(",", topologies)}'.");
+            }
+
+            if (contenders.Any(name => !TopologyContenders.Contains(name)))
+            {
+                throw new ArgumentException($"--topology runs only {string.Join(" and ", TopologyContenders)}.");
+            }
+
+            if (prefilledRows > 0)
+            {
+                throw new ArgumentException("--prefilled-rows and --topology measure different things: run them separately.");
+            }
+
+            // The reference is the first contender on one node with classic queues, when that is in the run.
+            var reference = topologies.Contains(BenchTopology.Single) ? BenchTopology.Single : topologies[0];
+            var placed = contenders.SelectMany(name => topologies.Select(topology => AtTopology(name, topology))).ToList();
+            baseline = placed.Contains(baseline) ? baseline : AtTopology(contenders[0], reference);
+        }
+
         // Without the baseline in the run there is nothing measured alongside to compare with, so the first
         // contender becomes the reference rather than a median from another day on another load.
-        if (!contenders.Contains(baseline))
+        if (topologies.Count == 0 && !contenders.Contains(baseline))
         {
             baseline = contenders[0];
         }
@@ -146,10 +192,11 @@ public sealed record BenchOptions(
             baseline,
             smoke,
             headToHead,
-            headToHead ? [0.25, 0.5, 0.75] : [0.5],
+            noLatency ? [] : headToHead ? [0.25, 0.5, 0.75] : [0.5],
             inFlightLevels,
             prefilledRows,
-            expiredRows);
+            expiredRows,
+            topologies);
     }
 
     /// <summary>The contender whose tables <c>--prefilled-rows</c> fills.</summary>

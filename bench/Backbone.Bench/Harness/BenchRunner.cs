@@ -37,7 +37,11 @@ public sealed record RoundResult(
 /// lands on every contender rather than on whichever happened to run then; each in-flight level is a full set of such
 /// rounds, warm-up included, with every contender at that level.
 /// </summary>
-public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextWriter output)
+/// <param name="meterFor">
+/// The meter of the servers a contender runs on: under <c>--topology</c> a contender on the cluster is charged the CPU of
+/// the cluster's three nodes, not the single node's.
+/// </param>
+public sealed class BenchRunner(BenchOptions options, Func<IContender, ResourceMeter> meterFor, TextWriter output)
 {
     /// <summary>Resident memory is sampled this often while a contender runs its phases.</summary>
     private static readonly TimeSpan MemorySampleInterval = TimeSpan.FromMilliseconds(50);
@@ -60,7 +64,7 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
                 {
                     var result = await RunRoundAsync(contender, router, inFlight, round, cancellationToken);
                     output.WriteLine(Describe(result, round == 0));
-                    if (options.HeadToHead)
+                    if (options.HeadToHead || options.Topologies.Count > 0)
                     {
                         output.WriteLine(DescribeMore(result));
                     }
@@ -78,6 +82,7 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
     {
         var driver = new PhaseDriver(router);
         var messages = round == 0 ? options.WarmupMessages : options.Messages;
+        var meter = meterFor(contender);
 
         // Collect the previous contender's garbage now, outside every timing, instead of in the middle of this one.
         GC.Collect();
@@ -157,7 +162,9 @@ public sealed class BenchRunner(BenchOptions options, ResourceMeter meter, TextW
     // InvariantGlobalization is on for every project, so interpolation formats numbers the same on every machine.
     private static string Describe(RoundResult result, bool warmup) =>
         $"{(warmup ? "warm-up" : $"round {result.Round}"),-8} {result.Contender,-24} {result.InFlight,4} in flight {result.ThroughputPerSecond,9:F0} msg/s   "
-        + $"at {result.OfferedRatePerSecond,7:F0} msg/s: p50 {result.LatencyP50Ms,7:F2} ms  p99 {result.LatencyP99Ms,7:F2} ms"
+        + (result.Loads.Count == 0
+            ? string.Empty
+            : $"at {result.OfferedRatePerSecond,7:F0} msg/s: p50 {result.LatencyP50Ms,7:F2} ms  p99 {result.LatencyP99Ms,7:F2} ms")
         + (result.Lost + result.Duplicates > 0 ? $"   LOST {result.Lost} DUPLICATED {result.Duplicates}" : string.Empty);
 
     private static string DescribeMore(RoundResult result) =>

@@ -13,45 +13,61 @@ public sealed record MemoryPeaks(double ClientMiB, double BrokerMiB, double Post
 
 /// <summary>
 /// Reads what the issue's figures need from Linux's /proc: CPU of this process, of the RabbitMQ node (the
-/// <c>beam.smp</c> that listens on the AMQP port) and of the PostgreSQL cluster (its postmaster and every child);
+/// <c>beam.smp</c> that listens on the AMQP port; summed over the nodes of a cluster) and of the PostgreSQL cluster (its
+/// postmaster and every child; summed over a primary and its standby);
 /// resident memory of the same three; and the loopback interface's transmitted bytes. The servers are shared with
 /// whatever else runs on this machine, so their figures include that load too (bench/README.md says so).
 /// On a system without /proc every figure is NaN and the run goes on.
 /// </summary>
 public sealed class ResourceMeter
 {
-    private readonly int? _brokerPid;
-    private readonly int? _postmasterPid;
+    // Every node of a broker cluster and every server of a primary + standby pair: a message costs CPU on each.
+    private readonly IReadOnlyList<int>? _brokerPids;
+    private readonly IReadOnlyList<int>? _postmasterPids;
 
-    private ResourceMeter(int? brokerPid, int? postmasterPid)
+    private ResourceMeter(IReadOnlyList<int>? brokerPids, IReadOnlyList<int>? postmasterPids)
     {
-        _brokerPid = brokerPid;
-        _postmasterPid = postmasterPid;
+        _brokerPids = brokerPids;
+        _postmasterPids = postmasterPids;
     }
 
     public string Describe() =>
-        $"RabbitMQ pid {_brokerPid?.ToString(CultureInfo.InvariantCulture) ?? "not found"}, "
-        + $"PostgreSQL postmaster pid {_postmasterPid?.ToString(CultureInfo.InvariantCulture) ?? "not found"}";
+        $"RabbitMQ pid {Pids(_brokerPids)}, PostgreSQL postmaster pid {Pids(_postmasterPids)}";
 
-    public static async Task<ResourceMeter> FindAsync(int amqpPort, string postgresAdminConnectionString)
+    public static Task<ResourceMeter> FindAsync(int amqpPort, string postgresAdminConnectionString) =>
+        FindAsync([amqpPort], [postgresAdminConnectionString]);
+
+    /// <summary>
+    /// The broker nodes listening on <paramref name="amqpPorts"/> and the PostgreSQL servers behind
+    /// <paramref name="postgresAdminConnectionStrings"/> (one each). A figure is summed over all of them, or NaN when
+    /// any one is not found: a sum missing a node would look like a cheaper cluster.
+    /// </summary>
+    public static async Task<ResourceMeter> FindAsync(IReadOnlyList<int> amqpPorts, IReadOnlyList<string> postgresAdminConnectionStrings)
     {
         if (!Directory.Exists("/proc/self"))
         {
             return new ResourceMeter(null, null);
         }
 
-        // The postmaster is the parent of the backend serving this connection: exact even with two clusters running.
-        int? postmaster;
-        await using (var connection = new NpgsqlConnection(postgresAdminConnectionString))
+        var postmasters = new List<int>();
+        foreach (var connectionString in postgresAdminConnectionStrings)
         {
+            // The postmaster is the parent of the backend serving this connection: exact even with two clusters running.
+            await using var connection = new NpgsqlConnection(connectionString);
             await connection.OpenAsync();
             await using var query = new NpgsqlCommand("SELECT pg_backend_pid()", connection);
             var backend = (int)(await query.ExecuteScalarAsync())!;
             // Read locally only when the server is on this machine (its backend pid is then one of ours to see).
-            postmaster = ReadStatusField(backend, "PPid") is { } parent && CommandName((int)parent) == "postgres" ? (int)parent : null;
+            if (ReadStatusField(backend, "PPid") is { } parent && CommandName((int)parent) == "postgres")
+            {
+                postmasters.Add((int)parent);
+            }
         }
 
-        return new ResourceMeter(FindListener("beam.smp", amqpPort), postmaster);
+        var brokers = amqpPorts.Select(port => FindListener("beam.smp", port)).OfType<int>().ToList();
+        return new ResourceMeter(
+            brokers.Count == amqpPorts.Count ? brokers : null,
+            postmasters.Count == postgresAdminConnectionStrings.Count ? postmasters : null);
     }
 
     public ResourceSnapshot Take()
@@ -59,8 +75,8 @@ public sealed class ResourceMeter
         using var self = Process.GetCurrentProcess();
         return new ResourceSnapshot(
             self.TotalProcessorTime.TotalMilliseconds,
-            _brokerPid is { } broker ? CpuTicks(broker, includeReapedChildren: false) / ProcessCpu.TicksPerMs : double.NaN,
-            _postmasterPid is { } postmaster ? PostgresCpuTicks(postmaster) / ProcessCpu.TicksPerMs : double.NaN,
+            _brokerPids is { } brokers ? brokers.Sum(broker => CpuTicks(broker, includeReapedChildren: false)) / ProcessCpu.TicksPerMs : double.NaN,
+            _postmasterPids is { } postmasters ? postmasters.Sum(PostgresCpuTicks) / ProcessCpu.TicksPerMs : double.NaN,
             LoopbackTxBytes());
     }
 
@@ -108,14 +124,14 @@ public sealed class ResourceMeter
         private async Task LoopAsync(TimeSpan interval)
         {
             using var timer = new PeriodicTimer(interval);
-            var children = _meter._postmasterPid is { } postmaster ? ChildrenOf(postmaster) : [];
+            var children = _meter._postmasterPids is { } postmasters ? postmasters.Select(ChildrenOf).ToList() : null;
             var refreshed = Stopwatch.GetTimestamp();
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
                 // Backends come and go with the connection pools; listing /proc each tick would cost more than reading.
-                if (_meter._postmasterPid is { } pid && Stopwatch.GetElapsedTime(refreshed) > TimeSpan.FromSeconds(1))
+                if (_meter._postmasterPids is { } pids && Stopwatch.GetElapsedTime(refreshed) > TimeSpan.FromSeconds(1))
                 {
-                    children = ChildrenOf(pid);
+                    children = pids.Select(ChildrenOf).ToList();
                     refreshed = Stopwatch.GetTimestamp();
                 }
 
@@ -123,27 +139,35 @@ public sealed class ResourceMeter
             }
         }
 
-        private void Sample(IReadOnlyList<int>? postgresChildren)
+        /// <param name="postgresChildren">Per postmaster, its children as last listed; null lists them now.</param>
+        private void Sample(IReadOnlyList<List<int>>? postgresChildren)
         {
             _client = Max(_client, ReadStatusField(Environment.ProcessId, "VmRSS") / 1024.0);
-            if (_meter._brokerPid is { } broker)
+            if (_meter._brokerPids is { } brokers)
             {
-                _broker = Max(_broker, ReadStatusField(broker, "VmRSS") / 1024.0);
+                _broker = Max(_broker, brokers.Sum(broker => ReadStatusField(broker, "VmRSS") ?? 0) / 1024.0);
             }
 
-            if (_meter._postmasterPid is { } postmaster)
+            if (_meter._postmasterPids is { } postmasters)
             {
-                long anonymousKb = 0;
-                long fileKb = 0;
-                long sharedKb = 0;
-                foreach (var pid in (postgresChildren ?? ChildrenOf(postmaster)).Prepend(postmaster))
+                double totalMiB = 0;
+                for (var server = 0; server < postmasters.Count; server++)
                 {
-                    anonymousKb += ReadStatusField(pid, "RssAnon") ?? 0;
-                    fileKb = Math.Max(fileKb, ReadStatusField(pid, "RssFile") ?? 0);
-                    sharedKb = Math.Max(sharedKb, ReadStatusField(pid, "RssShmem") ?? 0);
+                    long anonymousKb = 0;
+                    long fileKb = 0;
+                    long sharedKb = 0;
+                    var postmaster = postmasters[server];
+                    foreach (var pid in (postgresChildren?[server] ?? ChildrenOf(postmaster)).Prepend(postmaster))
+                    {
+                        anonymousKb += ReadStatusField(pid, "RssAnon") ?? 0;
+                        fileKb = Math.Max(fileKb, ReadStatusField(pid, "RssFile") ?? 0);
+                        sharedKb = Math.Max(sharedKb, ReadStatusField(pid, "RssShmem") ?? 0);
+                    }
+
+                    totalMiB += (anonymousKb + fileKb + sharedKb) / 1024.0;
                 }
 
-                _postgres = Max(_postgres, (anonymousKb + fileKb + sharedKb) / 1024.0);
+                _postgres = Max(_postgres, totalMiB);
             }
         }
 
@@ -264,6 +288,9 @@ public sealed class ResourceMeter
 
         return null;
     }
+
+    private static string Pids(IReadOnlyList<int>? pids) =>
+        pids is null ? "not found" : string.Join(" + ", pids.Select(pid => pid.ToString(CultureInfo.InvariantCulture)));
 
     private static string? CommandName(int pid)
     {
