@@ -51,7 +51,7 @@ public sealed class ClusterTopology() : ReliabilityTopology(instancesPerHost: 2)
     }
 
     /// <summary>Stops one node's Erlang VM in order (<c>rabbitmqctl stop</c>): a planned restart, as an upgrade does it.</summary>
-    public static Task StopNodeAsync(string nodeName) => RunAsync("rabbitmqctl", "-n", nodeName, "stop");
+    public static Task StopNodeAsync(string nodeName) => RabbitMqCluster.RunAsync("rabbitmqctl", "-n", nodeName, "stop");
 
     /// <summary>
     /// Until every node reports the other two running, and every quorum queue of the vhost has all three members online:
@@ -179,18 +179,4 @@ public sealed class ClusterTopology() : ReliabilityTopology(instancesPerHost: 2)
 
     private static long Number(JsonElement json, string property) =>
         json.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : 0;
-
-    private static async Task RunAsync(string program, params string[] arguments)
-    {
-        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        var said = await output + await errors;
-        Assert.True(process.ExitCode == 0, string.Create(CultureInfo.InvariantCulture, $"`{program} {string.Join(' ', arguments)}` failed ({process.ExitCode}): {said}"));
-    }
 }

@@ -144,18 +144,21 @@ public sealed class RabbitMqCluster : IDisposable
     public static Task RestartStoppedNodesAsync() => ScriptAsync("cluster", "up");
 
     /// <summary>Runs <c>bash scripts/infra.sh …</c>, e.g. <c>cluster partition 2</c>; fails with its output when it fails.</summary>
-    public static async Task<string> ScriptAsync(params string[] arguments)
+    public static Task<string> ScriptAsync(params string[] arguments) => RunAsync("bash", ["scripts/infra.sh", .. arguments]);
+
+    /// <summary>Runs a command from the repository's root; fails with its output when it fails, else returns it.</summary>
+    public static async Task<string> RunAsync(string program, params string[] arguments)
     {
-        using var script = Process.Start(new ProcessStartInfo("bash", ["scripts/infra.sh", .. arguments])
+        using var process = Process.Start(new ProcessStartInfo(program, arguments)
         {
             WorkingDirectory = RepositoryLayout.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        var output = script.StandardOutput.ReadToEndAsync();
-        var errors = script.StandardError.ReadToEndAsync();
-        await script.WaitForExitAsync();
-        Assert.True(script.ExitCode == 0, $"`infra.sh {string.Join(' ', arguments)}` failed ({script.ExitCode}):\n{await output}\n{await errors}");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"`{program} {string.Join(' ', arguments)}` failed ({process.ExitCode}):\n{await output}\n{await errors}");
         return await errors + await output;
     }
 
