@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using EventBackbone.TestInfrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -17,6 +18,12 @@ public sealed class LookupSpecs(ConsoleFixture console)
         var signup = await api.PostAsync("/api/v1/commands/request-signup", new() { DataObject = new { email = $"lookup-{Guid.NewGuid():N}@example.com" } });
         Assert.True(signup.Ok, $"request-signup answered {signup.Status}: {await signup.TextAsync()}");
         var signupId = (await signup.JsonAsync())!.Value.GetProperty("commandId").GetGuid();
+        // 202 means the request is committed at the edge, not yet consumed by the signup workflow: at load 50 the look-up
+        // below ran first and said "Signup not found" (CI, 2026-12-06). The workflow must have it before it can be shown.
+        await Eventually.HoldsAsync(
+            async () => (await api.GetAsync($"/api/v1/signups/{signupId}")).Ok,
+            Chromium.Patience,
+            () => $"The signup {signupId} was not consumed by the signup workflow.\n{console.AllLogs()}");
         var (context, page) = await console.SignInAsync(console.OperatorToken);
         await using var __ = context;
 
