@@ -41,7 +41,9 @@
       if (element) { element.textContent = value; }
     };
     var poll = function () {
-      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      // A timeout of its own: a fetch that never settles would end the polling for good (the next poll is scheduled
+      // only when this one settles), and the page would show a finished job as running.
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, signal: AbortSignal.timeout(10000) })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (status) {
           if (!status) { return; }
