@@ -190,9 +190,12 @@ public sealed class EdgeLoadSpecs(EdgeLoadFixture fixture, ITestOutputHelper out
                     return;
                 }
 
-                if (due > clock.Elapsed)
+                // The clock read once: read twice, it moved on between the check and the wait, and a negative
+                // wait threw (CI at load 30: "The value needs to translate in milliseconds to -1 …").
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
                 {
-                    await Task.Delay(due - clock.Elapsed);
+                    await Task.Delay(wait);
                 }
                 else if (clock.Elapsed >= window)
                 {
@@ -205,10 +208,10 @@ public sealed class EdgeLoadSpecs(EdgeLoadFixture fixture, ITestOutputHelper out
         })).ToList();
         var signed = Enumerable.Range(0, (int)(window.TotalSeconds * SignedPerSecond)).Select(i => Task.Run(async () =>
         {
-            var due = TimeSpan.FromSeconds((double)i / SignedPerSecond);
-            if (due > clock.Elapsed)
+            var wait = TimeSpan.FromSeconds((double)i / SignedPerSecond) - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(due - clock.Elapsed);
+                await Task.Delay(wait);
             }
 
             return (i, await PostSignedAsync(senderClient, i));

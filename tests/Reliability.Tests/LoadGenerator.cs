@@ -87,10 +87,11 @@ public sealed class LoadGenerator(Func<Uri> apiAddress, string token, string sce
         var inFlight = new List<Task>(count);
         for (var i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
         {
-            var due = TimeSpan.FromSeconds(i / ratePerSecond);
-            if (due > clock.Elapsed)
+            // The clock read once (a second read after the check can make the wait negative, which throws).
+            var wait = TimeSpan.FromSeconds(i / ratePerSecond) - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(due - clock.Elapsed, cancellationToken);
+                await Task.Delay(wait, cancellationToken);
             }
 
             var request = Next();
