@@ -154,27 +154,22 @@ public sealed class ClusterScenarioSpecs(ClusterTopology topology, ITestOutputHe
     }
 
     /// <summary>Whether <paramref name="node"/> answers again and sees all three nodes running, within <paramref name="patience"/>.</summary>
-    private async Task<bool> RejoinedAsync(string node, TimeSpan patience)
+    private Task<bool> RejoinedAsync(string node, TimeSpan patience)
     {
         var index = topology.Cluster.NodeNames.ToList().IndexOf(node);
-        var deadline = DateTime.UtcNow + patience;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
+        return Eventually.HoldsWithinAsync(
+            async () =>
             {
-                if ((await topology.Cluster.RunningNodesAsync(index)).Count == topology.Cluster.NodeNames.Count)
+                try
                 {
-                    return true;
+                    return (await topology.Cluster.RunningNodesAsync(index)).Count == topology.Cluster.NodeNames.Count;
                 }
-            }
-            catch (Exception notYet) when (notYet is HttpRequestException or TaskCanceledException)
-            {
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(2));
-        }
-
-        return false;
+                catch (Exception notYet) when (notYet is HttpRequestException or TaskCanceledException)
+                {
+                    return false;
+                }
+            },
+            patience);
     }
 
     /// <summary>

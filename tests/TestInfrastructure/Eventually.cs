@@ -8,17 +8,26 @@ public static class Eventually
     /// </summary>
     public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> explain)
     {
+        if (!await HoldsWithinAsync(condition, timeout))
+        {
+            throw new TimeoutException($"Condition did not hold within {timeout.TotalSeconds} s.\n{explain()}");
+        }
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds: true, or false once <paramref name="timeout"/> has passed (for a spec that reacts to "not yet").</summary>
+    public static async Task<bool> HoldsWithinAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
             if (await condition())
             {
-                return;
+                return true;
             }
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Condition did not hold within {timeout.TotalSeconds} s.\n{explain()}");
+                return false;
             }
 
             await Task.Delay(100);
