@@ -170,6 +170,10 @@ public sealed class BrokerOutageSpecs(BrokerOutageFixture outage) : IClassFixtur
         await page.GetByRole(AriaRole.Button, new() { Name = "Resume" }).ClickAsync();
 
         await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Status completed, 100 % done.");
+        // The seeder's own connection was closed by the stop too; its automatic recovery retries every 5 s, so a resumed
+        // job can finish before it is back (CI: AlreadyClosedException from the depth count below).
+        await Eventually.HoldsAsync(() => Task.FromResult(outage.Seeder.Broker.IsOpen), Chromium.Patience,
+            () => "The spec's own broker connection did not recover after the node restarted.");
         await Eventually.HoldsAsync(async () => await outage.Seeder.DepthAsync(queue) == 3, Chromium.Patience,
             () => $"The resumed job did not replay each of the three messages once.\n{outage.AllLogs()}");
         Assert.Equal(3, await outage.DeadLetters.ScalarAsync<long>(
