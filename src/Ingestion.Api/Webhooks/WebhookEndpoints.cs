@@ -159,9 +159,8 @@ public static partial class WebhookEndpoints
                 "Malformed body", "The body is not well-formed UTF-8 JSON.");
         }
 
-        // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
-        var dedupeKey = verification.DedupeKey;
-        var readableId = configured.Scheme is not StripeScheme || TryReadTopLevelId(body, out dedupeKey);
+        // Some schemes carry the delivery id only in the body, readable now that the body is verified and well-formed.
+        var readableId = configured.Scheme.TryReadDedupeKey(verification, body, out var dedupeKey);
         // An empty delivery id is no delivery id: deduplicating on "" would answer every later webhook without one as
         // the first one's duplicate (200) and never publish it.
         dedupeKey = string.IsNullOrWhiteSpace(dedupeKey) ? null : dedupeKey;
@@ -202,28 +201,6 @@ public static partial class WebhookEndpoints
         // Accepted while its message waits in the outbox (its message id is the event id); published once it left.
         var waiting = await db.Set<OutboxMessage>().AnyAsync(x => x.MessageId == eventId, cancellationToken);
         return Results.Ok(new EventStatus(receipt.EventId, receipt.Source, receipt.ReceivedAt, waiting ? "accepted" : "published"));
-    }
-
-    /// <returns>False when the body has an "id" string that no .NET string can hold (an escaped lone surrogate).</returns>
-    private static bool TryReadTopLevelId(byte[] body, out string? id)
-    {
-        using var document = JsonDocument.Parse(body);
-        id = null;
-        if (document.RootElement.ValueKind != JsonValueKind.Object
-            || !document.RootElement.TryGetProperty("id", out var value) || value.ValueKind != JsonValueKind.String)
-        {
-            return true;
-        }
-
-        try
-        {
-            id = value.GetString();
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
     }
 
     /// <summary>PostgreSQL text holds no NUL, and the receipt's columns are bounded.</summary>
