@@ -1,7 +1,7 @@
+using EventBackbone.Messaging.Persistence;
 using MassTransit;
 using MassTransit.Configuration;
 using MassTransit.Saga;
-using EventBackbone.Messaging.Persistence;
 using Microsoft.EntityFrameworkCore;
 
 namespace EventBackbone.Messaging.Sagas;
