@@ -15,7 +15,7 @@ return await BackboneHost.RunAsync(
         builder.AddWorkers();
         builder.AddSagas();
         builder.AddOperatorLoop();
-        builder.AddBackboneBus(IngestionModule.ConfigureBus, WorkersModule.ConfigureBus, SagasModule.ConfigureBus, InProcessCapture.ConfigureBus);
+        builder.AddBackboneBus(IngestionModule.ConfigureBus, WorkersComposition.ConfigureBus, SagasModule.ConfigureBus, InProcessCapture.ConfigureBus);
     },
     app =>
     {

@@ -40,9 +40,9 @@ public static class IngestionModule
             return Task.CompletedTask;
         }));
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddScoped<WebhookAcceptance>();
+        builder.Services.AddScoped<WebhookRecorder>();
         builder.Services.AddSingleton<WebhookReceiptRules>();
-        var isPostgres = builder.Services.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(IngestionDbContext)).IsPostgres;
+        var isPostgres = builder.Services.IsPostgres<IngestionDbContext>();
         builder.Services.AddIngestionRetention(builder.Configuration, webhooks, isPostgres);
         if (isPostgres)
         {

@@ -25,18 +25,7 @@ public static class SagasModule
 
     public static void ConfigureBus(IBusRegistrationConfigurator bus)
     {
-        var signups = bus.AddSagaStateMachine<SignupStateMachine, SignupState, SignupStateDefinition>();
-        // The registration AddServiceDatabase made tells which store this host has: PostgreSQL, or in embedded mode
-        // with no connection string, memory (where xmin, and so the PostgreSQL repository, does not exist).
-        var database = bus.InstancesOf<ServiceDatabaseRegistration>().Single(x => x.ContextType == typeof(SagasDbContext));
-        if (database.IsPostgres)
-        {
-            signups.PostgresRepository<SignupState, SagasDbContext>();
-        }
-        else
-        {
-            signups.InMemoryRepository();
-        }
+        bus.AddSagaStateMachine<SignupStateMachine, SignupState, SignupStateDefinition>().ServiceDatabaseRepository<SignupState, SagasDbContext>(bus);
     }
 
     public static WebApplication MapSagasEndpoints(this WebApplication app)

@@ -8,7 +8,7 @@ return await BackboneHost.RunAsync(
     {
         builder.AddServiceDefaults();
         builder.AddWorkers();
-        builder.AddBackboneBus(WorkersModule.ConfigureBus);
+        builder.AddBackboneBus(WorkersComposition.ConfigureBus);
         // This host's own contract; in embedded mode the ingestion edge's document lists its endpoints instead.
         builder.Services.AddOpenApi();
     },

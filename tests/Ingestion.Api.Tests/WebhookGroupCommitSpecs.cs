@@ -14,9 +14,9 @@ public sealed class WebhookGroupCommitSpecs(IngestionApiFactory factory) : IClas
         var delivery = Guid.NewGuid().ToString();
         var other = Guid.NewGuid().ToString();
         await using var scope = factory.Services.CreateAsyncScope();
-        var acceptance = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>();
+        var recorder = scope.ServiceProvider.GetRequiredService<WebhookRecorder>();
 
-        var results = await Task.WhenAll(acceptance.Accept([Webhook(delivery), Webhook(other), Webhook(delivery)], CancellationToken.None));
+        var results = await Task.WhenAll(recorder.Record([Webhook(delivery), Webhook(other), Webhook(delivery)], CancellationToken.None));
 
         Assert.Equal([false, false, true], results.Select(x => x.Duplicate));
         Assert.Equal(results[0].EventId, results[2].EventId);
@@ -33,7 +33,7 @@ public sealed class WebhookGroupCommitSpecs(IngestionApiFactory factory) : IClas
         {
             // One scope per request, as the endpoint gets.
             await using var scope = factory.Services.CreateAsyncScope();
-            return await scope.ServiceProvider.GetRequiredService<WebhookAcceptance>().AcceptAsync(Webhook($"concurrent-{Guid.NewGuid()}-{i}"), CancellationToken.None);
+            return await scope.ServiceProvider.GetRequiredService<WebhookRecorder>().RecordAsync(Webhook($"concurrent-{Guid.NewGuid()}-{i}"), CancellationToken.None);
         }));
 
         Assert.All(results, x => Assert.False(x.Duplicate));

@@ -24,7 +24,7 @@ public sealed class ScheduledRedeliverySpecs(BackboneInfrastructure infrastructu
         });
         builder.AddWorkers();
         builder.Services.AddSingleton<INotificationProvider>(provider);
-        builder.AddBackboneBus(WorkersModule.ConfigureBus);
+        builder.AddBackboneBus(WorkersComposition.ConfigureBus);
         builder.Services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
         using var host = builder.Build();
         await host.StartAsync();

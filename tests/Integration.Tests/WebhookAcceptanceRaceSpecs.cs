@@ -33,15 +33,15 @@ public sealed class WebhookAcceptanceRaceSpecs(BackboneInfrastructure infrastruc
         }
 
         await using var scope = api.Services.CreateAsyncScope();
-        var acceptance = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>();
-        var accepting = Task.WhenAll(acceptance.Accept([Webhook(innocent), Webhook(raced)], CancellationToken.None));
+        var recorder = scope.ServiceProvider.GetRequiredService<WebhookRecorder>();
+        var accepting = Task.WhenAll(recorder.Record([Webhook(innocent), Webhook(raced)], CancellationToken.None));
         await Task.Delay(500);
         Assert.False(accepting.IsCompleted, "The batch should be waiting on the other transaction's uncommitted row.");
         await transaction.CommitAsync();
         var results = await accepting;
 
         Assert.False(results[0].Duplicate);
-        Assert.Equal(new Acceptance(winner, Duplicate: true), results[1]);
+        Assert.Equal(new RecordedWebhook(winner, Duplicate: true), results[1]);
         Assert.Equal(1, await infrastructure.Database("Ingestion").ScalarAsync<long>(
             "SELECT count(*) FROM webhook_receipts WHERE dedupe_key = @key", ("key", innocent)));
         Assert.Equal(1, await infrastructure.Database("Ingestion").ScalarAsync<long>(
@@ -55,11 +55,11 @@ public sealed class WebhookAcceptanceRaceSpecs(BackboneInfrastructure infrastruc
         using var client = api.CreateClient();
         var committed = Guid.NewGuid().ToString();
         await using var scope = api.Services.CreateAsyncScope();
-        var acceptance = scope.ServiceProvider.GetRequiredService<WebhookAcceptance>();
+        var recorder = scope.ServiceProvider.GetRequiredService<WebhookRecorder>();
         // Longer than the column allows: a data error of this webhook's own row, so only it fails.
         var refused = Webhook(Guid.NewGuid().ToString()) with { ContentType = new string('x', 5000) };
 
-        var results = acceptance.Accept([Webhook(committed), refused], CancellationToken.None);
+        var results = recorder.Record([Webhook(committed), refused], CancellationToken.None);
 
         await Assert.ThrowsAsync<PostgresException>(() => results[1]);
         var accepted = await results[0];

@@ -57,14 +57,14 @@ public sealed class WebhookReplaySpecs(BackboneInfrastructure infrastructure) : 
         }
 
         await using var scope = api.Services.CreateAsyncScope();
-        var accepting = Task.WhenAll(scope.ServiceProvider.GetRequiredService<WebhookAcceptance>().Accept([innocent, raced], CancellationToken.None));
+        var accepting = Task.WhenAll(scope.ServiceProvider.GetRequiredService<WebhookRecorder>().Record([innocent, raced], CancellationToken.None));
         await Task.Delay(500);
         Assert.False(accepting.IsCompleted, "The batch should be waiting on the other transaction's uncommitted digest.");
         await transaction.CommitAsync();
         var results = await accepting;
 
         Assert.False(results[0].Duplicate);
-        Assert.Equal(new Acceptance(winner, Duplicate: true), results[1]);
+        Assert.Equal(new RecordedWebhook(winner, Duplicate: true), results[1]);
         Assert.Equal(0, await infrastructure.Database("Ingestion").ScalarAsync<long>(
             "SELECT count(*) FROM webhook_receipts WHERE body = @body", ("body", raced.Body)));
     }

@@ -16,7 +16,7 @@ internal static class WorkersHost
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(infrastructure.HostSettings()!);
         builder.AddWorkers();
-        builder.AddBackboneBus(WorkersModule.ConfigureBus);
+        builder.AddBackboneBus(WorkersComposition.ConfigureBus);
         // Queues and bindings must exist before a test publishes, or RabbitMQ drops the message at the exchange.
         builder.Services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
         var host = builder.Build();

@@ -10,16 +10,16 @@ public sealed class WorkerModulesSpecs
     [Fact]
     public void Without_configuration_every_module_runs()
     {
-        Assert.Equal(WorkerModule.All, WorkerModules.Load(Configuration()).Enabled);
+        Assert.Equal(WorkerModule.All, EnabledWorkerModules.Load(Configuration()).Enabled);
     }
 
     [Fact]
     public void A_deployment_of_one_module_registers_only_that_modules_consumers()
     {
-        var modules = WorkerModules.Load(Configuration(("Backbone:Workers:Modules:0", "Users")));
+        var modules = EnabledWorkerModules.Load(Configuration(("Backbone:Workers:Modules:0", "Users")));
         var services = new ServiceCollection().AddSingleton(modules);
 
-        services.AddMassTransitTestHarness(WorkersModule.ConfigureBus);
+        services.AddMassTransitTestHarness(WorkersComposition.ConfigureBus);
 
         var consumers = services.Where(x => x.ServiceType.Name.EndsWith("Consumer", StringComparison.Ordinal)).Select(x => x.ServiceType.Name).ToList();
         Assert.Equal(["CreateUserAccountConsumer"], consumers);
@@ -28,7 +28,7 @@ public sealed class WorkerModulesSpecs
     [Fact]
     public void An_unknown_module_is_an_invalid_setting_naming_the_key()
     {
-        var invalid = Assert.Throws<InvalidSettingException>(() => WorkerModules.Load(Configuration(("Backbone:Workers:Modules:0", "Billing"))));
+        var invalid = Assert.Throws<InvalidSettingException>(() => EnabledWorkerModules.Load(Configuration(("Backbone:Workers:Modules:0", "Billing"))));
 
         Assert.Contains("Backbone:Workers:Modules:0", invalid.Message, StringComparison.Ordinal);
     }

@@ -25,7 +25,7 @@ public sealed class WorkersHarness : IAsyncDisposable
             .AddSingleton(new IntegrationSettings(new Dictionary<string, IntegrationKind>()))
             .AddMassTransitTestHarness(bus =>
             {
-                WorkersModule.ConfigureBus(bus);
+                WorkersComposition.ConfigureBus(bus);
                 // Scheduled redelivery needs a scheduler, as the hosts have (durable in production, in-memory here).
                 bus.AddDelayedMessageScheduler();
                 bus.UsingInMemory((context, cfg) =>

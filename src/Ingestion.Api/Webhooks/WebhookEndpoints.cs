@@ -21,8 +21,8 @@ public static partial class WebhookEndpoints
             .WithName("AcceptWebhook")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .Produces<AcceptedEvent>(StatusCodes.Status202Accepted)
-            .Produces<AcceptedEvent>(StatusCodes.Status200OK)
+            .Produces<WebhookResponse>(StatusCodes.Status202Accepted)
+            .Produces<WebhookResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -48,7 +48,7 @@ public static partial class WebhookEndpoints
         string source,
         HttpRequest request,
         WebhookIngestionSettings settings,
-        WebhookAcceptance acceptance,
+        WebhookRecorder recorder,
         TimeProvider clock,
         IDiagnosticContext diagnostics,
         WebhookMetrics metrics,
@@ -159,9 +159,8 @@ public static partial class WebhookEndpoints
                 "Malformed body", "The body is not well-formed UTF-8 JSON.");
         }
 
-        // Stripe's delivery id is the event's "id" in the body, readable only now that the body is verified and parsed.
-        var dedupeKey = verification.DedupeKey;
-        var readableId = configured.Scheme is not StripeScheme || TryReadTopLevelId(body, out dedupeKey);
+        // Some schemes carry the delivery id only in the body, readable now that the body is verified and well-formed.
+        var readableId = configured.Scheme.TryReadDedupeKey(verification, body, out var dedupeKey);
         // An empty delivery id is no delivery id: deduplicating on "" would answer every later webhook without one as
         // the first one's duplicate (200) and never publish it.
         dedupeKey = string.IsNullOrWhiteSpace(dedupeKey) ? null : dedupeKey;
@@ -175,7 +174,7 @@ public static partial class WebhookEndpoints
                 $"The content type, event type and delivery id are each at most {IngestionDbContext.WebhookMetadataMaxLength} characters, without NUL characters.");
         }
 
-        var (eventId, duplicate) = await acceptance.AcceptAsync(
+        var (eventId, duplicate) = await recorder.RecordAsync(
             new VerifiedWebhook(source, verification.EventType, dedupeKey, request.ContentType!, body) { Trace = System.Diagnostics.Activity.Current, DeduplicateByBody = configured.DeduplicatesBodies }, cancellationToken);
         // One request log line per webhook carries its event id and source (and is the only "accepted" line).
         diagnostics.Set("EventId", eventId);
@@ -184,8 +183,8 @@ public static partial class WebhookEndpoints
         var location = $"/api/v1/events/{eventId}";
         // A repeat of an accepted delivery is a success for the sender (so it stops retrying), with the original id.
         return duplicate
-            ? Results.Ok(new AcceptedEvent(eventId))
-            : Results.Accepted(location, new AcceptedEvent(eventId));
+            ? Results.Ok(new WebhookResponse(eventId))
+            : Results.Accepted(location, new WebhookResponse(eventId));
     }
 
     private static async Task<IResult> GetStatusAsync(Guid eventId, IngestionDbContext db, CancellationToken cancellationToken)
@@ -202,28 +201,6 @@ public static partial class WebhookEndpoints
         // Accepted while its message waits in the outbox (its message id is the event id); published once it left.
         var waiting = await db.Set<OutboxMessage>().AnyAsync(x => x.MessageId == eventId, cancellationToken);
         return Results.Ok(new EventStatus(receipt.EventId, receipt.Source, receipt.ReceivedAt, waiting ? "accepted" : "published"));
-    }
-
-    /// <returns>False when the body has an "id" string that no .NET string can hold (an escaped lone surrogate).</returns>
-    private static bool TryReadTopLevelId(byte[] body, out string? id)
-    {
-        using var document = JsonDocument.Parse(body);
-        id = null;
-        if (document.RootElement.ValueKind != JsonValueKind.Object
-            || !document.RootElement.TryGetProperty("id", out var value) || value.ValueKind != JsonValueKind.String)
-        {
-            return true;
-        }
-
-        try
-        {
-            id = value.GetString();
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
     }
 
     /// <summary>PostgreSQL text holds no NUL, and the receipt's columns are bounded.</summary>
@@ -259,6 +236,7 @@ public static partial class WebhookEndpoints
     private static partial Regex SourceName();
 }
 
-public sealed record AcceptedEvent(Guid EventId);
+/// <summary>The answer to a webhook (202, or 200 for a repeat): the id of the event it became, for <c>GET /api/v1/events/{id}</c>.</summary>
+public sealed record WebhookResponse(Guid EventId);
 
 public sealed record EventStatus(Guid EventId, string Source, DateTimeOffset ReceivedAt, string Status);

@@ -4,14 +4,6 @@ using Microsoft.Extensions.Configuration;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
-public enum WebhookSchemeKind
-{
-    StandardWebhooks,
-    GitHub,
-    Stripe,
-    Hmac,
-}
-
 /// <summary>One configured sender: how it signs, with which secrets (several while rotating), and its limits.</summary>
 public sealed record WebhookSource(
     string Name, IWebhookSignatureScheme Scheme, IReadOnlyList<string> Secrets, int MaxBodyBytes, TimeSpan Tolerance, int RatePerSecond, int Burst)
@@ -25,7 +17,8 @@ public sealed record WebhookSource(
 
 /// <summary>
 /// The <c>Backbone:Ingestion</c> section. Sources are configuration, not code:
-/// <c>Backbone:Ingestion:Sources:{name}:Scheme</c> (StandardWebhooks | GitHub | Stripe | Hmac), <c>…:Secrets:0</c>,
+/// <c>Backbone:Ingestion:Sources:{name}:Scheme</c> (one of <see cref="WebhookSignatureSchemes"/>: StandardWebhooks | GitHub |
+/// Stripe | Hmac), <c>…:Secrets:0</c>,
 /// <c>…:Secrets:1</c> (rotation), <c>…:MaxBodyBytes</c>, <c>…:ToleranceSeconds</c>, <c>…:RatePerSecond</c> and
 /// <c>…:Burst</c> (a token bucket per source); for Hmac also <c>…:Header</c>,
 /// <c>…:Encoding</c> (Hex | Base64), <c>…:Prefix</c> and <c>…:DedupeHeader</c> (the sender's delivery id, if any).
@@ -68,7 +61,7 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 throw new InvalidSettingException(prefix, "a source name is lowercase letters, digits and '-', at most 64 characters.");
             }
 
-            var kind = settings.Enum<WebhookSchemeKind>($"{prefix}:Scheme");
+            var registration = WebhookSignatureSchemes.Named(settings, $"{prefix}:Scheme");
             var secrets = section.GetSection("Secrets").GetChildren().Select(x => x.Value).OfType<string>()
                 .Where(x => !string.IsNullOrWhiteSpace(x)).ToList();
             if (secrets.Count == 0)
@@ -76,28 +69,18 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 throw new InvalidSettingException($"{prefix}:Secrets", "at least one secret is required.");
             }
 
-            if (kind == WebhookSchemeKind.StandardWebhooks && secrets.Any(x => !IsBase64(x.StartsWith("whsec_", StringComparison.Ordinal) ? x[6..] : x)))
+            var scheme = registration.Create(settings, prefix);
+            if (secrets.Select(scheme.SecretProblem).FirstOrDefault(x => x is not null) is { } secretProblem)
             {
-                throw new InvalidSettingException($"{prefix}:Secrets", "Standard Webhooks secrets are whsec_ followed by base64.");
+                throw new InvalidSettingException($"{prefix}:Secrets", secretProblem);
             }
 
-            IWebhookSignatureScheme scheme = kind switch
-            {
-                WebhookSchemeKind.StandardWebhooks => new StandardWebhooksScheme(),
-                WebhookSchemeKind.GitHub => new GitHubScheme(),
-                WebhookSchemeKind.Stripe => new StripeScheme(),
-                _ => new GenericHmacScheme(
-                    settings.Required($"{prefix}:Header", "the header that carries the signature"),
-                    settings.Enum($"{prefix}:Encoding", SignatureEncoding.Hex),
-                    settings.String($"{prefix}:Prefix", ""),
-                    settings.Optional($"{prefix}:DedupeHeader")),
-            };
             // A tolerance the scheme cannot apply would read as protection against replays that it is not.
             var toleranceKey = $"{prefix}:ToleranceSeconds";
             if (!scheme.SignsTimestamp && settings.Optional(toleranceKey) is not null)
             {
                 throw new InvalidSettingException(toleranceKey,
-                    $"{kind} signatures carry no timestamp, so there is no tolerance to apply; a replayed body is refused within {DuplicateWindowKey} instead.");
+                    $"{registration.Name} signatures carry no timestamp, so there is no tolerance to apply; a replayed body is refused within {DuplicateWindowKey} instead.");
             }
 
             // Only for a sender whose identical bodies are distinct events (a heartbeat, a benchmark's recycled requests);
@@ -106,7 +89,7 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
             if (scheme.SignsTimestamp && settings.Optional(deduplicateBodiesKey) is not null)
             {
                 throw new InvalidSettingException(deduplicateBodiesKey,
-                    $"{kind} signatures carry a timestamp, so replays are refused by ToleranceSeconds and the delivery id; there is no body guard to switch.");
+                    $"{registration.Name} signatures carry a timestamp, so replays are refused by ToleranceSeconds and the delivery id; there is no body guard to switch.");
             }
 
             sources[section.Key] = new WebhookSource(
@@ -128,6 +111,4 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
             PublicEventStatus = settings.Bool("Backbone:Ingestion:PublicEventStatus", false),
         };
     }
-
-    private static bool IsBase64(string value) => Convert.TryFromBase64String(value, new byte[value.Length], out _);
 }

@@ -19,7 +19,7 @@ public interface IWebhookReceiptStore
     /// One task per webhook, in order, completed once its receipt and message are durable or failed on its own: a
     /// failure of one must not hide that others committed (retrying those without a dedupe key would publish twice).
     /// </returns>
-    IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken);
+    IReadOnlyList<Task<RecordedWebhook>> Record(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken);
 }
 
 /// <summary>What <see cref="WebhookReceiptRules"/> looks up before it writes, one query per kind for a whole batch.</summary>
@@ -58,12 +58,12 @@ public interface IWebhookReceiptWrite
 /// repeat.
 /// </summary>
 public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext> database, IDurablePublisher publisher, WebhookReceiptRules rules)
-    : IWebhookReceiptStore, IWebhookReceiptReads, IDurableBatchWriter<VerifiedWebhook, Acceptance>
+    : IWebhookReceiptStore, IWebhookReceiptReads, IDurableBatchWriter<VerifiedWebhook, RecordedWebhook>
 {
-    public IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
-        [.. webhooks.Select(webhook => AcceptAsync(webhook, cancellationToken))];
+    public IReadOnlyList<Task<RecordedWebhook>> Record(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
+        [.. webhooks.Select(webhook => RecordOneAsync(webhook, cancellationToken))];
 
-    private async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken)
+    private async Task<RecordedWebhook> RecordOneAsync(VerifiedWebhook webhook, CancellationToken cancellationToken)
     {
         try
         {
@@ -84,7 +84,7 @@ public sealed class SqlWebhookReceiptStore(ServiceDataSource<IngestionDbContext>
     };
 
     /// <summary>Every webhook queued for one group commit, at once: one lookup per kind, repeats within the batch found too.</summary>
-    public async Task<IReadOnlyList<Acceptance>> PrepareAsync(IReadOnlyList<VerifiedWebhook> items, DurableBatch batch, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RecordedWebhook>> PrepareAsync(IReadOnlyList<VerifiedWebhook> items, DurableBatch batch, CancellationToken cancellationToken)
     {
         var write = new Write(batch);
         var results = await rules.WriteAsync(items, this, write, cancellationToken);
@@ -218,15 +218,15 @@ public sealed class EfWebhookReceiptStore(IngestionDbContext db, IPublishEndpoin
     : IWebhookReceiptStore, IWebhookReceiptReads
 {
     /// <summary>One SaveChanges for the whole call: every webhook's task has the same outcome.</summary>
-    public IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    public IReadOnlyList<Task<RecordedWebhook>> Record(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
     {
-        var all = AcceptAllAsync(webhooks, cancellationToken);
+        var all = RecordAllAsync(webhooks, cancellationToken);
         return [.. webhooks.Select((_, i) => ResultAsync(all, i))];
     }
 
-    private static async Task<Acceptance> ResultAsync(Task<Acceptance[]> all, int webhook) => (await all)[webhook];
+    private static async Task<RecordedWebhook> ResultAsync(Task<RecordedWebhook[]> all, int webhook) => (await all)[webhook];
 
-    private async Task<Acceptance[]> AcceptAllAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
+    private async Task<RecordedWebhook[]> RecordAllAsync(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken)
     {
         // A retry after a failed commit starts from nothing.
         db.ChangeTracker.Clear();

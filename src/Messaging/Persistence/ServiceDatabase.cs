@@ -62,6 +62,17 @@ public static class ServiceDatabase
     }
 
     /// <summary>
+    /// Whether <typeparamref name="TContext"/>'s service database is PostgreSQL, or embedded mode's in-memory store: the
+    /// one question a module asks to pick a store of its own (a saga repository, a receipt store), answered from the
+    /// registration <see cref="AddServiceDatabase{TContext}"/> made, so it can be asked while the bus is composed.
+    /// </summary>
+    public static bool IsPostgres<TContext>(this IServiceCollection services)
+        where TContext : DbContext =>
+        services.InstancesOf<ServiceDatabaseRegistration>().SingleOrDefault(x => x.ContextType == typeof(TContext))?.IsPostgres
+        ?? throw new InvalidOperationException(
+            $"{typeof(TContext).Name} is not a service database: call AddServiceDatabase<{typeof(TContext).Name}> before asking which store it is.");
+
+    /// <summary>
     /// Connections one pool of a host opens at most when its connection string does not say (Npgsql's own default is
     /// 100). Found by the fault-injection suite: after a PostgreSQL restart under load every consumer endpoint, the
     /// outbox delivery and the edge reconnected at full concurrency at once, and the hosts together took all of the

@@ -1,3 +1,4 @@
+using EventBackbone.Messaging.Persistence;
 using MassTransit;
 using MassTransit.Configuration;
 using MassTransit.Saga;
@@ -27,5 +28,23 @@ public static class PostgresSagaRepositoryRegistration
             repository.RegisterQuerySagaRepository<TState, PostgresSagaRepositoryContextFactory<TDbContext, TState>>();
         });
         return configurator;
+    }
+
+    /// <summary>
+    /// Stores this saga's state where its service keeps its data, in one line per saga:
+    /// <c>bus.AddSagaStateMachine&lt;…&gt;().ServiceDatabaseRepository&lt;OrderState, SagasDbContext&gt;(bus);</c>. On PostgreSQL
+    /// that is <see cref="PostgresRepository{TState,TDbContext}"/>; in embedded mode with no connection string, memory
+    /// (the in-memory database has no xmin, so the PostgreSQL repository cannot run on it).
+    /// </summary>
+    public static ISagaRegistrationConfigurator<TState> ServiceDatabaseRepository<TState, TDbContext>(
+        this ISagaRegistrationConfigurator<TState> configurator, IBusRegistrationConfigurator bus)
+        where TState : class, SagaStateMachineInstance, ISagaVersion
+        where TDbContext : DbContext
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(bus);
+        return bus.IsPostgres<TDbContext>()
+            ? configurator.PostgresRepository<TState, TDbContext>()
+            : configurator.InMemoryRepository();
     }
 }

@@ -14,8 +14,8 @@ public sealed class WebhookReceivedConsumer(WorkersDbContext db, TimeProvider cl
     public async Task Consume(ConsumeContext<WebhookReceived> context)
     {
         var webhook = context.Message;
-        // The event id is the primary key, so a redelivered message cannot store a second row; the durable inbox
-        // (per MessageId and consumer) will take over the general case.
+        // The inbox (per message id and consumer) skips a redelivered message; the event id as primary key also keeps
+        // a copy of the same event under another message id from storing a second row.
         if (await db.InboundWebhooks.AnyAsync(x => x.EventId == webhook.EventId, context.CancellationToken))
         {
             logger.LogInformation("Webhook {EventId} from {Source} was already stored; redelivery ignored", webhook.EventId, webhook.Source);

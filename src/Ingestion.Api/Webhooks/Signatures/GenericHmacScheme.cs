@@ -1,4 +1,5 @@
 using System.Text;
+using EventBackbone.ServiceDefaults.Settings;
 
 namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
 
@@ -14,7 +15,16 @@ public enum SignatureEncoding
 /// </summary>
 public sealed class GenericHmacScheme(string header, SignatureEncoding encoding, string prefix, string? dedupeHeader = null) : IWebhookSignatureScheme
 {
+    /// <summary><c>…:Header</c> (required), <c>…:Encoding</c> (Hex | Base64), <c>…:Prefix</c> and <c>…:DedupeHeader</c> of one source.</summary>
+    internal static GenericHmacScheme FromSettings(SettingsReader settings, string source) => new(
+        settings.Required($"{source}:Header", "the header that carries the signature"),
+        settings.Enum($"{source}:Encoding", SignatureEncoding.Hex),
+        settings.String($"{source}:Prefix", ""),
+        settings.Optional($"{source}:DedupeHeader"));
+
     public bool SignsTimestamp => false;
+
+    public string? SecretProblem(string secret) => null;
 
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
@@ -40,5 +50,11 @@ public sealed class GenericHmacScheme(string header, SignatureEncoding encoding,
         return matched
             ? new SignatureVerification(SignatureFailure.None, dedupeHeader is null ? null : request.Header(dedupeHeader))
             : SignatureVerification.Refused(SignatureFailure.Signature);
+    }
+
+    public bool TryReadDedupeKey(SignatureVerification verified, ReadOnlySpan<byte> body, out string? dedupeKey)
+    {
+        dedupeKey = verified.DedupeKey;
+        return true;
     }
 }

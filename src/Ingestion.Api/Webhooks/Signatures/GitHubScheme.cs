@@ -13,6 +13,8 @@ public sealed class GitHubScheme : IWebhookSignatureScheme
 
     public bool SignsTimestamp => false;
 
+    public string? SecretProblem(string secret) => null;
+
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         var header = request.Header("X-Hub-Signature-256");
@@ -30,5 +32,11 @@ public sealed class GitHubScheme : IWebhookSignatureScheme
         return matched
             ? new SignatureVerification(SignatureFailure.None, request.Header("X-GitHub-Delivery"), request.Header("X-GitHub-Event"))
             : SignatureVerification.Refused(SignatureFailure.Signature);
+    }
+
+    public bool TryReadDedupeKey(SignatureVerification verified, ReadOnlySpan<byte> body, out string? dedupeKey)
+    {
+        dedupeKey = verified.DedupeKey;
+        return true;
     }
 }

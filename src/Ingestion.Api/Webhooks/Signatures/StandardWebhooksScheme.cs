@@ -1,4 +1,3 @@
-
 namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
 
 /// <summary>
@@ -10,6 +9,9 @@ public sealed class StandardWebhooksScheme : IWebhookSignatureScheme
     private const string SecretPrefix = "whsec_";
 
     public bool SignsTimestamp => true;
+
+    public string? SecretProblem(string secret) =>
+        Key(secret) is null ? "Standard Webhooks secrets are whsec_ followed by base64." : null;
 
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
@@ -55,6 +57,12 @@ public sealed class StandardWebhooksScheme : IWebhookSignatureScheme
         }
 
         return SignatureVerification.Refused(SignatureFailure.Signature);
+    }
+
+    public bool TryReadDedupeKey(SignatureVerification verified, ReadOnlySpan<byte> body, out string? dedupeKey)
+    {
+        dedupeKey = verified.DedupeKey;
+        return true;
     }
 
     /// <summary>The base64 after <c>whsec_</c>; a secret that does not decode verifies nothing (a misconfiguration, not a key).</summary>

@@ -1,14 +1,17 @@
 using System.Text;
+using System.Text.Json;
 
 namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
 
 /// <summary>
 /// Stripe: <c>Stripe-Signature: t=&lt;unix&gt;,v1=&lt;hex&gt;[,v1=…]</c> over <c>t.body</c>, keyed with the whole
-/// <c>whsec_…</c> string as UTF-8. The dedupe key is the body's <c>id</c>, which the endpoint reads after verification.
+/// <c>whsec_…</c> string as UTF-8. The dedupe key is the body's <c>id</c>: there is no delivery id in a header.
 /// </summary>
 public sealed class StripeScheme : IWebhookSignatureScheme
 {
     public bool SignsTimestamp => true;
+
+    public string? SecretProblem(string secret) => null;
 
     public SignatureVerification Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now, TimeSpan tolerance)
     {
@@ -48,5 +51,29 @@ public sealed class StripeScheme : IWebhookSignatureScheme
         }
 
         return matched ? new SignatureVerification(SignatureFailure.None) : SignatureVerification.Refused(SignatureFailure.Signature);
+    }
+
+    /// <summary>The event's top-level <c>"id"</c>, readable only now that the body is verified and known to be JSON.</summary>
+    public bool TryReadDedupeKey(SignatureVerification verified, ReadOnlySpan<byte> body, out string? dedupeKey)
+    {
+        dedupeKey = null;
+        var reader = new Utf8JsonReader(body);
+        using var document = JsonDocument.ParseValue(ref reader);
+        if (document.RootElement.ValueKind != JsonValueKind.Object
+            || !document.RootElement.TryGetProperty("id", out var value) || value.ValueKind != JsonValueKind.String)
+        {
+            return true;
+        }
+
+        try
+        {
+            dedupeKey = value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate: valid JSON that no .NET string can hold.
+            return false;
+        }
     }
 }

@@ -7,7 +7,7 @@ using MassTransit;
 
 namespace EventBackbone.Ingestion.Api.Webhooks;
 
-/// <summary>A verified webhook, ready to be accepted.</summary>
+/// <summary>A verified webhook, ready to be recorded.</summary>
 public sealed record VerifiedWebhook(string Source, string? EventType, string? DedupeKey, string ContentType, byte[] Body)
 {
     /// <summary>The request's activity: its message is published in the request's trace, whoever writes it.</summary>
@@ -20,24 +20,25 @@ public sealed record VerifiedWebhook(string Source, string? EventType, string? D
     public bool DeduplicateByBody { get; init; }
 }
 
-/// <param name="EventId">The accepted event's id (the original one for a repeat).</param>
+/// <summary>What recording one webhook gave: the event id it is known by, and whether it repeated one already recorded.</summary>
+/// <param name="EventId">The recorded event's id (the original one for a repeat).</param>
 /// <param name="Duplicate">A repeat of an already accepted delivery: nothing new is published.</param>
-public readonly record struct Acceptance(Guid EventId, bool Duplicate);
+public readonly record struct RecordedWebhook(Guid EventId, bool Duplicate);
 
 /// <summary>
-/// Accepts verified webhooks: their receipts and their <see cref="WebhookReceived"/> outbox rows commit in one
+/// Records verified webhooks: their receipts and their <see cref="WebhookReceived"/> outbox rows commit in one
 /// transaction, so a 202 means both are durable and the event will be published, and a failed commit publishes nothing.
 /// On PostgreSQL concurrent webhooks share that transaction through the messaging core's group commit
 /// (<see cref="SqlWebhookReceiptStore"/>), each with its own outbox group.
 /// </summary>
-public sealed class WebhookAcceptance(IWebhookReceiptStore store)
+public sealed class WebhookRecorder(IWebhookReceiptStore store)
 {
-    public async Task<Acceptance> AcceptAsync(VerifiedWebhook webhook, CancellationToken cancellationToken) =>
-        await store.Accept([webhook], cancellationToken)[0];
+    public async Task<RecordedWebhook> RecordAsync(VerifiedWebhook webhook, CancellationToken cancellationToken) =>
+        await store.Record([webhook], cancellationToken)[0];
 
     /// <returns>One task per webhook, in order; one failing does not hide that the others committed.</returns>
-    public IReadOnlyList<Task<Acceptance>> Accept(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
-        store.Accept(webhooks, cancellationToken);
+    public IReadOnlyList<Task<RecordedWebhook>> Record(IReadOnlyList<VerifiedWebhook> webhooks, CancellationToken cancellationToken) =>
+        store.Record(webhooks, cancellationToken);
 }
 
 /// <summary>
@@ -49,10 +50,10 @@ public sealed class WebhookAcceptance(IWebhookReceiptStore store)
 public sealed class WebhookReceiptRules(WebhookIngestionSettings settings, TimeProvider clock)
 {
     /// <returns>One result per webhook, in order.</returns>
-    public async Task<Acceptance[]> WriteAsync(
+    public async Task<RecordedWebhook[]> WriteAsync(
         IReadOnlyList<VerifiedWebhook> webhooks, IWebhookReceiptReads store, IWebhookReceiptWrite write, CancellationToken cancellationToken)
     {
-        var results = new Acceptance[webhooks.Count];
+        var results = new RecordedWebhook[webhooks.Count];
         var keyed = webhooks.Where(x => x.DedupeKey is not null).Select(x => (x.Source, x.DedupeKey!)).Distinct().ToList();
         var accepted = keyed.Count == 0 ? [] : await store.FindAcceptedAsync(keyed, cancellationToken);
         var now = clock.GetUtcNow();
@@ -67,14 +68,14 @@ public sealed class WebhookReceiptRules(WebhookIngestionSettings settings, TimeP
             // A repeat of an earlier delivery, or of one earlier in this same batch, is answered with its event id.
             if (key is { } dedupe && accepted.TryGetValue(dedupe, out var original))
             {
-                results[i] = new Acceptance(original, Duplicate: true);
+                results[i] = new RecordedWebhook(original, Duplicate: true);
                 continue;
             }
 
             (string Source, string Digest)? body = digests[i] is { } digest ? (webhook.Source, digest) : null;
             if (body is { } replay && acceptedBodies.TryGetValue(replay, out var replayed))
             {
-                results[i] = new Acceptance(replayed, Duplicate: true);
+                results[i] = new RecordedWebhook(replayed, Duplicate: true);
                 continue;
             }
 
@@ -120,7 +121,7 @@ public sealed class WebhookReceiptRules(WebhookIngestionSettings settings, TimeP
                 System.Diagnostics.Activity.Current = writer;
             }
 
-            results[i] = new Acceptance(receipt.EventId, Duplicate: false);
+            results[i] = new RecordedWebhook(receipt.EventId, Duplicate: false);
             if (key is { } first)
             {
                 accepted[first] = receipt.EventId;

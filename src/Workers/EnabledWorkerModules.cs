@@ -32,17 +32,17 @@ public enum WorkerModule
 /// database, gives every module a database of its own and lets each scale alone. Modules never read each other's
 /// tables, so the split is configuration, not code.
 /// </summary>
-public sealed record WorkerModules(WorkerModule Enabled)
+public sealed record EnabledWorkerModules(WorkerModule Enabled)
 {
     public bool Has(WorkerModule module) => (Enabled & module) == module;
 
-    public static WorkerModules Load(IConfiguration configuration)
+    public static EnabledWorkerModules Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
         var entries = configuration.GetSection("Backbone:Workers:Modules").GetChildren().ToList();
         return entries.Count == 0
-            ? new WorkerModules(WorkerModule.All)
-            : new WorkerModules(entries
+            ? new EnabledWorkerModules(WorkerModule.All)
+            : new EnabledWorkerModules(entries
                 .Select((_, index) => settings.Enum<WorkerModule>($"Backbone:Workers:Modules:{index}"))
                 .Aggregate(WorkerModule.None, (all, module) => all | module));
     }
