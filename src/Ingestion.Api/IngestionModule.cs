@@ -1,3 +1,4 @@
+using EventBackbone.Ingestion.Api.AsyncApi;
 using EventBackbone.Ingestion.Api.Commands;
 using EventBackbone.Ingestion.Api.FrontDoor;
 using EventBackbone.Ingestion.Api.Persistence;
@@ -77,6 +78,8 @@ public static class IngestionModule
         // The contract for senders and their support staff: /openapi/v1.json, browsable at /docs.
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        // The bus contract, for services that publish or consume without going through the edge: /asyncapi.json.
+        app.MapAsyncApi();
         return app;
     }
 }
