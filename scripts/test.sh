@@ -1,24 +1,75 @@
 #!/usr/bin/env bash
-# Runs every test: fast (test harness, WebApplicationFactory), integration (real RabbitMQ + PostgreSQL) and
-# end-to-end (the real host processes), and the cluster tier (tests/Cluster.Tests and the fault suite's cluster
-# scenarios). Starts the real infrastructure first through scripts/infra.sh: the single-node servers, then the
-# three-node RabbitMQ cluster and the PostgreSQL primary + standby (`cluster up` is idempotent: ~20 s when they run).
+# Runs the tests (docs/testing.md). Without options: every test — fast (test harness, WebApplicationFactory),
+# integration (real RabbitMQ + PostgreSQL), end-to-end (the real host processes), browser, and the faults tier (the fault
+# suite and tests/Cluster.Tests); this is what CI runs. It starts the real infrastructure first through scripts/infra.sh:
+# the single-node servers, then the three-node RabbitMQ cluster and the PostgreSQL primary + standby (`cluster up` is
+# idempotent: ~20 s when they run).
 #
-#   bash scripts/test.sh [extra dotnet test arguments]
+#   bash scripts/test.sh [extra dotnet test arguments]                  every tier
+#   bash scripts/test.sh --fast [extra dotnet test arguments]           the Fast tier: starts no server, reaches none
+#   bash scripts/test.sh --tier <Name> [extra dotnet test arguments]    one tier: Fast, Integration, EndToEnd, Browser, Faults
+#
+# A tier is the xunit trait Tier on every test (tests/TestSuite.Tests checks each has one). With --fast or --tier, a
+# `--filter <expression>` among the extra arguments narrows the tier: Tier=<Name>&(<expression>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/infra.sh up >/dev/null
-# Its settings are not exported: the suites take the script's values as defaults, and Backbone__RabbitMq__Nodes__* in
-# the environment would reach every in-process host of the other suites (Host and Nodes together are refused).
-bash scripts/infra.sh cluster up >/dev/null
+tier=""
+case "${1:-}" in
+  --fast) tier=Fast; shift ;;
+  --tier)
+    [ $# -ge 2 ] || { echo "usage: bash scripts/test.sh --tier Fast|Integration|EndToEnd|Browser|Faults [dotnet test arguments]" >&2; exit 2; }
+    tier=$2; shift 2 ;;
+esac
+
+args=("$@")
+if [ -n "$tier" ]; then
+  case "$tier" in
+    Fast | Integration | EndToEnd | Browser | Faults) ;;
+    *) echo "Unknown tier '$tier': one of Fast, Integration, EndToEnd, Browser, Faults." >&2; exit 2 ;;
+  esac
+  # One --filter only: dotnet test keeps the last one given, which would drop the tier.
+  filter="Tier=$tier"
+  args=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--filter" ] && [ $# -ge 2 ]; then
+      filter="Tier=$tier&($2)"
+      shift 2
+    else
+      args+=("$1")
+      shift
+    fi
+  done
+  args+=(--filter "$filter")
+fi
+
+case "$tier" in
+  Fast)
+    # As on a machine without servers: no setting of a shell that ran `eval "$(bash scripts/infra.sh env)"` reaches an
+    # in-process host, and every address the tests' InfrastructureSettings reads points at port 1, which refuses at
+    # once. A test in the Fast tier that reaches for a server fails here, where the servers may well be running,
+    # instead of only on the machine of someone who has none.
+    while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(Backbone__|ConnectionStrings__)' || true)
+    export Backbone__RabbitMq__Host=127.0.0.1 Backbone__RabbitMq__Port=1 Backbone__RabbitMq__ManagementUrl=http://127.0.0.1:1
+    export Backbone__Postgres__AdminConnectionString='Host=127.0.0.1;Port=1;Username=backbone;Password=backbone;Database=postgres'
+    ;;
+  Integration | EndToEnd | Browser)
+    bash scripts/infra.sh up >/dev/null
+    ;;
+  *)
+    bash scripts/infra.sh up >/dev/null
+    # Its settings are not exported: the suites take the script's values as defaults, and Backbone__RabbitMq__Nodes__* in
+    # the environment would reach every in-process host of the other suites (Host and Nodes together are refused).
+    bash scripts/infra.sh cluster up >/dev/null
+    ;;
+esac
 
 results=$(mktemp -d)
 status=0
 # normal verbosity lists every test by name, so the log shows the integration and end-to-end tiers ran.
 dotnet test EventBackbone.sln -c Release \
   --logger "console;verbosity=normal" \
-  --logger "trx" --results-directory "$results" "$@" || status=$?
+  --logger "trx" --results-directory "$results" ${args[@]+"${args[@]}"} || status=$?
 
 # One closing line over all test assemblies, counted from the trx files.
 python3 - "$results" <<'PY' || true

@@ -8,6 +8,7 @@ using MassTransit;
 namespace EventBackbone.DeadLetters.Tests;
 
 /// <summary>The operators' CLI, as its own process, against the dead-letter service as its own process.</summary>
+[Trait("Tier", "EndToEnd")]
 public sealed class CliEndToEndSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     [Fact]

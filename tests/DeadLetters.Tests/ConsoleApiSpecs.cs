@@ -8,6 +8,7 @@ using MassTransit;
 namespace EventBackbone.DeadLetters.Tests;
 
 /// <summary>The APIs the operators' console reads and acts through: lists by status with cursors, bodies on request, groups with notes, bulk actions, the overview.</summary>
+[Trait("Tier", "Integration")]
 public sealed class ConsoleApiSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace EventBackbone.DeadLetters.Tests;
 /// name only a contract, never an arbitrary type of the process (which edit-and-replay would then construct from the
 /// operator's JSON).
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class ContractTypesSpecs
 {
     [Fact]

@@ -7,6 +7,7 @@ using EventBackbone.TestInfrastructure;
 namespace EventBackbone.DeadLetters.Tests;
 
 /// <summary>The audit as an investigator needs it: complete, atomic with what it records, and searchable past a flood.</summary>
+[Trait("Tier", "Integration")]
 public sealed class DeadLetterAuditSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     private const string FailingReason = "the audit cannot be written";

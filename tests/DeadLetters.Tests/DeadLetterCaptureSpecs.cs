@@ -65,6 +65,7 @@ public sealed class OrderAuditConsumer(OrderService service) : IConsumer<OrderPl
 
 public sealed class DeadLetterInfrastructure() : BackboneInfrastructure("DeadLetters");
 
+[Trait("Tier", "Integration")]
 public sealed class DeadLetterCaptureSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     internal static readonly string SigningKey = TestSigningKey.Generate();

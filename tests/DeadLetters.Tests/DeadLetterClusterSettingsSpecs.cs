@@ -12,6 +12,7 @@ namespace EventBackbone.DeadLetters.Tests;
 /// they go to any live node of the list, and with <c>QuorumQueues</c> the replay journal is replicated like the queues
 /// it accounts for. Against the single node, in a vhost of its own (a quorum queue there has one member).
 /// </summary>
+[Trait("Tier", "Integration")]
 public sealed class DeadLetterClusterSettingsSpecs
 {
     [Fact]

@@ -14,6 +14,7 @@ namespace EventBackbone.DeadLetters.Tests;
 /// The dead-letter service as a real process, SIGKILLed while it captures and again while it replays a group: after a
 /// restart every message is in the store once, and every replay reached the broker — and the consumer — once.
 /// </summary>
+[Trait("Tier", "EndToEnd")]
 public sealed class DeadLetterCrashSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     private const int Messages = 800;

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 namespace EventBackbone.DeadLetters.Tests;
 
 /// <summary>Replay after the bug is fixed: exactly once, to the consumer that failed only, whoever asks and how often.</summary>
+[Trait("Tier", "Integration")]
 public sealed class DeadLetterReplaySpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     [Fact]

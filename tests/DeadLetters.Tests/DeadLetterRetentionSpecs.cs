@@ -13,6 +13,7 @@ namespace EventBackbone.DeadLetters.Tests;
 /// The audit, the replay ledger and replay jobs are deleted past their retention, in bounded batches and counted, and
 /// the ledger never while its dead letter can still be replayed: that entry is what stops a second replay.
 /// </summary>
+[Trait("Tier", "Integration")]
 public sealed class DeadLetterRetentionSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     private const int BatchSize = 50;

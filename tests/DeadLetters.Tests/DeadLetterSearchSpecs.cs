@@ -6,6 +6,7 @@ using EventBackbone.TestInfrastructure;
 namespace EventBackbone.DeadLetters.Tests;
 
 /// <summary>Text filters find what the operator typed, character for character: a filter replay sends exactly that.</summary>
+[Trait("Tier", "Integration")]
 public sealed class DeadLetterSearchSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     [Theory]

@@ -8,6 +8,7 @@ namespace EventBackbone.DeadLetters.Tests;
 /// The management API is called with the broker's user and password (HTTP Basic): with TLS to the broker, an explicit
 /// http management URL would still send that password in plain text, so it stops the host instead.
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class DeadLetterSettingsSpecs
 {
     [Fact]

@@ -15,6 +15,7 @@ namespace EventBackbone.DeadLetters.Tests;
 /// Whoever may publish to the vhost can put anything into an error queue, the replay journal included: what such a
 /// message claims is recorded, never followed, and it cannot stop the service.
 /// </summary>
+[Trait("Tier", "Integration")]
 public sealed class UntrustedDeadLetterSpecs(DeadLetterInfrastructure infrastructure) : IClassFixture<DeadLetterInfrastructure>
 {
     [Fact]

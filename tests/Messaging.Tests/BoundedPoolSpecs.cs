@@ -8,6 +8,7 @@ namespace EventBackbone.Messaging.Tests;
 /// every connection slot of the server when they all reconnected at once. Also the session-keeping defaults the durable
 /// pipeline benchmark asked for, and that an operator's own setting wins over them.
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class BoundedPoolSpecs
 {
     [Fact]

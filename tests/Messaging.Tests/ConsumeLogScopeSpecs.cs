@@ -21,6 +21,7 @@ public sealed class LoggedProbeConsumer(ILogger<LoggedProbeConsumer> logger) : I
 }
 
 /// <summary>Every line a consumer writes carries the message's ids, and an accepted webhook's event id and source.</summary>
+[Trait("Tier", "Fast")]
 public sealed class ConsumeLogScopeSpecs : IAsyncLifetime
 {
     private readonly ScopeRecorder _recorder = new();

@@ -8,6 +8,7 @@ namespace EventBackbone.Messaging.Tests;
 /// The inbox must still remember a message when its outbox group is re-sent after a crash: a re-send waits for the
 /// hand-off lease and then a claim lease, so a shorter duplicate-detection window is refused at start.
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class DurableMessagingSettingsSpecs
 {
     [Fact]

@@ -63,6 +63,7 @@ public sealed class PolicyProbeAttempts
     }
 }
 
+[Trait("Tier", "Fast")]
 public sealed class FailurePolicySpecs : IAsyncLifetime
 {
     private readonly ServiceProvider _provider = new ServiceCollection()

@@ -3,3 +3,6 @@
 // unanswered for 90 s and its accounting failed (clean-clone CI run of 2026-12-06, 13:43 UTC). Each collection's
 // topology is started when the collection starts and stopped when it ends, so in turn they never overlap.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+// The test tier of every test here (docs/testing.md): `bash scripts/test.sh --tier Faults` runs it alone.
+[assembly: AssemblyTrait("Tier", "Faults")]

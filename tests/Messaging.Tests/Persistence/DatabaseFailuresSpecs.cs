@@ -6,6 +6,7 @@ using Npgsql;
 namespace EventBackbone.Messaging.Tests.Persistence;
 
 /// <summary>What waits for the database (503 at the edge, outage retries, migration, outbox loops) and what does not.</summary>
+[Trait("Tier", "Fast")]
 public sealed class DatabaseFailuresSpecs
 {
     [Theory]
@@ -58,6 +59,18 @@ public sealed class DatabaseFailuresSpecs
         // HttpClient's timeout: a consumer calling a slow HTTP provider must not wait a minute for "its database".
         Assert.False(DatabaseFailures.IsUnavailable(new TaskCanceledException("The request was canceled", new TimeoutException())));
 
+    [Fact]
+    public void A_bug_is_not_unavailable() =>
+        Assert.False(DatabaseFailures.IsUnavailable(new InvalidOperationException("Sequence contains no elements")));
+
+    private static PostgresException Postgres(string sqlState) =>
+        new("message", "ERROR", "ERROR", sqlState);
+}
+
+/// <summary>The one classification that needs the real server: what Npgsql throws when no host has the wanted role.</summary>
+[Trait("Tier", "Integration")]
+public sealed class DatabaseFailuresOnTheServerSpecs
+{
     /// <summary>
     /// During a failover (primary dead, standby not promoted yet) a multi-host connection string with
     /// <c>Target Session Attributes=primary</c> finds no primary: Npgsql says "No suitable host was found." (no inner
@@ -82,11 +95,4 @@ public sealed class DatabaseFailuresSpecs
 
         Assert.True(DatabaseFailures.IsUnavailable(noStandby), $"{noStandby.GetType().Name}: {noStandby.Message}");
     }
-
-    [Fact]
-    public void A_bug_is_not_unavailable() =>
-        Assert.False(DatabaseFailures.IsUnavailable(new InvalidOperationException("Sequence contains no elements")));
-
-    private static PostgresException Postgres(string sqlState) =>
-        new("message", "ERROR", "ERROR", sqlState);
 }

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Hosting;
 namespace EventBackbone.Messaging.Tests.Sagas;
 
 /// <summary>Saga messages behind the batched inbox: one transaction, run in turn, locking instances in one order.</summary>
+[Trait("Tier", "Integration")]
 public sealed class BatchedSagaInboxSpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
     private readonly CounterRows _rows = new(infrastructure.Database("Sagas"));

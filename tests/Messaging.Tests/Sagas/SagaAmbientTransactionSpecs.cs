@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 namespace EventBackbone.Messaging.Tests.Sagas;
 
 /// <summary>The saga inside a transaction someone else owns on the same scoped DbContext (the inbox/outbox's).</summary>
+[Trait("Tier", "Integration")]
 public sealed class SagaAmbientTransactionSpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace EventBackbone.Messaging.Tests.Sagas;
 
+[Trait("Tier", "Integration")]
 public sealed class SagaConcurrencySpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
     private const int Increments = 200;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace EventBackbone.Messaging.Tests.Sagas;
 
+[Trait("Tier", "Integration")]
 public sealed class SagaCorrelationSpecs(BackboneInfrastructure infrastructure) : IClassFixture<BackboneInfrastructure>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);

@@ -10,6 +10,7 @@ using Npgsql;
 namespace EventBackbone.Messaging.Tests.Sagas;
 
 /// <summary>Fast: the model and the registrations, without a server (nothing here opens a connection).</summary>
+[Trait("Tier", "Fast")]
 public sealed class SagaRepositoryModelSpecs
 {
     private const string UnusedConnectionString = "Host=unused.invalid;Database=unused";

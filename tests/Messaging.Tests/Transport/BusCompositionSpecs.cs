@@ -15,6 +15,7 @@ namespace EventBackbone.Messaging.Tests.Transport;
 /// Which inbox and outbox a bus gets must not depend on the order a host calls AddServiceDatabase and AddBackboneBus:
 /// a RabbitMQ bus that silently got the in-memory inbox would forget every deduplication on restart.
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class BusCompositionSpecs
 {
     [Fact]

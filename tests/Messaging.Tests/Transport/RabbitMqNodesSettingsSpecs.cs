@@ -8,6 +8,7 @@ namespace EventBackbone.Messaging.Tests.Transport;
 /// <c>Backbone:RabbitMq:Nodes</c>: a node list that cannot work stops the host at start, naming the entry, instead of a
 /// bus that retries an address it can never reach, or that connects somewhere else than the operator meant.
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class RabbitMqNodesSettingsSpecs
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace EventBackbone.Messaging.Tests.Transport;
 /// A TLS setting that cannot work stops the host at start, naming it, instead of a bus that retries a failing handshake
 /// forever or, worse, connects in plain text with the password.
 /// </summary>
+[Trait("Tier", "Fast")]
 public sealed class RabbitMqTlsSettingsSpecs
 {
     [Fact]

@@ -56,6 +56,7 @@ public sealed class TlsPingConsumer(TaskCompletionSource<Guid> received) : ICons
 /// Backbone:RabbitMq:UseTls against a broker that has a TLS listener only, with a certificate from a private CA made
 /// for this run: the bus must speak TLS (plain AMQP finds no listener) and trust that CA when told to.
 /// </summary>
+[Trait("Tier", "Integration")]
 public sealed class RabbitMqTlsSpecs(TlsBrokerFixture broker) : IClassFixture<TlsBrokerFixture>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
