@@ -55,9 +55,8 @@ internal static partial class SettingsInCode
         var constants = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            foreach (var (name, value) in file.Constants)
+            foreach (var (qualified, value) in file.QualifiedConstants)
             {
-                var qualified = $"{file.TypeName}.{name}";
                 constants.TryAdd(qualified, []);
                 constants[qualified].Add(value);
             }
@@ -179,7 +178,12 @@ internal static partial class SettingsInCode
             Path = path;
             Lines = lines;
             var code = string.Join('\n', lines);
-            TypeName = TypeDeclaration().Match(code) is { Success: true } type ? type.Groups["name"].Value : "";
+            var types = TypeDeclaration().Matches(code);
+            // Type.Constant elsewhere names the type the constant is declared in: the nearest declaration above it, not
+            // the file's first type (WebhookIngestionSettings.SourcesSection sits below the WebhookSource record).
+            QualifiedConstants = [.. ConstantDeclaration().Matches(code).Select(constant => (
+                $"{types.LastOrDefault(type => type.Index < constant.Index)?.Groups["name"].Value}.{constant.Groups["name"].Value}",
+                constant.Groups["value"].Value))];
             Constants = ConstantDeclaration().Matches(code)
                 .GroupBy(x => x.Groups["name"].Value, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => g.First().Groups["value"].Value, StringComparer.Ordinal);
@@ -198,8 +202,8 @@ internal static partial class SettingsInCode
 
         public string[] Lines { get; }
 
-        /// <summary>The first type declared in the file: what <c>Type.Constant</c> elsewhere refers to.</summary>
-        public string TypeName { get; }
+        /// <summary>Each constant as <c>Type.Constant</c> elsewhere refers to it, with its value.</summary>
+        public IReadOnlyList<(string Qualified, string Value)> QualifiedConstants { get; }
 
         public Dictionary<string, string> Constants { get; }
 

@@ -34,7 +34,6 @@ public sealed class NodePublisherFixture() : BackboneInfrastructure("Workers")
 /// Another team's service in another language: examples/node-publisher knows only docs/asyncapi.json and amqplib, and
 /// the backbone consumes what it publishes as if MassTransit had sent it.
 /// </summary>
-[Trait("Tier", "EndToEnd")]
 public sealed class NodePublisherSpecs(NodePublisherFixture fixture) : IClassFixture<NodePublisherFixture>
 {
     private static readonly string Example = Path.Combine(RepositoryLayout.Root, "examples", "node-publisher");

@@ -4,7 +4,6 @@ using EventBackbone.Ingestion.Api.AsyncApi;
 namespace EventBackbone.Ingestion.Api.Tests;
 
 /// <summary>docs/asyncapi.json is what the contracts generate: a changed contract without a regenerated document fails here.</summary>
-[Trait("Tier", "Fast")]
 public sealed class AsyncApiDocumentSpecs
 {
     public const string UpdateVariable = "UPDATE_ASYNCAPI";
@@ -85,7 +84,6 @@ public sealed class AsyncApiDocumentSpecs
 }
 
 /// <summary>The edge serves the same document, anonymously, beside /openapi/v1.json.</summary>
-[Trait("Tier", "Fast")]
 public sealed class AsyncApiEndpointSpecs(IngestionApiFactory factory) : IClassFixture<IngestionApiFactory>
 {
     [Fact]

@@ -6,7 +6,6 @@ namespace EventBackbone.Ingestion.Api.Tests;
 /// The EventBackbone.Contracts package is taken by other teams' services: a dependency added to it would become theirs
 /// (and could clash with their MassTransit or serializer versions).
 /// </summary>
-[Trait("Tier", "Fast")]
 public sealed class ContractsPackageSpecs
 {
     [Fact]

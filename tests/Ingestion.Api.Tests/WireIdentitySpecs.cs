@@ -8,7 +8,6 @@ namespace EventBackbone.Ingestion.Api.Tests;
 /// publish and consume, so it fails here and is decided in review, not discovered in production as a message no
 /// consumer takes (MassTransit moves it to the _skipped queue).
 /// </summary>
-[Trait("Tier", "Fast")]
 public sealed class WireIdentitySpecs
 {
     private static readonly string[] Pinned =

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EventBackbone.Workers.Tests;
 
 /// <summary>Every module named in <see cref="WorkerModule"/> has its line of consumers, and only its own.</summary>
-[Trait("Tier", "Fast")]
 public sealed class WorkerModuleConsumerSpecs
 {
     public static TheoryData<WorkerModule> Modules() =>

@@ -47,15 +47,18 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
     /// </summary>
     public bool PublicEventStatus { get; init; }
 
+    /// <summary>Where every webhook source is configured, one child section per source name.</summary>
+    internal const string SourcesSection = "Backbone:Ingestion:Sources";
+
     public static WebhookIngestionSettings Load(IConfiguration configuration)
     {
         var settings = new SettingsReader(configuration);
         var maxBodyBytes = settings.Int("Backbone:Ingestion:MaxBodyBytes", 1024 * 1024, 1, 64 * 1024 * 1024);
         var duplicateWindow = settings.Duration(DuplicateWindowKey, DefaultDuplicateWindow, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
         var sources = new Dictionary<string, WebhookSource>(StringComparer.Ordinal);
-        foreach (var section in configuration.GetSection("Backbone:Ingestion:Sources").GetChildren())
+        foreach (var section in configuration.GetSection(SourcesSection).GetChildren())
         {
-            var prefix = $"Backbone:Ingestion:Sources:{section.Key}";
+            var prefix = $"{SourcesSection}:{section.Key}";
             if (!WebhookEndpoints.IsSourceName(section.Key))
             {
                 throw new InvalidSettingException(prefix, "a source name is lowercase letters, digits and '-', at most 64 characters.");
@@ -69,7 +72,7 @@ public sealed record WebhookIngestionSettings(int MaxBodyBytes, IReadOnlyDiction
                 throw new InvalidSettingException($"{prefix}:Secrets", "at least one secret is required.");
             }
 
-            var scheme = registration.Create(settings, prefix);
+            var scheme = registration.Create(settings, section.Key);
             if (secrets.Select(scheme.SecretProblem).FirstOrDefault(x => x is not null) is { } secretProblem)
             {
                 throw new InvalidSettingException($"{prefix}:Secrets", secretProblem);

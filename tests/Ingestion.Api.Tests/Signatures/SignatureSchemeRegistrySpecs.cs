@@ -12,7 +12,6 @@ namespace EventBackbone.Ingestion.Api.Tests.Signatures;
 /// its kind and verifies a request signed the way its senders sign. A scheme added to the registry without a signer
 /// here fails, so a new scheme is covered by the line that adds its signer.
 /// </summary>
-[Trait("Tier", "Fast")]
 public sealed class SignatureSchemeRegistrySpecs
 {
     private const string Source = "Backbone:Ingestion:Sources:partner";

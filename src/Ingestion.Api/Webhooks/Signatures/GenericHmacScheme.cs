@@ -16,11 +16,11 @@ public enum SignatureEncoding
 public sealed class GenericHmacScheme(string header, SignatureEncoding encoding, string prefix, string? dedupeHeader = null) : IWebhookSignatureScheme
 {
     /// <summary><c>…:Header</c> (required), <c>…:Encoding</c> (Hex | Base64), <c>…:Prefix</c> and <c>…:DedupeHeader</c> of one source.</summary>
-    internal static GenericHmacScheme FromSettings(SettingsReader settings, string source) => new(
-        settings.Required($"{source}:Header", "the header that carries the signature"),
-        settings.Enum($"{source}:Encoding", SignatureEncoding.Hex),
-        settings.String($"{source}:Prefix", ""),
-        settings.Optional($"{source}:DedupeHeader"));
+    internal static GenericHmacScheme FromSettings(SettingsReader settings, string sourceName) => new(
+        settings.Required($"{WebhookIngestionSettings.SourcesSection}:{sourceName}:Header", "the header that carries the signature"),
+        settings.Enum($"{WebhookIngestionSettings.SourcesSection}:{sourceName}:Encoding", SignatureEncoding.Hex),
+        settings.String($"{WebhookIngestionSettings.SourcesSection}:{sourceName}:Prefix", ""),
+        settings.Optional($"{WebhookIngestionSettings.SourcesSection}:{sourceName}:DedupeHeader"));
 
     public bool SignsTimestamp => false;
 

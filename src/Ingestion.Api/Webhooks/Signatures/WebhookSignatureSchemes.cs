@@ -3,7 +3,7 @@ using EventBackbone.ServiceDefaults.Settings;
 namespace EventBackbone.Ingestion.Api.Webhooks.Signatures;
 
 /// <summary>A scheme as a source names it in <c>Backbone:Ingestion:Sources:{name}:Scheme</c>, and how that source's scheme is made.</summary>
-/// <param name="Create">The scheme for one source, from its settings (the reader and the source's key prefix).</param>
+/// <param name="Create">The scheme for one source, from its settings (the reader and the source's name).</param>
 internal sealed record WebhookSignatureSchemeRegistration(string Name, Func<SettingsReader, string, IWebhookSignatureScheme> Create);
 
 /// <summary>Every signature scheme a source may name: adding one is its own file and one line here.</summary>
