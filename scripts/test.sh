@@ -35,6 +35,9 @@ if [ -n "$tier" ]; then
     if [ "$1" = "--filter" ] && [ $# -ge 2 ]; then
       filter="Tier=$tier&($2)"
       shift 2
+    elif [ "${1#--filter=}" != "$1" ]; then
+      filter="Tier=$tier&(${1#--filter=})"
+      shift
     else
       args+=("$1")
       shift

@@ -49,7 +49,7 @@ public sealed class ConfigurationTableSpecs
         Assert.Contains("Backbone:Ingestion:Sources:*:Scheme", keys);       // var prefix = $"…:{section.Key}"
         Assert.Contains("Backbone:Workers:Modules", keys);                  // $"…:Modules:{index}", a list
         Assert.Contains("Backbone:Ingestion:TrustedProxies", keys);         // settings.Networks("…"), a list
-        Assert.Contains("ConnectionStrings:Workers", keys);                 // $"ConnectionStrings:{service}", service = WorkersModule.DatabaseName
+        Assert.Contains("ConnectionStrings:Workers", keys);                 // $"ConnectionStrings:{service}", service = WorkersComposition.DatabaseName
         Assert.Contains("OTEL_EXPORTER_OTLP_ENDPOINT", keys);               // configuration["…"]
         Assert.DoesNotContain("Backbone:Auth", keys);                       // a section, not a setting
     }

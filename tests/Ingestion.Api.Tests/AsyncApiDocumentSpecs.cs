@@ -17,6 +17,8 @@ public sealed class AsyncApiDocumentSpecs
         if (Environment.GetEnvironmentVariable(UpdateVariable) == "1")
         {
             File.WriteAllText(CheckedInPath, generated);
+            // A run that rewrites the file proves nothing about it: fail, so a CI run with the variable set cannot pass.
+            Assert.Fail($"{CheckedInPath} rewritten from src/Contracts; run again without {UpdateVariable} and commit it.");
         }
 
         var checkedIn = File.Exists(CheckedInPath) ? File.ReadAllText(CheckedInPath).ReplaceLineEndings("\n") : "(missing)";

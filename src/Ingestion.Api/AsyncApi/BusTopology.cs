@@ -17,7 +17,7 @@ internal static class BusTopology
     /// <summary>Published (to the contract's own fanout exchange) by each host.</summary>
     public static readonly IReadOnlyList<(string Host, Type Contract, string Where)> Publishes =
     [
-        ("ingestion", typeof(WebhookReceived), "Ingestion.Api Webhooks/WebhookAcceptance: every accepted webhook"),
+        ("ingestion", typeof(WebhookReceived), "Ingestion.Api Webhooks/WebhookRecorder: every accepted webhook"),
         ("ingestion", typeof(SignupRequested), "Ingestion.Api command request-signup"),
         ("ingestion", typeof(EmailVerified), "Ingestion.Api command verify-email"),
         ("ingestion", typeof(PaymentReceived), "Ingestion.Api command publish-event (Backbone:Ingestion:Commands:Publishable)"),

@@ -74,7 +74,6 @@ public sealed class SignatureSchemeRegistrySpecs
         Assert.Equal(
             $"Invalid setting {Source}:Scheme: 'Kafka' is not one of {string.Join(", ", WebhookSignatureSchemes.All.Select(x => x.Name))}.",
             refused.Message);
-        Assert.Contains("StandardWebhooks, GitHub, Stripe, Hmac", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]
