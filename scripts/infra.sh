@@ -134,6 +134,13 @@ chromium_up() {
   [ -x "$CHROMIUM" ] || die "chromium was installed but $CHROMIUM is missing"
 }
 
+# The contracts' non-.NET publisher (examples/node-publisher, run by tests/EndToEnd.Tests/NodePublisherSpecs) needs
+# Node.js and npm; Debian's packages where the machine has none.
+node_up() {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  command -v node >/dev/null && command -v npm >/dev/null || die "nodejs and npm were installed but node or npm is missing"
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 pg_status() { # [cluster]
   pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="${1:-$PG_CLUSTER}" '$1==v && $2==c {print $4}'
@@ -663,7 +670,7 @@ cluster_main() {
 }
 
 case "${1:-up}" in
-  up)     rabbit_up; rabbit_faults_up; pg_up; chromium_up; log "RabbitMQ, PostgreSQL and chromium are up"; print_env ;;
+  up)     rabbit_up; rabbit_faults_up; pg_up; chromium_up; node_up; log "RabbitMQ, PostgreSQL, chromium and Node.js are up"; print_env ;;
   down)   rabbit_down; pg_down ;;
   status) printf 'rabbitmq: %s\nrabbitmq (faults): %s\npostgresql: %s\npostgresql (outage): %s\nchromium: %s\n' "$(rabbit_running && echo online || echo down)" \
             "$(rabbit_faults_running && echo online || echo down)" \
