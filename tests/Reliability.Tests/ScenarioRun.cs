@@ -6,7 +6,7 @@ namespace EventBackbone.Reliability.Tests;
 /// One fault scenario on any topology: the same load and poison as every other, the fault beside them, then the
 /// drain and the exact accounting, whose row goes to the report with the moments of the fault.
 /// </summary>
-internal static class ScenarioRun
+internal static partial class ScenarioRun
 {
     public static async Task RunAsync(
         ReliabilityTopology topology, ITestOutputHelper output, string scenario, Func<CancellationToken, Task> fault,
@@ -35,12 +35,26 @@ internal static class ScenarioRun
         Assert.True(accounting.Accepted > 0, $"Nothing was accepted: the scenario tested nothing.\n{accounting}\n{Tail(topology.Problems())}");
         Assert.True(
             accounting.Clean,
-            $"Seed {ReliabilitySettings.Seed}: the accounting of '{scenario}' is not clean (fault: {faults}).\n{accounting}\n{Tail(topology.Problems())}");
+            $"Seed {ReliabilitySettings.Seed}: the accounting of '{scenario}' is not clean (fault: {faults}).\n{accounting}\n{Mentions(topology.AllLogs(), accounting.ToString())}\n{Tail(topology.Problems())}");
         Assert.Equal(accounting.PoisonSent, accounting.DeadLettered);
         Assert.False(
             hostsMustSurvive && exited.Count > 0,
             $"Hosts exited during '{scenario}' instead of riding the fault out: {string.Join(", ", exited)}.\n{Tail(topology.Problems())}");
     }
+
+    /// <summary>
+    /// Every host's log lines that name an id the accounting names (a lost signup, a stuck message): the tail of the
+    /// problems alone did not show what became of the signup that broker-restart lost in CI, whose lines scrolled away.
+    /// </summary>
+    public static string Mentions(string logs, string accounting)
+    {
+        var ids = Guids().Matches(accounting).Select(x => x.Value).Distinct(StringComparer.OrdinalIgnoreCase).Take(10).ToList();
+        var lines = logs.Split('\n').Where(line => ids.Any(id => line.Contains(id, StringComparison.OrdinalIgnoreCase))).TakeLast(200);
+        return ids.Count == 0 ? "" : $"----- log lines naming {string.Join(", ", ids)} -----\n{string.Join('\n', lines)}";
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")]
+    private static partial System.Text.RegularExpressions.Regex Guids();
 
     /// <summary>The end of every host's output: enough to see what went wrong without drowning the message.</summary>
     public static string Tail(string logs) => logs.Length <= 20_000 ? logs : logs[^20_000..];
