@@ -71,17 +71,7 @@ public sealed class NodePublisherSpecs(NodePublisherFixture fixture) : IClassFix
             start.ArgumentList.Add(argument);
         }
 
-        Process? started;
-        try
-        {
-            started = Process.Start(start);
-        }
-        catch (System.ComponentModel.Win32Exception missing)
-        {
-            throw new InfrastructureUnavailableException($"{program} could not be started: this spec needs Node.js and npm, which `bash scripts/infra.sh up` installs.", missing);
-        }
-
-        using var process = started ?? throw new InvalidOperationException($"{program} did not start.");
+        using var process = InfrastructureProgram.Start(start, "This spec needs Node.js and npm, which `bash scripts/infra.sh up` installs.");
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(timeout);

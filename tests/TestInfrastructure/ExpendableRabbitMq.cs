@@ -69,23 +69,8 @@ public sealed class ExpendableRabbitMq
             start.ArgumentList.Add(argument);
         }
 
-        Process? process;
-        try
+        using (var process = InfrastructureProgram.Start(start, InfrastructureSettings.StartHint))
         {
-            process = Process.Start(start);
-        }
-        catch (System.ComponentModel.Win32Exception missing)
-        {
-            throw new InfrastructureUnavailableException($"rabbitmqctl could not be started. {InfrastructureSettings.StartHint}", missing);
-        }
-
-        using (process)
-        {
-            if (process is null)
-            {
-                throw new InfrastructureUnavailableException($"rabbitmqctl could not be started. {InfrastructureSettings.StartHint}");
-            }
-
             var errors = await process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync();
             if (process.ExitCode != 0)

@@ -186,23 +186,8 @@ public sealed class TlsRabbitMq : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        Process? process;
-        try
+        using (var process = InfrastructureProgram.Start(start, InfrastructureSettings.StartHint))
         {
-            process = Process.Start(start);
-        }
-        catch (System.ComponentModel.Win32Exception missing)
-        {
-            throw new InfrastructureUnavailableException($"{program} could not be started. {InfrastructureSettings.StartHint}", missing);
-        }
-
-        using (process)
-        {
-            if (process is null)
-            {
-                throw new InfrastructureUnavailableException($"{program} could not be started.");
-            }
-
             var output = process.StandardOutput.ReadToEndAsync();
             var errors = await process.StandardError.ReadToEndAsync();
             await output;
