@@ -59,6 +59,46 @@ public sealed class BatchedInboxSpecs(ProbeInfrastructure infrastructure) : ICla
     }
 
     [Fact]
+    public async Task A_consumer_cancelled_at_its_first_statement_fails_alone_and_the_consumer_before_it_keeps_its_effect()
+    {
+        // RabbitMQ dropping the channel cancels every delivery's token at once, so a consumer in the middle of a batch
+        // can meet a cancelled token at its very first statement — the one the batch's savepoint for it precedes.
+        var messages = Messages(40);
+        await using var run = await StartAsync<CancelledOnEveryFourthConsumer>("batched-cancelled", messages);
+
+        var committed = messages.Where(x => !CancelledOnEveryFourthConsumer.IsCancelled(x)).ToList();
+        var cancelled = messages.Where(CancelledOnEveryFourthConsumer.IsCancelled).ToList();
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(cancelled.All(x => CancelledOnEveryFourthConsumer.Attempted.ContainsKey(x.Id))), Patience, () => "Not every cancelled message was consumed");
+        await run.WaitForEffectsAsync(committed.Count);
+
+        Assert.All(committed, x => Assert.Equal(1, run.EffectsOf(x.Id)));
+        Assert.All(cancelled, x => Assert.Equal(0, run.EffectsOf(x.Id)));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM inbox_state WHERE message_id = ANY(@ids)", cancelled.Select(x => x.Id).ToArray()));
+        Assert.True(run.Effects.GroupBy(x => x.TxId).Any(x => x.Count() > 1), "No two messages committed in one batch.");
+    }
+
+    [Fact]
+    public async Task A_consumer_that_swallows_a_failed_statement_fails_alone_instead_of_aborting_its_batch()
+    {
+        // PostgreSQL aborts a transaction at a failed statement and answers its COMMIT with a silent ROLLBACK: a consumer
+        // that catches such an error and returns would otherwise take every effect of its batch down with it, acked.
+        var messages = Messages(40);
+        await using var run = await StartAsync<SwallowingOnEveryFourthConsumer>("batched-swallowing", messages);
+
+        var committed = messages.Where(x => !SwallowingOnEveryFourthConsumer.Swallows(x)).ToList();
+        var swallowing = messages.Where(SwallowingOnEveryFourthConsumer.Swallows).ToList();
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(swallowing.All(x => SwallowingOnEveryFourthConsumer.Attempted.ContainsKey(x.Id))), Patience, () => "Not every swallowing message was consumed");
+        await run.WaitForEffectsAsync(committed.Count);
+
+        Assert.All(committed, x => Assert.Equal(1, run.EffectsOf(x.Id)));
+        Assert.All(swallowing, x => Assert.Equal(0, run.EffectsOf(x.Id)));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM inbox_state WHERE message_id = ANY(@ids)", swallowing.Select(x => x.Id).ToArray()));
+        Assert.Contains("swallowed", run.Logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_consumer_that_catches_its_own_unique_violation_keeps_working_inside_a_batch()
     {
         // Pairs of messages claim the same sent_log key: the second of each pair meets 23505 and records a rejection.
@@ -349,6 +389,62 @@ public sealed class ThrowingOnOddConsumer(ProbeDbContext db) : EffectConsumer(db
         {
             Attempts[context.Message.Id] = txid;
             throw new InvalidOperationException($"Message {context.Message.Sequence} fails on purpose.");
+        }
+    }
+}
+
+/// <summary>
+/// Every fourth message meets a cancelled token at its first statement, as a delivery does whose channel RabbitMQ
+/// closed mid-batch; the others record their effect.
+/// </summary>
+public sealed class CancelledOnEveryFourthConsumer(ProbeDbContext db) : EffectConsumer(db)
+{
+    public static ConcurrentDictionary<Guid, bool> Attempted { get; } = new();
+
+    public static bool IsCancelled(ProbeMessage message) => message.Sequence % 4 == 3;
+
+    public override async Task Consume(ConsumeContext<ProbeMessage> context)
+    {
+        if (!IsCancelled(context.Message))
+        {
+            await RecordAsync(context, "effect");
+            return;
+        }
+
+        Attempted[context.Message.Id] = true;
+        await Db.Database.ExecuteSqlAsync(
+            $"INSERT INTO batch_effects (message_id, sequence, txid, note) VALUES ({context.Message.Id}, {context.Message.Sequence}, 0, 'cancelled')",
+            new CancellationToken(canceled: true));
+    }
+}
+
+/// <summary>Every fourth message records its effect, then catches the failure of a statement of its own and returns.</summary>
+public sealed class SwallowingOnEveryFourthConsumer(ProbeDbContext db) : EffectConsumer(db)
+{
+    public static ConcurrentDictionary<Guid, bool> Attempted { get; } = new();
+
+    public static bool Swallows(ProbeMessage message) => message.Sequence % 4 == 1;
+
+    public override async Task Consume(ConsumeContext<ProbeMessage> context)
+    {
+        if (Swallows(context.Message))
+        {
+            Attempted[context.Message.Id] = true;
+        }
+
+        await RecordAsync(context, "effect");
+        if (!Swallows(context.Message))
+        {
+            return;
+        }
+
+        try
+        {
+            await Db.Database.ExecuteSqlAsync($"SELECT 1 / 0", context.CancellationToken);
+        }
+        catch (PostgresException)
+        {
+            // Wrong on purpose: the statement aborted the transaction, and returning does not tell anyone.
         }
     }
 }

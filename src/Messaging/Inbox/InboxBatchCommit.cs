@@ -185,15 +185,16 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
         try
         {
             var rows = await UpsertInboxAsync(connection, transaction, ordered);
-            foreach (var delivery in ordered)
+            for (var position = 0; position < ordered.Count; position++)
             {
+                var delivery = ordered[position];
                 var row = rows[delivery.MessageId];
                 if (row.Inserted)
                 {
                     var scope = await scopes.GetScope(delivery.Context);
                     scopesOpened.Add(scope);
                     connectionStrings[scope] = scope.GetService<TDbContext>().Database.GetConnectionString();
-                    signalOutbox |= await ConsumeAsync(delivery, scope, connection, transaction);
+                    signalOutbox |= await ConsumeAsync(delivery, position, scope, connection, transaction);
                 }
                 else if (!row.Delivered)
                 {
@@ -256,12 +257,13 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
     /// back to the savepoint taken before its first statement and is kept for its own delivery; a failure to roll back
     /// (lost connection, aborted transaction) is the batch's and propagates. Returns whether it scheduled messages.
     /// </summary>
-    private async Task<bool> ConsumeAsync(Delivery delivery, IConsumeScopeContext<TMessage> scope, NpgsqlConnection connection, NpgsqlTransaction transaction)
+    private async Task<bool> ConsumeAsync(
+        Delivery delivery, int position, IConsumeScopeContext<TMessage> scope, NpgsqlConnection connection, NpgsqlTransaction transaction)
     {
         var db = scope.GetService<TDbContext>();
         db.Database.SetDbConnection(connection);
         await db.Database.UseTransactionAsync(transaction);
-        var savepoint = InboxSavepointInterceptor.Instance.Arm(db);
+        var savepoint = InboxSavepointInterceptor.Instance.Arm(db, position);
         try
         {
             var inbox = new InboxConsumeContext<TDbContext, TMessage>(scope.Context, options, scope.GetService<IServiceProvider>(), db, delivery.MessageId);
@@ -272,6 +274,14 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
             }
 
             await db.SaveChangesAsync(delivery.Context.CancellationToken);
+            if (savepoint.StatementFailed && await IsAbortedAsync(connection, transaction))
+            {
+                throw new InvalidOperationException(
+                    $"{options.ConsumerType} swallowed the failure of one of its statements, which aborted the transaction "
+                    + "(PostgreSQL 25P02), and returned as if it had succeeded. Let the exception propagate, or catch it around "
+                    + "SaveChanges (EF Core's savepoint keeps the transaction usable). Its message fails so that the rest of its batch can commit.");
+            }
+
             delivery.Outgoing = inbox.Outgoing;
             delivery.Outcome = InboxBatchOutcome.Consumed;
             return db.ChangeTracker.Entries<OutboxState>().Any();
@@ -280,8 +290,14 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
         {
             if (savepoint.Taken)
             {
-                await using var rollback = new NpgsqlCommand($"ROLLBACK TO SAVEPOINT {InboxSavepointInterceptor.SavepointName}", connection, transaction);
+                await using var rollback = new NpgsqlCommand($"ROLLBACK TO SAVEPOINT {savepoint.Name}", connection, transaction);
                 await rollback.ExecuteNonQueryAsync();
+            }
+            else if (savepoint.StatementFailed)
+            {
+                // Nothing of this consumer's to roll back to, and perhaps an aborted transaction: the batch fails and
+                // replays, rather than COMMIT answering with a silent ROLLBACK of every other consumer's effect.
+                throw;
             }
 
             delivery.Failure = failure;
@@ -290,6 +306,24 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
         finally
         {
             InboxSavepointInterceptor.Instance.Disarm(db);
+        }
+    }
+
+    /// <summary>
+    /// Whether the batch's transaction is aborted: PostgreSQL would then turn its COMMIT into a ROLLBACK without an error,
+    /// and every delivery of the batch would be acked with nothing of it committed.
+    /// </summary>
+    private static async Task<bool> IsAbortedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        try
+        {
+            await using var probe = new NpgsqlCommand("SELECT 1", connection, transaction);
+            await probe.ExecuteScalarAsync();
+            return false;
+        }
+        catch (PostgresException aborted) when (aborted.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+        {
+            return true;
         }
     }
 

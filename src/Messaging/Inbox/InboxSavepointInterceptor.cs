@@ -9,12 +9,11 @@ namespace EventBackbone.Messaging.Inbox;
 /// <summary>
 /// Takes the savepoint of a consumer running in a batched inbox transaction right before that consumer's first
 /// statement, so a consumer that throws can be rolled back alone while the batch's other consumers commit. Lazily: a
-/// consumer that never touches the database costs no round trip and no subtransaction.
+/// consumer that never touches the database costs no round trip and no subtransaction. Also notes whether one of the
+/// consumer's statements failed, so the batch can tell a consumer that swallowed such a failure from a sound one.
 /// </summary>
 internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTransactionInterceptor
 {
-    public const string SavepointName = "backbone_inbox_item";
-
     public static InboxSavepointInterceptor Instance { get; } = new();
 
     // Per DbContext instance: the interceptor is in every context's options, and pooled contexts are reused across scopes.
@@ -24,10 +23,14 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
     {
     }
 
-    /// <summary>From now on, the first statement <paramref name="db"/> issues is preceded by a savepoint.</summary>
-    public LazySavepoint Arm(DbContext db)
+    /// <summary>
+    /// From now on, the first statement <paramref name="db"/> issues is preceded by a savepoint named for this
+    /// delivery alone: were two consumers' savepoints to share a name, a rollback to a missing one would silently land
+    /// on the previous consumer's and undo that consumer's committed-to-be effect.
+    /// </summary>
+    public LazySavepoint Arm(DbContext db, int delivery)
     {
-        var savepoint = new LazySavepoint();
+        var savepoint = new LazySavepoint($"backbone_inbox_item_{delivery}");
         _armed.AddOrUpdate(db, savepoint);
         return savepoint;
     }
@@ -37,23 +40,31 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
     public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
     {
-        await TakeAsync(eventData.Context, command.Connection, command.Transaction, cancellationToken);
+        await TakeAsync(eventData.Context, command.Connection, command.Transaction);
         return result;
     }
 
     public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        await TakeAsync(eventData.Context, command.Connection, command.Transaction, cancellationToken);
+        await TakeAsync(eventData.Context, command.Connection, command.Transaction);
         return result;
     }
 
     public override async ValueTask<InterceptionResult<object>> ScalarExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<object> result, CancellationToken cancellationToken = default)
     {
-        await TakeAsync(eventData.Context, command.Connection, command.Transaction, cancellationToken);
+        await TakeAsync(eventData.Context, command.Connection, command.Transaction);
         return result;
     }
+
+    public override Task CommandFailedAsync(DbCommand command, CommandErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        NoteFailure(eventData.Context);
+        return Task.CompletedTask;
+    }
+
+    public override void CommandFailed(DbCommand command, CommandErrorEventData eventData) => NoteFailure(eventData.Context);
 
     public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
     {
@@ -78,7 +89,7 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
     public async ValueTask<InterceptionResult> CreatingSavepointAsync(
         DbTransaction transaction, TransactionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
     {
-        await TakeAsync(eventData.Context, transaction.Connection, transaction, cancellationToken);
+        await TakeAsync(eventData.Context, transaction.Connection, transaction);
         return result;
     }
 
@@ -88,13 +99,16 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
         return result;
     }
 
-    private async ValueTask TakeAsync(DbContext? context, DbConnection? connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    // Not with the consumer's token: RabbitMQ closing the channel cancels every delivery's token at once, and a SAVEPOINT
+    // cancelled mid-batch would leave the consumer with nothing of its own to roll back to. The consumer's statement
+    // right after it still meets the cancelled token. Taken only once the savepoint exists.
+    private async ValueTask TakeAsync(DbContext? context, DbConnection? connection, DbTransaction? transaction)
     {
         if (context is not null && _armed.TryGetValue(context, out var savepoint) && !savepoint.Taken)
         {
+            await using var command = new NpgsqlCommand($"SAVEPOINT {savepoint.Name}", (NpgsqlConnection?)connection, (NpgsqlTransaction?)transaction);
+            await command.ExecuteNonQueryAsync();
             savepoint.Taken = true;
-            await using var command = new NpgsqlCommand($"SAVEPOINT {SavepointName}", (NpgsqlConnection?)connection, (NpgsqlTransaction?)transaction);
-            await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 
@@ -102,15 +116,31 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
     {
         if (context is not null && _armed.TryGetValue(context, out var savepoint) && !savepoint.Taken)
         {
-            savepoint.Taken = true;
-            using var command = new NpgsqlCommand($"SAVEPOINT {SavepointName}", (NpgsqlConnection?)connection, (NpgsqlTransaction?)transaction);
+            using var command = new NpgsqlCommand($"SAVEPOINT {savepoint.Name}", (NpgsqlConnection?)connection, (NpgsqlTransaction?)transaction);
             command.ExecuteNonQuery();
+            savepoint.Taken = true;
+        }
+    }
+
+    private void NoteFailure(DbContext? context)
+    {
+        if (context is not null && _armed.TryGetValue(context, out var savepoint))
+        {
+            savepoint.StatementFailed = true;
         }
     }
 }
 
-internal sealed class LazySavepoint
+internal sealed class LazySavepoint(string name)
 {
-    /// <summary>Whether the consumer issued a statement: only then is there anything to roll back to.</summary>
+    public string Name { get; } = name;
+
+    /// <summary>Whether the savepoint exists: only then is there anything of this consumer's to roll back to.</summary>
     public bool Taken { get; set; }
+
+    /// <summary>
+    /// Whether one of the consumer's statements failed. Usually EF Core's own savepoint around SaveChanges already
+    /// undid it; if not, the transaction is aborted and the batch must find out before its COMMIT does.
+    /// </summary>
+    public bool StatementFailed { get; set; }
 }
