@@ -11,6 +11,9 @@ public sealed record CounterOpenedByEmail(string Email);
 
 public sealed record CounterIncremented(Guid CounterId);
 
+/// <summary>Published by every increment with the count it reached: each count once, or an attempt leaked through.</summary>
+public sealed record CounterIncrementNoted(Guid CounterId, int Increments);
+
 public sealed record CounterLookedUpByEmail(string Email);
 
 public sealed record CounterFinished(Guid CounterId);
@@ -60,7 +63,9 @@ public sealed class CounterStateMachine : MassTransitStateMachine<CounterState>
         During(Counting,
             Ignore(Started),
             Ignore(OpenedByEmail),
-            When(Incremented).Then(context => context.Saga.Increments++),
+            When(Incremented)
+                .Then(context => context.Saga.Increments++)
+                .Publish(context => new CounterIncrementNoted(context.Saga.CorrelationId, context.Saga.Increments)),
             When(LookedUpByEmail).Then(context => context.Saga.Lookups++),
             When(Finished).Finalize());
 

@@ -1,3 +1,5 @@
+using EventBackbone.Messaging.Inbox;
+using EventBackbone.Messaging.Sagas;
 using EventBackbone.TestInfrastructure;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,6 +42,42 @@ public sealed class SagaConcurrencySpecs(BackboneInfrastructure infrastructure) 
     }
 
     [Fact]
+    public async Task An_event_retried_after_a_conflict_publishes_only_what_its_last_attempt_published()
+    {
+        const int increments = 60;
+        using var conflicts = new ConflictRetries(infrastructure.VirtualHost.Name);
+        using var host = await CounterSagaHost.StartAsync<RetryInsideInboxCounterDefinition>(infrastructure, durableCore: true);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var counterId = NewId.NextGuid();
+        var noted = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        var notes = bus.ConnectReceiveEndpoint($"counter-notes-{counterId:N}", endpoint => endpoint.Handler<CounterIncrementNoted>(context =>
+        {
+            if (context.Message.CounterId == counterId)
+            {
+                noted.Enqueue(context.Message.Increments);
+            }
+
+            return Task.CompletedTask;
+        }));
+        await notes.Ready;
+        await bus.Publish(new CounterStarted(counterId, $"{counterId:N}@example.test"));
+        await Eventually.HoldsAsync(async () => await _rows.CountAsync(counterId) == 1, TimeSpan.FromSeconds(30), () => "CounterStarted never created the row.");
+
+        await Task.WhenAll(Enumerable.Range(0, increments).Select(_ => bus.Publish(new CounterIncremented(counterId))));
+
+        await Eventually.HoldsAsync(
+            async () => await _rows.IncrementsAsync(counterId) == increments && noted.Count >= increments,
+            TimeSpan.FromSeconds(120),
+            () => $"{noted.Count} notes of {increments} increments.");
+        // What is still on its way: a note of a failed attempt would arrive as well.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.True(conflicts.Count > 0, "No concurrency conflict was retried.");
+        Assert.Equal(Enumerable.Range(1, increments), noted.Order());
+        await notes.StopAsync();
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Concurrent_first_events_for_one_correlation_id_store_one_row()
     {
         using var host = await CounterSagaHost.StartAsync(infrastructure);
@@ -78,5 +116,22 @@ public sealed class SagaConcurrencySpecs(BackboneInfrastructure infrastructure) 
             () => $"Consumed {opens.Consumed} of {duplicates} opens, {opens.Faulted} faulted: {opens.LastFault}");
         Assert.Equal(1, await _rows.CountByEmailAsync(email));
         await host.StopAsync();
+    }
+}
+
+/// <summary>As the signup saga composes it: the conflict retry inside the inbox, so every attempt shares one transaction.</summary>
+public sealed class RetryInsideInboxCounterDefinition : SagaDefinition<CounterState>
+{
+    public RetryInsideInboxCounterDefinition() => Endpoint(endpoint =>
+    {
+        endpoint.PrefetchCount = CounterStateDefinition.Concurrency * 2;
+        endpoint.ConcurrentMessageLimit = CounterStateDefinition.Concurrency;
+    });
+
+    protected override void ConfigureSaga(
+        IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<CounterState> sagaConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.UseDurableInbox(InboxBatching.Default);
+        endpointConfigurator.UseSagaConcurrencyRetry();
     }
 }
