@@ -79,24 +79,14 @@ public sealed class BatchedInboxSpecs(ProbeInfrastructure infrastructure) : ICla
     }
 
     [Fact]
-    public async Task A_consumer_that_swallows_a_failed_statement_fails_alone_instead_of_aborting_its_batch()
-    {
+    public async Task A_consumer_that_swallows_a_failed_statement_fails_alone_instead_of_aborting_its_batch() =>
         // PostgreSQL aborts a transaction at a failed statement and answers its COMMIT with a silent ROLLBACK: a consumer
         // that catches such an error and returns would otherwise take every effect of its batch down with it, acked.
-        var messages = Messages(40);
-        await using var run = await StartAsync<SwallowingOnEveryFourthConsumer>("batched-swallowing", messages);
+        await SwallowingFailsOnlyItsOwnMessageAsync<SwallowingConsumer>("batched-swallowing");
 
-        var committed = messages.Where(x => !SwallowingOnEveryFourthConsumer.Swallows(x)).ToList();
-        var swallowing = messages.Where(SwallowingOnEveryFourthConsumer.Swallows).ToList();
-        await Eventually.HoldsAsync(
-            () => Task.FromResult(swallowing.All(x => SwallowingOnEveryFourthConsumer.Attempted.ContainsKey(x.Id))), Patience, () => "Not every swallowing message was consumed");
-        await run.WaitForEffectsAsync(committed.Count);
-
-        Assert.All(committed, x => Assert.Equal(1, run.EffectsOf(x.Id)));
-        Assert.All(swallowing, x => Assert.Equal(0, run.EffectsOf(x.Id)));
-        Assert.Equal(0, await CountAsync("SELECT count(*) FROM inbox_state WHERE message_id = ANY(@ids)", swallowing.Select(x => x.Id).ToArray()));
-        Assert.Contains("swallowed", run.Logs, StringComparison.Ordinal);
-    }
+    [Fact]
+    public async Task A_consumer_that_swallows_a_failed_statement_on_a_PerMessage_endpoint_is_failed_not_acked() =>
+        await SwallowingFailsOnlyItsOwnMessageAsync<SwallowingPerMessageConsumer>("per-message-swallowing");
 
     [Fact]
     public async Task A_consumer_that_catches_its_own_unique_violation_keeps_working_inside_a_batch()
@@ -190,6 +180,27 @@ public sealed class BatchedInboxSpecs(ProbeInfrastructure infrastructure) : ICla
 
         Assert.True(run.Effects.Select(x => x.TxId).Distinct().Count() < messages.Count, "Every message had its own transaction.");
         Assert.Contains(run.BatchSizes, size => size > 1);
+    }
+
+    private async Task SwallowingFailsOnlyItsOwnMessageAsync<TConsumer>(string queue)
+        where TConsumer : SwallowingOnEveryFourthConsumer
+    {
+        var messages = Messages(40);
+        await using var run = await StartAsync<TConsumer>(queue, messages);
+
+        var committed = messages.Where(x => !SwallowingOnEveryFourthConsumer.Swallows(x)).ToList();
+        var swallowing = messages.Where(SwallowingOnEveryFourthConsumer.Swallows).ToList();
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(swallowing.All(x => SwallowingOnEveryFourthConsumer.Attempted.ContainsKey(x.Id))), Patience, () => "Not every swallowing message was consumed");
+        await run.WaitForEffectsAsync(committed.Count);
+
+        Assert.All(committed, x => Assert.Equal(1, run.EffectsOf(x.Id)));
+        Assert.All(swallowing, x => Assert.Equal(0, run.EffectsOf(x.Id)));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM inbox_state WHERE message_id = ANY(@ids)", swallowing.Select(x => x.Id).ToArray()));
+        // Failed with the reason, not acked: each swallowing message's fault is logged.
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(run.Logs.Split('\n').Count(x => x.Contains("swallowed", StringComparison.Ordinal)) >= swallowing.Count),
+            Patience, () => run.Logs);
     }
 
     private static List<ProbeMessage> Messages(int count) =>
@@ -345,7 +356,7 @@ public sealed class BatchedProbeDefinition<TConsumer> : ConsumerDefinition<TCons
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 32;
-        endpointConfigurator.UseDurableInbox(typeof(TConsumer) == typeof(PerMessageConsumer) ? InboxBatching.PerMessage : InboxBatching.Default);
+        endpointConfigurator.UseDurableInbox(typeof(IPerMessageProbe).IsAssignableFrom(typeof(TConsumer)) ? InboxBatching.PerMessage : InboxBatching.Default);
     }
 }
 
@@ -368,7 +379,10 @@ public abstract class EffectConsumer(ProbeDbContext db) : IConsumer<ProbeMessage
 
 public sealed class LoneConsumer(ProbeDbContext db) : EffectConsumer(db);
 
-public sealed class PerMessageConsumer(ProbeDbContext db) : EffectConsumer(db);
+public sealed class PerMessageConsumer(ProbeDbContext db) : EffectConsumer(db), IPerMessageProbe;
+
+/// <summary>A probe consumer whose endpoint declares <see cref="InboxBatching.PerMessage"/>.</summary>
+public interface IPerMessageProbe;
 
 public sealed class DuplicateCountingConsumer(ProbeDbContext db) : EffectConsumer(db);
 
@@ -419,7 +433,7 @@ public sealed class CancelledOnEveryFourthConsumer(ProbeDbContext db) : EffectCo
 }
 
 /// <summary>Every fourth message records its effect, then catches the failure of a statement of its own and returns.</summary>
-public sealed class SwallowingOnEveryFourthConsumer(ProbeDbContext db) : EffectConsumer(db)
+public abstract class SwallowingOnEveryFourthConsumer(ProbeDbContext db) : EffectConsumer(db)
 {
     public static ConcurrentDictionary<Guid, bool> Attempted { get; } = new();
 
@@ -448,6 +462,10 @@ public sealed class SwallowingOnEveryFourthConsumer(ProbeDbContext db) : EffectC
         }
     }
 }
+
+public sealed class SwallowingConsumer(ProbeDbContext db) : SwallowingOnEveryFourthConsumer(db);
+
+public sealed class SwallowingPerMessageConsumer(ProbeDbContext db) : SwallowingOnEveryFourthConsumer(db), IPerMessageProbe;
 
 /// <summary>Like CreateUserAccountConsumer: a taken key is an answer, caught from SaveChanges, not a failure.</summary>
 public sealed class UniqueClaimConsumer(ProbeDbContext db) : EffectConsumer(db)

@@ -274,14 +274,8 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
             }
 
             await db.SaveChangesAsync(delivery.Context.CancellationToken);
-            if (savepoint.StatementFailed && await IsAbortedAsync(connection, transaction))
-            {
-                throw new InvalidOperationException(
-                    $"{options.ConsumerType} swallowed the failure of one of its statements, which aborted the transaction "
-                    + "(PostgreSQL 25P02), and returned as if it had succeeded. Let the exception propagate, or catch it around "
-                    + "SaveChanges (EF Core's savepoint keeps the transaction usable). Its message fails so that the rest of its batch can commit.");
-            }
-
+            // Before the commit: a consumer that left the transaction aborted fails alone, or COMMIT would roll back all.
+            await savepoint.ThrowIfSwallowedAsync(connection, transaction, options.ConsumerType);
             delivery.Outgoing = inbox.Outgoing;
             delivery.Outcome = InboxBatchOutcome.Consumed;
             return db.ChangeTracker.Entries<OutboxState>().Any();
@@ -306,24 +300,6 @@ internal sealed partial class InboxBatchCommit<TDbContext, TMessage>(
         finally
         {
             InboxSavepointInterceptor.Instance.Disarm(db);
-        }
-    }
-
-    /// <summary>
-    /// Whether the batch's transaction is aborted: PostgreSQL would then turn its COMMIT into a ROLLBACK without an error,
-    /// and every delivery of the batch would be acked with nothing of it committed.
-    /// </summary>
-    private static async Task<bool> IsAbortedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction)
-    {
-        try
-        {
-            await using var probe = new NpgsqlCommand("SELECT 1", connection, transaction);
-            await probe.ExecuteScalarAsync();
-            return false;
-        }
-        catch (PostgresException aborted) when (aborted.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
-        {
-            return true;
         }
     }
 

@@ -104,13 +104,24 @@ internal sealed class InboxConsumeFilter<TDbContext, TMessage>(
     {
         var cancellationToken = context.CancellationToken;
         var inbox = new InboxConsumeContext<TDbContext, TMessage>(scope.Context, options, scope.GetService<IServiceProvider>(), db, messageId);
-        using (scope.PushConsumeContext(inbox))
+        var statements = InboxSavepointInterceptor.Instance.Watch(db);
+        try
         {
-            await next.Send(inbox);
-            await inbox.ConsumeCompleted;
+            using (scope.PushConsumeContext(inbox))
+            {
+                await next.Send(inbox);
+                await inbox.ConsumeCompleted;
+            }
+
+            await db.SaveChangesAsync(cancellationToken);
+            await statements.ThrowIfSwallowedAsync(
+                (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction(), options.ConsumerType);
+        }
+        finally
+        {
+            InboxSavepointInterceptor.Instance.Disarm(db);
         }
 
-        await db.SaveChangesAsync(cancellationToken);
         var outgoing = inbox.Outgoing;
         if (outgoing.Count > 0)
         {

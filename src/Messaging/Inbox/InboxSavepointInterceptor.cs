@@ -35,6 +35,17 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
         return savepoint;
     }
 
+    /// <summary>
+    /// Only notes whether a statement of <paramref name="db"/> failed, for a consumer with a transaction of its own:
+    /// there is nobody else's work to protect, but its COMMIT must not turn into a silent ROLLBACK either.
+    /// </summary>
+    public LazySavepoint Watch(DbContext db)
+    {
+        var watch = new LazySavepoint(name: null);
+        _armed.AddOrUpdate(db, watch);
+        return watch;
+    }
+
     public void Disarm(DbContext db) => _armed.Remove(db);
 
     public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
@@ -104,7 +115,7 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
     // right after it still meets the cancelled token. Taken only once the savepoint exists.
     private async ValueTask TakeAsync(DbContext? context, DbConnection? connection, DbTransaction? transaction)
     {
-        if (context is not null && _armed.TryGetValue(context, out var savepoint) && !savepoint.Taken)
+        if (context is not null && _armed.TryGetValue(context, out var savepoint) && savepoint.Name is not null && !savepoint.Taken)
         {
             await using var command = new NpgsqlCommand($"SAVEPOINT {savepoint.Name}", (NpgsqlConnection?)connection, (NpgsqlTransaction?)transaction);
             await command.ExecuteNonQueryAsync();
@@ -114,7 +125,7 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
 
     private void Take(DbContext? context, DbConnection? connection, DbTransaction? transaction)
     {
-        if (context is not null && _armed.TryGetValue(context, out var savepoint) && !savepoint.Taken)
+        if (context is not null && _armed.TryGetValue(context, out var savepoint) && savepoint.Name is not null && !savepoint.Taken)
         {
             using var command = new NpgsqlCommand($"SAVEPOINT {savepoint.Name}", (NpgsqlConnection?)connection, (NpgsqlTransaction?)transaction);
             command.ExecuteNonQuery();
@@ -131,16 +142,44 @@ internal sealed class InboxSavepointInterceptor : DbCommandInterceptor, IDbTrans
     }
 }
 
-internal sealed class LazySavepoint(string name)
+internal sealed class LazySavepoint(string? name)
 {
-    public string Name { get; } = name;
+    /// <summary>Null when only watching: no savepoint is taken.</summary>
+    public string? Name { get; } = name;
 
     /// <summary>Whether the savepoint exists: only then is there anything of this consumer's to roll back to.</summary>
     public bool Taken { get; set; }
 
     /// <summary>
     /// Whether one of the consumer's statements failed. Usually EF Core's own savepoint around SaveChanges already
-    /// undid it; if not, the transaction is aborted and the batch must find out before its COMMIT does.
+    /// undid it; if not, the transaction is aborted and the inbox must find out before its COMMIT does.
     /// </summary>
     public bool StatementFailed { get; set; }
+
+    /// <summary>
+    /// Whether the consumer left the transaction aborted: PostgreSQL would then turn its COMMIT into a ROLLBACK without an
+    /// error, and the message (in a batch, every message of the batch) would be acked with nothing of it committed.
+    /// One round trip, and only after a statement of the consumer failed.
+    /// </summary>
+    public async Task ThrowIfSwallowedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string consumerType)
+    {
+        if (!StatementFailed)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var probe = new NpgsqlCommand("SELECT 1", connection, transaction);
+            await probe.ExecuteScalarAsync();
+        }
+        catch (PostgresException aborted) when (aborted.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+        {
+            throw new InvalidOperationException(
+                $"{consumerType} swallowed the failure of one of its statements, which aborted the transaction (PostgreSQL "
+                + "25P02), and returned as if it had succeeded. Let the exception propagate, or catch it around SaveChanges "
+                + "(EF Core's savepoint keeps the transaction usable). Its message fails instead of being acked with nothing "
+                + "committed.");
+        }
+    }
 }
