@@ -1,8 +1,3 @@
-using EventBackbone.Contracts.Notifications;
-using EventBackbone.Contracts.Signups;
-using EventBackbone.Contracts.Users;
-using EventBackbone.Sagas.Signups;
-using MassTransit;
 using MassTransit.Testing;
 
 namespace EventBackbone.Sagas.Tests;

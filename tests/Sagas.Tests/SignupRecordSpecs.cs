@@ -1,9 +1,3 @@
-using EventBackbone.Contracts.Notifications;
-using EventBackbone.Contracts.Signups;
-using EventBackbone.Contracts.Users;
-using EventBackbone.Sagas.Signups;
-using MassTransit;
-
 namespace EventBackbone.Sagas.Tests;
 
 /// <summary>Events out of the usual order or for no signup, failed notifications, and the history a signup records.</summary>

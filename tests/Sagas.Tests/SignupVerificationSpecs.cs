@@ -1,9 +1,3 @@
-using EventBackbone.Contracts.Notifications;
-using EventBackbone.Contracts.Signups;
-using EventBackbone.Contracts.Users;
-using EventBackbone.Sagas.Signups;
-using MassTransit;
-
 namespace EventBackbone.Sagas.Tests;
 
 /// <summary>Email verification against its durable timeout: completed before it, or reminded and then expired by it.</summary>
