@@ -3,6 +3,7 @@ using EventBackbone.Console.Components;
 using EventBackbone.Console.Security;
 using EventBackbone.Console.SignIn;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -25,6 +26,10 @@ public static class ConsoleModule
         }
 
         builder.Services.AddRazorComponents();
+        // The stylesheet and script from the build's manifest in every environment, not only Development: run from a
+        // build (`dotnet run --project src/Embedded`, Production) they were answered 200 with no body and no
+        // Content-Type, so the browser refused both. A published app has no such manifest and serves its wwwroot.
+        builder.WebHost.UseStaticWebAssets();
         builder.Services.AddAntiforgery(options =>
         {
             options.Cookie.Name = "backbone-console-antiforgery";

@@ -52,6 +52,25 @@ public sealed class EmbeddedModeSpecs
         Assert.True((await authorised.Content.ReadFromJsonAsync<JsonElement>()).TryGetProperty("requested", out _));
     }
 
+    [Theory]
+    [InlineData("console-assets/console.css", "text/css")]
+    [InlineData("console-assets/console.js", "text/javascript")]
+    public async Task The_console_s_stylesheet_and_script_are_served_whole_by_the_backbone_run_from_its_build(string asset, string contentType)
+    {
+        // As README's `dotnet run --project src/Embedded` runs it: the build output, not published, environment Production.
+        // ASP.NET Core serves static web assets from a build only in Development; elsewhere it answered 200 with no body
+        // and no Content-Type, and the browser refused both (nosniff): an unstyled console whose job page never updated.
+        await using var backbone = HostProcess.Start("Embedded", new Dictionary<string, string>());
+        await backbone.WaitUntilReadyAsync(HostProcess.StartTimeout);
+
+        using var response = await backbone.Client.GetAsync(new Uri("/" + asset, UriKind.Relative));
+
+        var body = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}\n{backbone.Logs}");
+        Assert.Equal(contentType, response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "src", "Console", "wwwroot", asset)), body);
+    }
+
     [Fact]
     public async Task The_embedded_backbone_says_once_at_start_that_nothing_is_durable()
     {
