@@ -4,13 +4,18 @@ using Microsoft.Playwright;
 
 namespace EventBackbone.Console.Browser.Tests;
 
-/// <summary>axe-core (Deque) on the page as the user sees it now: no violation of impact serious or critical.</summary>
+/// <summary>
+/// axe-core (Deque) on the page as the user sees it now: no violation of impact serious or critical — and, first, the
+/// page as the user sees it at all: the browser refused none of its resources (its stylesheet and script).
+/// </summary>
 internal static class Accessibility
 {
     private static readonly string[] Blocking = ["serious", "critical"];
 
     public static async Task AssertNoSeriousViolationsAsync(IPage page, string screen)
     {
+        var refused = Chromium.RefusedBy(page);
+        Assert.True(refused.Count == 0, $"{screen} ({page.Url}): the browser refused {refused.Count} of the page's resources:\n{string.Join('\n', refused)}");
         var result = await page.RunAxe();
         var blocking = result.Violations.Where(x => Blocking.Contains(x.Impact)).ToList();
         Assert.True(blocking.Count == 0,

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using EventBackbone.TestInfrastructure;
 using Microsoft.Playwright;
 
@@ -53,11 +55,32 @@ internal static class Chromium
         }
     }
 
-    /// <summary>A page whose every auto-wait and Expect assertion uses <see cref="Patience"/>.</summary>
+    private static readonly ConditionalWeakTable<IPage, ConcurrentQueue<string>> Refusals = new();
+
+    /// <summary>
+    /// A page whose every auto-wait and Expect assertion uses <see cref="Patience"/>, and which remembers what the
+    /// browser refused to load (<see cref="RefusedBy"/>).
+    /// </summary>
     public static async Task<IPage> NewPageAsync(IBrowserContext context)
     {
         context.SetDefaultTimeout((float)Patience.TotalMilliseconds);
         context.SetDefaultNavigationTimeout((float)Patience.TotalMilliseconds);
-        return await context.NewPageAsync();
+        var page = await context.NewPageAsync();
+        var refused = Refusals.GetOrCreateValue(page);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error" && message.Text.StartsWith("Refused to", StringComparison.Ordinal))
+            {
+                refused.Enqueue(message.Text);
+            }
+        };
+        return page;
     }
+
+    /// <summary>
+    /// "Refused to execute script …", "Refused to apply style …": a resource the page names that the browser would not
+    /// use (the CSP forbids it, or it came without its Content-Type under nosniff). The page still renders, so no
+    /// locator notices: the embedded console was tested that way, without its stylesheet and script, unnoticed.
+    /// </summary>
+    public static IReadOnlyCollection<string> RefusedBy(IPage page) => Refusals.TryGetValue(page, out var refused) ? [.. refused] : [];
 }
