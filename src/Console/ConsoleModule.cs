@@ -3,9 +3,10 @@ using EventBackbone.Console.Components;
 using EventBackbone.Console.Security;
 using EventBackbone.Console.SignIn;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.StaticWebAssets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace EventBackbone.Console;
 
@@ -26,10 +27,7 @@ public static class ConsoleModule
         }
 
         builder.Services.AddRazorComponents();
-        // The stylesheet and script from the build's manifest in every environment, not only Development: run from a
-        // build (`dotnet run --project src/Embedded`, Production) they were answered 200 with no body and no
-        // Content-Type, so the browser refused both. A published app has no such manifest and serves its wwwroot.
-        builder.WebHost.UseStaticWebAssets();
+        ServeAssetsOfABuild(builder);
         builder.Services.AddAntiforgery(options =>
         {
             options.Cookie.Name = "backbone-console-antiforgery";
@@ -53,6 +51,29 @@ public static class ConsoleModule
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         builder.Services.AddScoped<OperatorPermissions>();
         return builder;
+    }
+
+    /// <summary>
+    /// The stylesheet and script from the build's asset manifest outside Development too (Development does this by
+    /// itself): run from a build (`dotnet run --project src/Embedded`, Production) they were answered 200 with no body
+    /// and no Content-Type, so the browser refused both. A published app has no such manifest and serves its wwwroot.
+    /// </summary>
+    private static void ServeAssetsOfABuild(WebApplicationBuilder builder)
+    {
+        if (builder.Environment.IsDevelopment())
+        {
+            return;
+        }
+
+        try
+        {
+            StaticWebAssetsLoader.UseStaticWebAssets(builder.Environment, builder.Configuration);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // A build copied away from the folders its manifest names (the source tree, the NuGet cache of the machine
+            // that built it): the host would exit at start. A console without its stylesheet is the lesser harm.
+        }
     }
 
     public static WebApplication MapConsole(this WebApplication app)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using EventBackbone.TestInfrastructure;
 
 namespace EventBackbone.EndToEnd.Tests;
@@ -52,10 +53,8 @@ public sealed class EmbeddedModeSpecs
         Assert.True((await authorised.Content.ReadFromJsonAsync<JsonElement>()).TryGetProperty("requested", out _));
     }
 
-    [Theory]
-    [InlineData("console-assets/console.css", "text/css")]
-    [InlineData("console-assets/console.js", "text/javascript")]
-    public async Task The_console_s_stylesheet_and_script_are_served_whole_by_the_backbone_run_from_its_build(string asset, string contentType)
+    [Fact]
+    public async Task The_console_s_stylesheet_and_script_are_served_whole_by_the_backbone_run_from_its_build()
     {
         // As README's `dotnet run --project src/Embedded` runs it: the build output, not published, environment Production.
         // ASP.NET Core serves static web assets from a build only in Development; elsewhere it answered 200 with no body
@@ -63,12 +62,53 @@ public sealed class EmbeddedModeSpecs
         await using var backbone = HostProcess.Start("Embedded", new Dictionary<string, string>());
         await backbone.WaitUntilReadyAsync(HostProcess.StartTimeout);
 
-        using var response = await backbone.Client.GetAsync(new Uri("/" + asset, UriKind.Relative));
+        foreach (var (asset, contentType) in new[] { ("console-assets/console.css", "text/css"), ("console-assets/console.js", "text/javascript") })
+        {
+            using var response = await backbone.Client.GetAsync(new Uri("/" + asset, UriKind.Relative));
 
-        var body = await response.Content.ReadAsByteArrayAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}\n{backbone.Logs}");
-        Assert.Equal(contentType, response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "src", "Console", "wwwroot", asset)), body);
+            var body = await response.Content.ReadAsByteArrayAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{asset}: {(int)response.StatusCode}\n{backbone.Logs}");
+            Assert.Equal(contentType, response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(RepositoryLayout.Root, "src", "Console", "wwwroot", asset)), body);
+        }
+    }
+
+    [Fact]
+    public async Task A_build_copied_away_from_the_folders_its_asset_manifest_names_still_starts()
+    {
+        // A build's asset manifest names folders of the machine that built it (the source tree, the NuGet cache). Read
+        // outside Development, a folder that is not there made the host exit at start (DirectoryNotFoundException):
+        // worse than a console without its stylesheet.
+        var copy = Directory.CreateTempSubdirectory("embedded-copy-");
+        try
+        {
+            var built = Path.GetDirectoryName(RepositoryLayout.HostAssembly("Embedded"))!;
+            foreach (var file in Directory.EnumerateFiles(built, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy.FullName, Path.GetRelativePath(built, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+
+            var manifest = Path.Combine(copy.FullName, "EventBackbone.Embedded.staticwebassets.runtime.json");
+            var assets = JsonNode.Parse(await File.ReadAllTextAsync(manifest))!;
+            var roots = assets["ContentRoots"]!.AsArray();
+            for (var index = 0; index < roots.Count; index++)
+            {
+                roots[index] = Path.Combine(copy.FullName, $"gone-{index}") + "/";
+            }
+
+            await File.WriteAllTextAsync(manifest, assets.ToJsonString());
+
+            await using var backbone = HostProcess.StartAssembly(
+                "Embedded (copied)", Path.Combine(copy.FullName, "EventBackbone.Embedded.dll"), new Dictionary<string, string>(), []);
+
+            await backbone.WaitUntilReadyAsync(HostProcess.StartTimeout);
+        }
+        finally
+        {
+            copy.Delete(recursive: true);
+        }
     }
 
     [Fact]
