@@ -14,9 +14,10 @@ internal static class Accessibility
 
     public static async Task AssertNoSeriousViolationsAsync(IPage page, string screen)
     {
+        var result = await page.RunAxe();
+        // After axe's round trip to the page, so a refusal reported while the page loaded has arrived.
         var refused = Chromium.RefusedBy(page);
         Assert.True(refused.Count == 0, $"{screen} ({page.Url}): the browser refused {refused.Count} of the page's resources:\n{string.Join('\n', refused)}");
-        var result = await page.RunAxe();
         var blocking = result.Violations.Where(x => Blocking.Contains(x.Impact)).ToList();
         Assert.True(blocking.Count == 0,
             $"{screen} ({page.Url}) has {blocking.Count} serious or critical accessibility violations:\n"

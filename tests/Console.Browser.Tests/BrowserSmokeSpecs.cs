@@ -53,4 +53,26 @@ public sealed class BrowserSmokeSpecs : IAsyncLifetime
 
         Assert.Contains("image-alt", refusal.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_check_refuses_a_page_whose_script_the_browser_would_not_run()
+    {
+        await using var context = await _browser.NewContextAsync();
+        var page = await Chromium.NewPageAsync(context);
+        // The embedded console's failure, served by a route: a script answered without its Content-Type under nosniff.
+        await page.RouteAsync("http://refused.test/**", route => route.Request.Url.EndsWith("/app.js", StringComparison.Ordinal)
+            ? route.FulfillAsync(new() { Status = 200, Body = "document.title = 'ran';", Headers = new Dictionary<string, string> { ["X-Content-Type-Options"] = "nosniff" } })
+            : route.FulfillAsync(new()
+            {
+                Status = 200,
+                ContentType = "text/html",
+                Body = """<!doctype html><html lang="en"><head><title>Refused</title></head><body><main><h1>Refused</h1></main><script src="/app.js"></script></body></html>""",
+            }));
+        await page.GotoAsync("http://refused.test/");
+
+        var refusal = await Assert.ThrowsAnyAsync<Exception>(() => Accessibility.AssertNoSeriousViolationsAsync(page, "refused page"));
+
+        Assert.Contains("the browser refused 1 of the page's resources", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal("Refused", await page.TitleAsync());
+    }
 }

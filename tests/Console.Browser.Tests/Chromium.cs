@@ -82,5 +82,7 @@ internal static class Chromium
     /// use (the CSP forbids it, or it came without its Content-Type under nosniff). The page still renders, so no
     /// locator notices: the embedded console was tested that way, without its stylesheet and script, unnoticed.
     /// </summary>
-    public static IReadOnlyCollection<string> RefusedBy(IPage page) => Refusals.TryGetValue(page, out var refused) ? [.. refused] : [];
+    public static IReadOnlyCollection<string> RefusedBy(IPage page) => Refusals.TryGetValue(page, out var refused)
+        ? [.. refused]
+        : throw new InvalidOperationException("This page was not opened by Chromium.NewPageAsync: nothing recorded what its browser refused.");
 }
