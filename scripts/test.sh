@@ -28,11 +28,21 @@ if [ -n "$tier" ]; then
     Fast | Integration | EndToEnd | Browser | Faults) ;;
     *) echo "Unknown tier '$tier': one of Fast, Integration, EndToEnd, Browser, Faults." >&2; exit 2 ;;
   esac
-  # One --filter only: dotnet test keeps the last one given, which would drop the tier.
+  # One --filter only: dotnet test keeps the last one given, which would drop the tier. Runsettings after `--` stay
+  # after it, behind the script's own (the filter must not land among them).
   filter="Tier=$tier"
   args=()
+  runsettings=()
   while [ $# -gt 0 ]; do
-    if [ "$1" = "--filter" ] && [ $# -ge 2 ]; then
+    if [ "$1" = "--" ]; then
+      shift
+      runsettings=("$@")
+      break
+    elif [ "$1" = "-c" ] || [ "$1" = "--configuration" ] || [ "${1#--configuration=}" != "$1" ]; then
+      # The tier's assemblies are run as built files, where dotnet test would ignore a configuration with a warning.
+      echo "--fast and --tier test the Release build: drop $1." >&2
+      exit 2
+    elif [ "$1" = "--filter" ] && [ $# -ge 2 ]; then
       filter="Tier=$tier&($2)"
       shift 2
     elif [ "${1#--filter=}" != "$1" ]; then
@@ -68,6 +78,7 @@ case "$tier" in
 esac
 
 results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
 status=0
 if [ -n "$tier" ]; then
   # Only the test projects that have tests of this tier (their sources name it, on the assembly or on a class): every
@@ -96,15 +107,18 @@ PY
     if [ "$arg" = "--no-build" ]; then build=0; else test_args+=("$arg"); fi
   done
   if [ "$build" = 1 ]; then
-    dotnet build "$results/tier.slnf" -c Release -nologo -v:q || { status=$?; rm -rf "$results"; exit $status; }
+    dotnet build "$results/tier.slnf" -c Release -nologo -v:q || exit $?
   fi
   mapfile -t assemblies < "$results/assemblies"
+  # None would make dotnet test fall back to the solution in this folder: every tier, not this one.
+  [ ${#assemblies[@]} -gt 0 ] || { echo "No test project has tests of the tier $tier." >&2; exit 1; }
   for assembly in "${assemblies[@]}"; do
-    [ -f "$assembly" ] || { echo "No test assembly at $assembly: build first, or name the assembly EventBackbone.<project>." >&2; rm -rf "$results"; exit 1; }
+    [ -f "$assembly" ] || { echo "No test assembly at $assembly: build first, or name the assembly EventBackbone.<project>." >&2; exit 1; }
   done
   dotnet test "${assemblies[@]}" \
     --logger "console;verbosity=normal" \
-    --logger "trx" --results-directory "$results" ${test_args[@]+"${test_args[@]}"} -- RunConfiguration.MaxCpuCount=0 || status=$?
+    --logger "trx" --results-directory "$results" ${test_args[@]+"${test_args[@]}"} \
+    -- RunConfiguration.MaxCpuCount=0 ${runsettings[@]+"${runsettings[@]}"} || status=$?
 else
   # normal verbosity lists every test by name, so the log shows the integration and end-to-end tiers ran.
   dotnet test EventBackbone.sln -c Release \
@@ -118,6 +132,7 @@ import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
 failures = []
+run_errors = []
 for path in glob.glob(f"{sys.argv[1]}/*.trx"):
     root = ET.parse(path).getroot()
     c = root.find("t:ResultSummary/t:Counters", ns)
@@ -127,11 +142,16 @@ for path in glob.glob(f"{sys.argv[1]}/*.trx"):
         if r.get("outcome") not in ("Passed", "NotExecuted"):
             message = r.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip()
             failures.append((r.get("testName"), " ".join(message.split())[:400]))
+    # A test host that crashed or was aborted fails the run with no failed test to name: its error is here.
+    for info in root.iterfind("t:ResultSummary/t:RunInfos/t:RunInfo", ns):
+        if info.get("outcome") == "Error":
+            run_errors.append(" ".join(info.findtext("t:Text", default="", namespaces=ns).split())[:400])
 # The failed tests' names and messages again, last: a CI log is often read from its tail only, where the failure
 # itself scrolled away minutes of output earlier.
 for name, message in failures:
     print(f"FAILED {name}\n  {message}")
+for text in run_errors:
+    print(f"RUN ERROR {text}")
 print(f"Tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
-rm -rf "$results"
 exit $status
